@@ -1,0 +1,204 @@
+/**
+ * The classifier: what kind of failure an error is, and whether another attempt could succeed.
+ * It looks through the whole error (cause chains, AggregateError members, an APIError's JSON body), because
+ * the evidence of a closed client is usually several wrappers deep: APIConnectionError -> TypeError('fetch
+ * failed') -> ClientDestroyedError { code: 'UND_ERR_DESTROYED' }, or a proxy's HTTP 500 body.
+ */
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { retryAfterMs } from './retry-after.js';
+
+export type FailureReason =
+  | 'client_closed'
+  | 'rate_limited'
+  | 'server_error'
+  | 'timeout'
+  | 'connection'
+  | 'aborted'
+  | 'not_retryable';
+
+export interface Classification {
+  reason: FailureReason;
+  /** Whether another attempt may succeed. `client_closed` is retryable on a fresh client only. */
+  retryable: boolean;
+  /** Low-cardinality identifier for `error.type`: an undici/Node error code or the error's class name. */
+  errorType: string;
+  /** HTTP status of the failed response, when there was one. */
+  status?: number;
+  /** Delay the server asked for (retry-after-ms / Retry-After) in ms, when present and not negative. */
+  retryAfterMs?: number;
+}
+
+/**
+ * undici's codes for a dispatcher that was closed or destroyed. Matched by code, never by `instanceof`:
+ * Node's bundled undici (behind global fetch) and the npm `undici` package are separate copies.
+ */
+const CLOSED_CLIENT_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+
+/** The httpx message family that Python proxies (LiteLLM) relay, in error messages or response bodies. */
+const CLOSED_CLIENT_MESSAGE = /client has been closed/i;
+
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_REQ_RETRY',
+]);
+
+/** Bounds that keep a hostile or cyclic error object from making classification expensive. */
+const MAX_ERRORS_WALKED = 32;
+const MAX_BODY_DEPTH = 4;
+const MAX_BODY_STRINGS = 64;
+
+const RETRYABLE: Record<FailureReason, boolean> = {
+  client_closed: true,
+  rate_limited: true,
+  server_error: true,
+  timeout: true,
+  connection: true,
+  aborted: false,
+  not_retryable: false,
+};
+
+export function classifyError(error: unknown): Classification {
+  const chain = errorChain(error);
+  const top = chain[0];
+
+  // The caller's own cancellation wins over anything found deeper: it must never be retried.
+  if (top instanceof APIUserAbortError || isAbortError(top)) return result('aborted', className(top));
+
+  const closedCode = findCode(chain, CLOSED_CLIENT_CODES);
+  if (closedCode) return withStatus(result('client_closed', closedCode), chain);
+  if (chain.some(mentionsClosedClient)) return withStatus(result('client_closed', className(top)), chain);
+
+  const apiError = chain.find((e): e is APIError => e instanceof APIError && statusOf(e) !== undefined);
+  if (apiError) return classifyStatus(apiError);
+
+  const timeoutCode = findCode(chain, TIMEOUT_CODES);
+  if (top instanceof APIConnectionTimeoutError || timeoutCode) {
+    return result('timeout', timeoutCode ?? className(top));
+  }
+  const connectionCode = findCode(chain, CONNECTION_CODES);
+  if (top instanceof APIConnectionError || connectionCode || isTerminated(top)) {
+    return result('connection', connectionCode ?? className(top));
+  }
+  return result('not_retryable', className(top));
+}
+
+function result(reason: FailureReason, errorType: string): Classification {
+  return { reason, retryable: RETRYABLE[reason], errorType };
+}
+
+function withStatus(classification: Classification, chain: readonly unknown[]): Classification {
+  const status = chain
+    .map((e) => (e instanceof APIError ? statusOf(e) : undefined))
+    .find((s) => s !== undefined);
+  return status === undefined ? classification : { ...classification, status };
+}
+
+/** openai-node's own rule: `x-should-retry` first, then 408, 409, 429 and >= 500. */
+function classifyStatus(error: APIError): Classification {
+  const status = statusOf(error) as number;
+  const shouldRetry = error.headers?.get('x-should-retry');
+  const errorType = className(error);
+  const retryAfter = retryAfterMs(error.headers, Date.now(), Number.MAX_SAFE_INTEGER);
+  let reason = reasonForStatus(status);
+  if (shouldRetry === 'false') reason = 'not_retryable';
+  // The server says retry even though the status alone would not: treat it as a server-side condition.
+  if (shouldRetry === 'true' && reason === 'not_retryable') reason = 'server_error';
+  const classification: Classification = { ...result(reason, errorType), status };
+  return retryAfter === undefined ? classification : { ...classification, retryAfterMs: retryAfter };
+}
+
+function reasonForStatus(status: number): FailureReason {
+  if (status === 408) return 'timeout';
+  if (status === 429) return 'rate_limited';
+  // 409 is how OpenAI reports lock timeouts; openai-node retries it as a server-side condition.
+  if (status === 409 || status >= 500) return 'server_error';
+  return 'not_retryable';
+}
+
+/**
+ * An HTTP status, or for an error frame inside an SSE stream (no HTTP status: the 200 was already sent) the
+ * numeric `code` that OpenAI-compatible proxies put in the frame, e.g. LiteLLM's `"code": "500"`.
+ */
+function statusOf(error: APIError): number | undefined {
+  if (typeof error.status === 'number') return error.status;
+  const code =
+    typeof error.code === 'string' || typeof error.code === 'number' ? Number(error.code) : Number.NaN;
+  return Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
+}
+
+/** The error and everything reachable through `cause` and `AggregateError.errors`, breadth-first, cycle-safe. */
+function errorChain(error: unknown): unknown[] {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  const chain: unknown[] = [];
+  while (queue.length > 0 && chain.length < MAX_ERRORS_WALKED) {
+    const current = queue.shift();
+    if (current === undefined || current === null || seen.has(current)) continue;
+    seen.add(current);
+    chain.push(current);
+    if (typeof current !== 'object') continue;
+    const { cause, errors } = current as { cause?: unknown; errors?: unknown };
+    if (cause !== undefined) queue.push(cause);
+    if (Array.isArray(errors)) queue.push(...errors);
+  }
+  return chain;
+}
+
+function findCode(chain: readonly unknown[], codes: ReadonlySet<string>): string | undefined {
+  for (const e of chain) {
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (typeof code === 'string' && codes.has(code)) return code;
+  }
+  return undefined;
+}
+
+function mentionsClosedClient(error: unknown): boolean {
+  if (typeof error === 'string') return CLOSED_CLIENT_MESSAGE.test(error);
+  if (typeof error !== 'object' || error === null) return false;
+  const { message } = error as { message?: unknown };
+  if (typeof message === 'string' && CLOSED_CLIENT_MESSAGE.test(message)) return true;
+  return error instanceof APIError && bodyStrings(error.error).some((s) => CLOSED_CLIENT_MESSAGE.test(s));
+}
+
+/** String leaves of a JSON error body (message, detail.stacktrace[], ...), bounded in depth and count. */
+function bodyStrings(body: unknown): string[] {
+  const found: string[] = [];
+  const visit = (value: unknown, depth: number): void => {
+    if (found.length >= MAX_BODY_STRINGS || depth > MAX_BODY_DEPTH) return;
+    if (typeof value === 'string') found.push(value);
+    else if (Array.isArray(value)) for (const item of value) visit(item, depth + 1);
+    else if (typeof value === 'object' && value !== null)
+      for (const item of Object.values(value)) visit(item, depth + 1);
+  };
+  visit(body, 0);
+  return found;
+}
+
+function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
+}
+
+/** undici's fetch reports a body cut off mid-read as `TypeError: terminated`. */
+function isTerminated(error: unknown): boolean {
+  return error instanceof TypeError && error.message === 'terminated';
+}
+
+function className(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return typeof error;
+  const name = error.constructor?.name;
+  return name && name !== 'Object' ? name : 'Error';
+}

@@ -1,0 +1,23 @@
+export type { ChatRequestOptions } from './chat-call.js';
+export { type Classification, classifyError, type FailureReason } from './classify.js';
+export {
+  createResilientChat,
+  type ResilientChat,
+  type ResilientCompletions,
+} from './create-resilient-chat.js';
+export {
+  attemptErrors,
+  InvalidClientError,
+  InvalidOptionError,
+  type ResilientChatErrorCode,
+} from './errors.js';
+export type { Logger, RetryLogFields } from './logger.js';
+export type {
+  ClientSource,
+  ClientsOption,
+  ClosedClientOptions,
+  ResilientChatOptions,
+  RetryOptions,
+} from './options.js';
+export type { GiveUpReason } from './retry-policy.js';
+export * as telemetryNames from './telemetry/names.js';
