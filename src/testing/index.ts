@@ -1,0 +1,8 @@
+export {
+  LITELLM_CLOSED_CLIENT_BODY,
+  type MockOpenAI,
+  type MockOpenAIOptions,
+  type MockStep,
+  type RecordedRequest,
+  startMockOpenAI,
+} from './mock-openai.js';
