@@ -35,7 +35,8 @@ export function runChatCall(
   params: ChatCompletionCreateParams,
   options: ChatRequestOptions | undefined,
 ): Promise<ChatResult> {
-  checkParams(params);
+  const invalid = paramsProblem(params);
+  if (invalid) return Promise.reject(new TypeError(`resilient-chat: chat.completions.create(params): ${invalid}`));
   const call = deps.telemetry.startCall(params);
   return context.with(call.context, () => new ChatCall(deps, call, params, options).run());
 }
@@ -205,13 +206,9 @@ class ChatCall {
   }
 }
 
-function checkParams(params: ChatCompletionCreateParams): void {
-  if (typeof params !== 'object' || params === null) {
-    throw new TypeError('resilient-chat: chat.completions.create(params): params must be an object');
-  }
-  if (typeof params.model !== 'string' || params.model === '') {
-    throw new TypeError(
-      'resilient-chat: chat.completions.create(params): params.model must be a non-empty string',
-    );
-  }
+/** The span is named after the model, so a call without one is refused before any attempt. */
+function paramsProblem(params: ChatCompletionCreateParams): string | undefined {
+  if (typeof params !== 'object' || params === null) return 'params must be an object';
+  if (typeof params.model !== 'string' || params.model === '') return 'params.model must be a non-empty string';
+  return undefined;
 }

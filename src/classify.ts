@@ -86,13 +86,11 @@ export function classifyError(error: unknown): Classification {
   if (apiError) return classifyStatus(apiError);
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
-  if (top instanceof APIConnectionTimeoutError || timeoutCode) {
-    return result('timeout', timeoutCode ?? className(top));
-  }
+  const timeoutError = chain.find((e) => e instanceof APIConnectionTimeoutError);
+  if (timeoutError || timeoutCode) return result('timeout', timeoutCode ?? className(timeoutError));
   const connectionCode = findCode(chain, CONNECTION_CODES);
-  if (top instanceof APIConnectionError || connectionCode || isTerminated(top)) {
-    return result('connection', connectionCode ?? className(top));
-  }
+  const connectionError = chain.find((e) => e instanceof APIConnectionError || isTerminated(e));
+  if (connectionError || connectionCode) return result('connection', connectionCode ?? className(connectionError));
   return result('not_retryable', className(top));
 }
 

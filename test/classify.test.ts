@@ -1,0 +1,146 @@
+/** classifyError on errors that real openai-node clients throw against a real server and real dispatchers. */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { classifyError } from '../src/index.js';
+import { type MockOpenAI, type MockStep, startMockOpenAI } from '../src/testing/index.js';
+import { newClient } from './support/clients.js';
+
+const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+let server: MockOpenAI;
+
+beforeAll(async () => {
+  server = await startMockOpenAI();
+});
+afterAll(() => server.close());
+
+/** The error a bare openai-node client (no retries of its own) throws for one scripted response. */
+async function errorFor(step: MockStep): Promise<unknown> {
+  const { client, agent } = newClient(server, { maxRetries: 0 });
+  server.script(step);
+  try {
+    return await client.chat.completions.create(params).then(
+      () => expect.fail('expected the call to fail'),
+      (e: unknown) => e,
+    );
+  } finally {
+    await agent.destroy();
+  }
+}
+
+async function destroyedClientError(): Promise<unknown> {
+  const { client, agent } = newClient(server, { maxRetries: 0 });
+  await agent.destroy();
+  return client.chat.completions.create(params).catch((e: unknown) => e);
+}
+
+describe('closed clients', () => {
+  test('a destroyed undici dispatcher, three causes deep', async () => {
+    const error = await destroyedClientError();
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toEqual({ reason: 'client_closed', retryable: true, errorType: 'UND_ERR_DESTROYED' });
+  });
+
+  test('still found when another layer wraps it, or aggregates it', async () => {
+    const error = await destroyedClientError();
+    const wrapped = new Error('litellm.InternalServerError: OpenAIException - Connection error.', { cause: error });
+    const aggregated = new AggregateError([new Error('unrelated'), wrapped], 'several attempts failed');
+    expect(classifyError(wrapped).reason).toBe('client_closed');
+    expect(classifyError(aggregated)).toMatchObject({ reason: 'client_closed', errorType: 'UND_ERR_DESTROYED' });
+  });
+
+  test('a cause chain that loops back on itself terminates', async () => {
+    const error = (await destroyedClientError()) as Error;
+    const outer = new Error('outer', { cause: error });
+    (error.cause as Error).cause = outer; // fetch failed -> outer -> APIConnectionError -> ...
+    expect(classifyError(outer).reason).toBe('connection');
+  });
+
+  test("a LiteLLM proxy's HTTP 500 body", async () => {
+    const error = await errorFor({ type: 'litellm_closed_client' });
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(classifyError(error)).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'InternalServerError',
+      status: 500,
+    });
+  });
+
+  test('the httpx message deep in a relayed stack trace (the incident body)', async () => {
+    const error = await errorFor({
+      type: 'status',
+      status: 500,
+      body: {
+        detail: {
+          message: 'litellm.InternalServerError: InternalServerError: OpenAIException - Connection error.',
+          stacktrace: ['...', 'RuntimeError: Cannot send a request, as the client has been closed.'],
+        },
+      },
+    });
+    expect(classifyError(error).reason).toBe('client_closed');
+  });
+});
+
+describe('statuses, as openai-node decides', () => {
+  test.each([
+    [429, 'rate_limited', true, 'RateLimitError'],
+    [408, 'timeout', true, 'APIError'],
+    [409, 'server_error', true, 'ConflictError'],
+    [500, 'server_error', true, 'InternalServerError'],
+    [503, 'server_error', true, 'InternalServerError'],
+    [400, 'not_retryable', false, 'BadRequestError'],
+    [401, 'not_retryable', false, 'AuthenticationError'],
+    [404, 'not_retryable', false, 'NotFoundError'],
+  ])('%i is %s', async (status, reason, retryable, errorType) => {
+    expect(classifyError(await errorFor({ type: 'status', status }))).toEqual({ reason, retryable, errorType, status });
+  });
+
+  test('x-should-retry wins over the status, both ways', async () => {
+    const yes = await errorFor({ type: 'status', status: 400, headers: { 'x-should-retry': 'true' } });
+    const no = await errorFor({ type: 'status', status: 500, headers: { 'x-should-retry': 'false' } });
+    expect(classifyError(yes)).toMatchObject({ retryable: true, reason: 'server_error' });
+    expect(classifyError(no)).toMatchObject({ retryable: false, reason: 'not_retryable' });
+  });
+
+  test('Retry-After is read into retryAfterMs', async () => {
+    const error = await errorFor({ type: 'status', status: 429, headers: { 'retry-after': '2' } });
+    expect(classifyError(error).retryAfterMs).toBe(2000);
+  });
+});
+
+describe('transport failures and cancellation', () => {
+  test('a reset connection', async () => {
+    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({ reason: 'connection', retryable: true });
+  });
+
+  test('a refused connection', async () => {
+    const gone = await startMockOpenAI();
+    const { client, agent } = newClient(gone, { maxRetries: 0 });
+    await gone.close();
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({ reason: 'connection', retryable: true, errorType: 'ECONNREFUSED' });
+  });
+
+  test("openai-node's own timeout", async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({ type: 'stall', at: 'headers' });
+    const error = await client.chat.completions.create(params, { timeout: 50 }).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({ reason: 'timeout', retryable: true, errorType: 'APIConnectionTimeoutError' });
+  });
+
+  test("the caller's abort", async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    const error = await client.chat.completions
+      .create(params, { signal: AbortSignal.abort() })
+      .catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({ reason: 'aborted', retryable: false, errorType: 'APIUserAbortError' });
+  });
+
+  test('anything else is not retryable', () => {
+    expect(classifyError(new RangeError('bad'))).toEqual({ reason: 'not_retryable', retryable: false, errorType: 'RangeError' });
+    expect(classifyError(undefined)).toMatchObject({ reason: 'not_retryable', errorType: 'undefined' });
+  });
+});
