@@ -20,6 +20,7 @@ import { firstChunk, relayStream } from './stream.js';
 import { summarizeCompletion } from './telemetry/attributes.js';
 import type { CallTelemetry, Telemetry } from './telemetry/call-telemetry.js';
 import { choicesOf } from './telemetry/content.js';
+import type { RecoveryOutcome } from './telemetry/names.js';
 
 export type ChatRequestOptions = NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>;
 export type ChatResult = ChatCompletion | Stream<ChatCompletionChunk>;
@@ -36,7 +37,8 @@ export function runChatCall(
   options: ChatRequestOptions | undefined,
 ): Promise<ChatResult> {
   const invalid = paramsProblem(params);
-  if (invalid) return Promise.reject(new TypeError(`resilient-chat: chat.completions.create(params): ${invalid}`));
+  if (invalid)
+    return Promise.reject(new TypeError(`resilient-chat: chat.completions.create(params): ${invalid}`));
   const call = deps.telemetry.startCall(params);
   return context.with(call.context, () => new ChatCall(deps, call, params, options).run());
 }
@@ -50,8 +52,8 @@ class ChatCall {
   readonly #spent: CallBudget;
   readonly #errors: unknown[] = [];
   #attempt = 0;
-  /** The previous attempt failed on a closed client: this attempt's outcome is that recovery's outcome. */
-  #recovering = false;
+  /** Closed-client failures whose outcome is not known yet (the call has not got past them). */
+  #unsettledClosedFailures = 0;
 
   constructor(
     deps: CallDependencies,
@@ -81,7 +83,7 @@ class ChatCall {
         client = await this.#deps.source.acquire();
         this.#call.attemptStarted(client);
         const result = await this.#attemptOnce(client);
-        this.#settleRecovery(undefined);
+        this.#settleClosedFailures('recovered');
         return result;
       } catch (error) {
         const delayMs = this.#afterFailure(error, client);
@@ -120,7 +122,7 @@ class ChatCall {
           const failure = this.#classify(end.error);
           if (failure.reason === 'client_closed') this.#deps.source.invalidate(client, end.error);
           this.#deps.source.release(client);
-          if (failure.reason === 'client_closed') this.#call.recovery('failed');
+          if (failure.reason === 'client_closed') this.#call.recovery('failed', 1);
           this.#call.failed('stream_interrupted', failure, this.#attempt, this.#spent.recoveries);
           return;
         }
@@ -135,8 +137,9 @@ class ChatCall {
   #afterFailure(error: unknown, client: OpenAI | undefined): number {
     const failure = this.#classify(error);
     const closed = failure.reason === 'client_closed';
-    this.#settleRecovery(failure);
-    this.#recovering = closed;
+    // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
+    if (closed) this.#unsettledClosedFailures++;
+    else if (failure.reason !== 'aborted') this.#settleClosedFailures('recovered');
     if (client) {
       if (closed) this.#deps.source.invalidate(client, error);
       this.#deps.source.release(client);
@@ -158,22 +161,20 @@ class ChatCall {
   }
 
   #giveUp(error: unknown, reason: GiveUpReason, failure: Classification): never {
-    this.#settleRecovery(failure);
+    this.#settleClosedFailures('failed');
     this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries);
     recordEarlierAttemptErrors(error, this.#errors);
     throw error;
   }
 
   /**
-   * A closed-client failure counts as recovered when the attempt after it (on a fresh client) did not fail on
-   * a closed client again, and as failed when it did or when no attempt followed. Each is counted once.
+   * Each closed-client failure is counted once: `recovered` when the call got past it (a later attempt did not
+   * fail on a closed client), `failed` when the call ended on it. So `failed` means a user saw the race.
    */
-  #settleRecovery(next: Classification | undefined): void {
-    if (!this.#recovering) return;
-    this.#recovering = false;
-    this.#call.recovery(
-      next?.reason === 'client_closed' || next?.reason === 'aborted' ? 'failed' : 'recovered',
-    );
+  #settleClosedFailures(outcome: RecoveryOutcome): void {
+    if (this.#unsettledClosedFailures === 0) return;
+    this.#call.recovery(outcome, this.#unsettledClosedFailures);
+    this.#unsettledClosedFailures = 0;
   }
 
   /** The caller's own abort is `aborted` whatever shape the error took on its way out of openai-node. */
@@ -209,6 +210,7 @@ class ChatCall {
 /** The span is named after the model, so a call without one is refused before any attempt. */
 function paramsProblem(params: ChatCompletionCreateParams): string | undefined {
   if (typeof params !== 'object' || params === null) return 'params must be an object';
-  if (typeof params.model !== 'string' || params.model === '') return 'params.model must be a non-empty string';
+  if (typeof params.model !== 'string' || params.model === '')
+    return 'params.model must be a non-empty string';
   return undefined;
 }

@@ -90,7 +90,8 @@ export function classifyError(error: unknown): Classification {
   if (timeoutError || timeoutCode) return result('timeout', timeoutCode ?? className(timeoutError));
   const connectionCode = findCode(chain, CONNECTION_CODES);
   const connectionError = chain.find((e) => e instanceof APIConnectionError || isTerminated(e));
-  if (connectionError || connectionCode) return result('connection', connectionCode ?? className(connectionError));
+  if (connectionError || connectionCode)
+    return result('connection', connectionCode ?? className(connectionError));
   return result('not_retryable', className(top));
 }
 

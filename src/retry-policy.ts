@@ -4,7 +4,7 @@
  * chat-call.ts carries it out.
  */
 import { BackoffSchedule, type Random } from './backoff.js';
-import type { Classification, FailureReason } from './classify.js';
+import type { Classification } from './classify.js';
 import type { ResolvedRetryPolicy } from './options.js';
 
 export type GiveUpReason =
@@ -69,9 +69,4 @@ export class RetryPolicy {
 
 function giveUp(reason: GiveUpReason): RetryDecision {
   return { action: 'give_up', reason };
-}
-
-/** Reasons that count against `retry.maxRetries` (everything retryable but a closed client). */
-export function isTransient(reason: FailureReason): boolean {
-  return reason !== 'client_closed' && reason !== 'aborted' && reason !== 'not_retryable';
 }

@@ -37,15 +37,24 @@ describe('closed clients', () => {
   test('a destroyed undici dispatcher, three causes deep', async () => {
     const error = await destroyedClientError();
     expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
-    expect(classifyError(error)).toEqual({ reason: 'client_closed', retryable: true, errorType: 'UND_ERR_DESTROYED' });
+    expect(classifyError(error)).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'UND_ERR_DESTROYED',
+    });
   });
 
   test('still found when another layer wraps it, or aggregates it', async () => {
     const error = await destroyedClientError();
-    const wrapped = new Error('litellm.InternalServerError: OpenAIException - Connection error.', { cause: error });
+    const wrapped = new Error('litellm.InternalServerError: OpenAIException - Connection error.', {
+      cause: error,
+    });
     const aggregated = new AggregateError([new Error('unrelated'), wrapped], 'several attempts failed');
     expect(classifyError(wrapped).reason).toBe('client_closed');
-    expect(classifyError(aggregated)).toMatchObject({ reason: 'client_closed', errorType: 'UND_ERR_DESTROYED' });
+    expect(classifyError(aggregated)).toMatchObject({
+      reason: 'client_closed',
+      errorType: 'UND_ERR_DESTROYED',
+    });
   });
 
   test('a cause chain that loops back on itself terminates', async () => {
@@ -92,7 +101,12 @@ describe('statuses, as openai-node decides', () => {
     [401, 'not_retryable', false, 'AuthenticationError'],
     [404, 'not_retryable', false, 'NotFoundError'],
   ])('%i is %s', async (status, reason, retryable, errorType) => {
-    expect(classifyError(await errorFor({ type: 'status', status }))).toEqual({ reason, retryable, errorType, status });
+    expect(classifyError(await errorFor({ type: 'status', status }))).toEqual({
+      reason,
+      retryable,
+      errorType,
+      status,
+    });
   });
 
   test('x-should-retry wins over the status, both ways', async () => {
@@ -110,7 +124,10 @@ describe('statuses, as openai-node decides', () => {
 
 describe('transport failures and cancellation', () => {
   test('a reset connection', async () => {
-    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({ reason: 'connection', retryable: true });
+    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({
+      reason: 'connection',
+      retryable: true,
+    });
   });
 
   test('a refused connection', async () => {
@@ -119,7 +136,11 @@ describe('transport failures and cancellation', () => {
     await gone.close();
     const error = await client.chat.completions.create(params).catch((e: unknown) => e);
     await agent.destroy();
-    expect(classifyError(error)).toEqual({ reason: 'connection', retryable: true, errorType: 'ECONNREFUSED' });
+    expect(classifyError(error)).toEqual({
+      reason: 'connection',
+      retryable: true,
+      errorType: 'ECONNREFUSED',
+    });
   });
 
   test("openai-node's own timeout", async () => {
@@ -127,7 +148,11 @@ describe('transport failures and cancellation', () => {
     server.script({ type: 'stall', at: 'headers' });
     const error = await client.chat.completions.create(params, { timeout: 50 }).catch((e: unknown) => e);
     await agent.destroy();
-    expect(classifyError(error)).toEqual({ reason: 'timeout', retryable: true, errorType: 'APIConnectionTimeoutError' });
+    expect(classifyError(error)).toEqual({
+      reason: 'timeout',
+      retryable: true,
+      errorType: 'APIConnectionTimeoutError',
+    });
   });
 
   test("the caller's abort", async () => {
@@ -136,11 +161,19 @@ describe('transport failures and cancellation', () => {
       .create(params, { signal: AbortSignal.abort() })
       .catch((e: unknown) => e);
     await agent.destroy();
-    expect(classifyError(error)).toEqual({ reason: 'aborted', retryable: false, errorType: 'APIUserAbortError' });
+    expect(classifyError(error)).toEqual({
+      reason: 'aborted',
+      retryable: false,
+      errorType: 'APIUserAbortError',
+    });
   });
 
   test('anything else is not retryable', () => {
-    expect(classifyError(new RangeError('bad'))).toEqual({ reason: 'not_retryable', retryable: false, errorType: 'RangeError' });
+    expect(classifyError(new RangeError('bad'))).toEqual({
+      reason: 'not_retryable',
+      retryable: false,
+      errorType: 'RangeError',
+    });
     expect(classifyError(undefined)).toMatchObject({ reason: 'not_retryable', errorType: 'undefined' });
   });
 });

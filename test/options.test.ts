@@ -1,7 +1,12 @@
 /** Bad options fail at createResilientChat with a TypeError naming the option. */
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { createResilientChat, InvalidClientError, InvalidOptionError, type ResilientChatOptions } from '../src/index.js';
+import {
+  createResilientChat,
+  InvalidClientError,
+  InvalidOptionError,
+  type ResilientChatOptions,
+} from '../src/index.js';
 
 const client = new OpenAI({ apiKey: 'sk-unused', baseURL: 'http://127.0.0.1:9/v1' });
 

@@ -186,7 +186,9 @@ describe('metrics', () => {
     const [point] = await harness.histogram('gen_ai.client.operation.duration');
     expect(point?.attributes['error.type']).toBe('BadRequestError');
     expect(
-      await harness.counter(telemetryNames.METRIC_GIVE_UPS, { 'resilient_chat.give_up.reason': 'not_retryable' }),
+      await harness.counter(telemetryNames.METRIC_GIVE_UPS, {
+        'resilient_chat.give_up.reason': 'not_retryable',
+      }),
     ).toBe(1);
   });
 });
@@ -196,7 +198,9 @@ describe('the retry log', () => {
     server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
     const records: { message: string; fields: RetryLogFields }[] = [];
 
-    await chat({ logger: { warn: (message, fields) => records.push({ message, fields }) } }).completions.create(params);
+    await chat({
+      logger: { warn: (message, fields) => records.push({ message, fields }) },
+    }).completions.create(params);
 
     const span = await onlySpan(harness);
     expect(records.map((r) => r.fields)).toEqual([
@@ -226,7 +230,11 @@ describe('the retry log', () => {
 describe('secrets and content', () => {
   async function everythingRecorded(logged: unknown[]): Promise<string> {
     return JSON.stringify({
-      spans: (await harness.spans()).map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })),
+      spans: (await harness.spans()).map((s) => ({
+        name: s.name,
+        attributes: s.attributes,
+        events: s.events,
+      })),
       metrics: (await harness.metrics()).map((m) => ({ name: m.descriptor.name, points: m.dataPoints })),
       logged,
     });
@@ -253,18 +261,29 @@ describe('secrets and content', () => {
       { role: 'user', parts: [{ type: 'text', content: SECRET_PROMPT }] },
     ]);
     expect(JSON.parse(span.attributes['gen_ai.output.messages'] as string)).toEqual([
-      { role: 'assistant', parts: [{ type: 'text', content: 'Resilient chat answers every time.' }], finish_reason: 'stop' },
+      {
+        role: 'assistant',
+        parts: [{ type: 'text', content: 'Resilient chat answers every time.' }],
+        finish_reason: 'stop',
+      },
     ]);
     expect(JSON.stringify(span.attributes)).not.toContain(TEST_API_KEY);
   });
 
   test('captureContent on a stream records the streamed text', async () => {
-    for await (const _ of await chat({ captureContent: true }).completions.create({ ...params, stream: true })) {
+    for await (const _ of await chat({ captureContent: true }).completions.create({
+      ...params,
+      stream: true,
+    })) {
       // consume
     }
     const span = await onlySpan(harness);
     expect(JSON.parse(span.attributes['gen_ai.output.messages'] as string)).toEqual([
-      { role: 'assistant', parts: [{ type: 'text', content: 'Resilient chat answers' }], finish_reason: 'stop' },
+      {
+        role: 'assistant',
+        parts: [{ type: 'text', content: 'Resilient chat answers' }],
+        finish_reason: 'stop',
+      },
     ]);
   });
 });

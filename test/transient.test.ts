@@ -8,7 +8,8 @@ import { giveUpEvents, onlySpan, quietLogger, retryEvents } from './support/asse
 import { newClient, type TestClient } from './support/clients.js';
 import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
 
-const { ATTR_RETRY_REASON, ATTR_RETRY_DELAY_MS, ATTR_GIVE_UP_REASON, METRIC_RETRIES, METRIC_GIVE_UPS } = telemetryNames;
+const { ATTR_RETRY_REASON, ATTR_RETRY_DELAY_MS, ATTR_GIVE_UP_REASON, METRIC_RETRIES, METRIC_GIVE_UPS } =
+  telemetryNames;
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
 let server: MockOpenAI;
@@ -64,13 +65,17 @@ describe('server errors', () => {
   test('each attempt runs with openai-node retries off, so the layers never multiply', async () => {
     server.script(...Array.from({ length: 9 }, () => ({ type: 'status' as const, status: 503 })));
 
-    const error = await chat({ maxRetries: 2 }).completions.create(params).catch((e: unknown) => e);
+    const error = await chat({ maxRetries: 2 })
+      .completions.create(params)
+      .catch((e: unknown) => e);
 
     expect(server.requests).toHaveLength(3); // not 9: the client's own maxRetries: 2 was overridden
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
-    expect((error as OpenAI.APIError).status).toBe(503);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect(attemptErrors(error)).toHaveLength(2);
-    expect(attemptErrors(error).every((e) => e instanceof OpenAI.InternalServerError && e !== error)).toBe(true);
+    expect(attemptErrors(error).every((e) => e instanceof OpenAI.InternalServerError && e !== error)).toBe(
+      true,
+    );
     expect(await giveUpReason()).toBe('attempts_exhausted');
     const span = await onlySpan(harness);
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
@@ -82,7 +87,9 @@ describe('server errors', () => {
   test('400 is not retried', async () => {
     server.script({ type: 'status', status: 400 });
 
-    const error = await chat().completions.create(params).catch((e: unknown) => e);
+    const error = await chat()
+      .completions.create(params)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(server.requests).toHaveLength(1);
@@ -116,7 +123,11 @@ describe('Retry-After', () => {
 
     expect(performance.now() - started).toBeGreaterThanOrEqual(110);
     const [event] = retryEvents(await onlySpan(harness));
-    expect(event).toMatchObject({ [ATTR_RETRY_REASON]: 'rate_limited', [ATTR_RETRY_DELAY_MS]: 120, 'error.type': 'RateLimitError' });
+    expect(event).toMatchObject({
+      [ATTR_RETRY_REASON]: 'rate_limited',
+      [ATTR_RETRY_DELAY_MS]: 120,
+      'error.type': 'RateLimitError',
+    });
   });
 
   test('Retry-After in seconds', async () => {
@@ -139,7 +150,9 @@ describe('Retry-After', () => {
     server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '5000' } });
 
     const started = performance.now();
-    const error = await chat({ totalTimeoutMs: 1_000 }).completions.create(params).catch((e: unknown) => e);
+    const error = await chat({ totalTimeoutMs: 1_000 })
+      .completions.create(params)
+      .catch((e: unknown) => e);
 
     expect(performance.now() - started).toBeLessThan(900);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);

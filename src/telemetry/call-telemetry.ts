@@ -186,8 +186,8 @@ export class CallTelemetry {
     );
   }
 
-  recovery(outcome: RecoveryOutcome): void {
-    this.#instruments.closedClientRecoveries.add(1, {
+  recovery(outcome: RecoveryOutcome, count: number): void {
+    this.#instruments.closedClientRecoveries.add(count, {
       [ATTR_RECOVERY_OUTCOME]: outcome,
       ...this.#metricAttributes,
     });

@@ -30,7 +30,8 @@ export function createInstruments(meter: Meter): Instruments {
     }),
     closedClientRecoveries: meter.createCounter(METRIC_CLOSED_CLIENT_RECOVERIES, {
       unit: '{recovery}',
-      description: 'Closed-client failures, by whether the attempt on a fresh client got past them.',
+      description:
+        'Closed-client failures, by whether the call got past them on a fresh client or ended on them.',
     }),
     giveUps: meter.createCounter(METRIC_GIVE_UPS, {
       unit: '{call}',
