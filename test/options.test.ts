@@ -84,7 +84,11 @@ describe('bad call input', () => {
 
   test('params without a model are rejected before any attempt', async () => {
     let acquired = 0;
-    const chat = createResilientChat({ clients: () => (acquired++, client), logger: false });
+    const factory = () => {
+      acquired++;
+      return client;
+    };
+    const chat = createResilientChat({ clients: factory, logger: false });
     await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/params.model/);
     expect(acquired).toBe(0);
   });
