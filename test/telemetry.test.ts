@@ -1,12 +1,11 @@
 /** The chat span, its attributes per the GenAI conventions, the metrics and the retry log, from the real SDK. */
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createResilientChat, type Logger, type RetryLogFields, telemetryNames } from '../src/index.js';
-import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
-import { onlySpan, quietLogger } from './support/assertions.js';
-import { newClient, TEST_API_KEY, type TestClient } from './support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+import { describe, expect, test } from 'vitest';
+import { type Logger, type RetryLogFields, telemetryNames } from '../src/index.js';
+import { onlySpan } from './support/assertions.js';
+import { TEST_API_KEY } from './support/clients.js';
+import { useLoopback } from './support/loopback.js';
 
 const SECRET_PROMPT = 'my card number is 4111-1111-1111-1111';
 const params = {
@@ -19,38 +18,17 @@ const params = {
   stop: 'END',
 };
 
-let server: MockOpenAI;
-let harness: TelemetryHarness;
-let testClient: TestClient;
-
-beforeEach(async () => {
-  server = await startMockOpenAI();
-  harness = createTelemetryHarness();
-  testClient = newClient(server);
-});
-
-afterEach(async () => {
-  await testClient.agent.destroy();
-  await server.close();
-  await harness.shutdown();
-});
+const env = useLoopback();
 
 function chat(options: { logger?: Logger; captureContent?: boolean } = {}) {
-  return createResilientChat({
-    clients: testClient.client,
-    retry: { baseDelayMs: 1 },
-    tracerProvider: harness.tracerProvider,
-    meterProvider: harness.meterProvider,
-    logger: options.logger ?? quietLogger,
-    captureContent: options.captureContent ?? false,
-  });
+  return env.chat({ retry: { baseDelayMs: 1 }, ...options });
 }
 
 describe('the chat span', () => {
   test('follows the GenAI semantic conventions for a JSON call', async () => {
     const completion = await chat().completions.create(params);
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(span.name).toBe('chat gpt-4o-mini');
     expect(span.kind).toBe(SpanKind.CLIENT);
     expect(span.instrumentationScope.name).toBe('resilient-chat');
@@ -72,7 +50,7 @@ describe('the chat span', () => {
       'gen_ai.usage.output_tokens': 6,
       'openai.response.system_fingerprint': 'fp_mock',
       'server.address': '127.0.0.1',
-      'server.port': server.port,
+      'server.port': env.server.port,
       'resilient_chat.attempts': 1,
       'resilient_chat.closed_client.recoveries': 0,
     });
@@ -87,7 +65,7 @@ describe('the chat span', () => {
     const ids = new Set<string>();
     for await (const chunk of stream) ids.add(chunk.id);
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(span.attributes).toMatchObject({
       'gen_ai.request.stream': true,
       'gen_ai.response.id': [...ids][0],
@@ -102,13 +80,13 @@ describe('the chat span', () => {
     // What sdk-node sets up in a traced service: without a context manager there is no active span.
     const contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
-    const tracer = harness.tracerProvider.getTracer('test');
+    const tracer = env.harness.tracerProvider.getTracer('test');
     await tracer.startActiveSpan('handler', async (parent) => {
       await chat().completions.create(params);
       parent.end();
     });
 
-    const spans = await harness.spans();
+    const spans = await env.harness.spans();
     const handler = spans.find((s) => s.name === 'handler');
     const chatSpan = spans.find((s) => s.name === 'chat gpt-4o-mini');
     expect(chatSpan?.parentSpanContext?.spanId).toBe(handler?.spanContext().spanId);
@@ -122,7 +100,7 @@ describe('streams the caller leaves', () => {
     const stream = await chat().completions.create({ ...params, stream: true });
     for await (const _ of stream) break;
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(span.status.code).toBe(SpanStatusCode.UNSET);
     expect(span.attributes['resilient_chat.attempts']).toBe(1);
   });
@@ -131,7 +109,7 @@ describe('streams the caller leaves', () => {
     const stream = await chat().completions.create({ ...params, stream: true });
     stream.controller.abort();
 
-    expect((await harness.spans()).map((s) => s.name)).toEqual(['chat gpt-4o-mini']);
+    expect((await env.harness.spans()).map((s) => s.name)).toEqual(['chat gpt-4o-mini']);
   });
 
   test('the returned stream keeps openai-node’s Stream API (tee)', async () => {
@@ -143,7 +121,7 @@ describe('streams the caller leaves', () => {
       return n;
     };
     expect(await Promise.all([read(left), read(right)])).toEqual([3, 3]);
-    await onlySpan(harness);
+    await onlySpan(env.harness);
   });
 });
 
@@ -151,12 +129,12 @@ describe('metrics', () => {
   test('operation duration and token usage with the conventions’ units and buckets', async () => {
     await chat().completions.create(params);
 
-    const metrics = await harness.metrics();
+    const metrics = await env.harness.metrics();
     const duration = metrics.find((m) => m.descriptor.name === 'gen_ai.client.operation.duration');
     const tokens = metrics.find((m) => m.descriptor.name === 'gen_ai.client.token.usage');
     expect(duration?.descriptor.unit).toBe('s');
     expect(tokens?.descriptor.unit).toBe('{token}');
-    const [point] = await harness.histogram('gen_ai.client.operation.duration');
+    const [point] = await env.harness.histogram('gen_ai.client.operation.duration');
     expect(point?.value.buckets.boundaries).toEqual([
       0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
     ]);
@@ -167,9 +145,9 @@ describe('metrics', () => {
       'gen_ai.request.model': 'gpt-4o-mini',
       'gen_ai.response.model': 'gpt-4o-mini',
       'server.address': '127.0.0.1',
-      'server.port': server.port,
+      'server.port': env.server.port,
     });
-    const tokenPoints = await harness.histogram('gen_ai.client.token.usage');
+    const tokenPoints = await env.harness.histogram('gen_ai.client.token.usage');
     expect(tokenPoints.map((p) => [p.attributes['gen_ai.token.type'], p.value.sum])).toEqual([
       ['input', 12],
       ['output', 6],
@@ -178,15 +156,15 @@ describe('metrics', () => {
   });
 
   test('a failed call records error.type on the duration and counts the give-up', async () => {
-    server.script({ type: 'status', status: 400 });
+    env.server.script({ type: 'status', status: 400 });
     await chat()
       .completions.create(params)
       .catch(() => undefined);
 
-    const [point] = await harness.histogram('gen_ai.client.operation.duration');
+    const [point] = await env.harness.histogram('gen_ai.client.operation.duration');
     expect(point?.attributes['error.type']).toBe('BadRequestError');
     expect(
-      await harness.counter(telemetryNames.METRIC_GIVE_UPS, {
+      await env.harness.counter(telemetryNames.METRIC_GIVE_UPS, {
         'resilient_chat.give_up.reason': 'not_retryable',
       }),
     ).toBe(1);
@@ -195,14 +173,14 @@ describe('metrics', () => {
 
 describe('the retry log', () => {
   test('one warning per retry with reason, attempt, delay, model and the trace id', async () => {
-    server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
+    env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
     const records: { message: string; fields: RetryLogFields }[] = [];
 
     await chat({
       logger: { warn: (message, fields) => records.push({ message, fields }) },
     }).completions.create(params);
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(records.map((r) => r.fields)).toEqual([
       {
         reason: 'server_error',
@@ -230,23 +208,23 @@ describe('the retry log', () => {
 describe('secrets and content', () => {
   async function everythingRecorded(logged: unknown[]): Promise<string> {
     return JSON.stringify({
-      spans: (await harness.spans()).map((s) => ({
+      spans: (await env.harness.spans()).map((s) => ({
         name: s.name,
         attributes: s.attributes,
         events: s.events,
       })),
-      metrics: (await harness.metrics()).map((m) => ({ name: m.descriptor.name, points: m.dataPoints })),
+      metrics: (await env.harness.metrics()).map((m) => ({ name: m.descriptor.name, points: m.dataPoints })),
       logged,
     });
   }
 
   test('no API key, Authorization header or message content by default', async () => {
-    server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
+    env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
     const logged: unknown[] = [];
     await chat({ logger: { warn: (...args) => logged.push(args) } }).completions.create(params);
 
     const recorded = await everythingRecorded(logged);
-    expect(server.requests[0]?.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`); // it was sent...
+    expect(env.server.requests[0]?.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`); // it was sent...
     expect(recorded).not.toContain(TEST_API_KEY); // ...and never recorded
     expect(recorded.toLowerCase()).not.toContain('bearer');
     expect(recorded).not.toContain(SECRET_PROMPT);
@@ -256,7 +234,7 @@ describe('secrets and content', () => {
   test('captureContent records input and output messages in the conventions’ structure', async () => {
     await chat({ captureContent: true }).completions.create(params);
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(JSON.parse(span.attributes['gen_ai.input.messages'] as string)).toEqual([
       { role: 'user', parts: [{ type: 'text', content: SECRET_PROMPT }] },
     ]);
@@ -277,7 +255,7 @@ describe('secrets and content', () => {
     })) {
       // consume
     }
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(JSON.parse(span.attributes['gen_ai.output.messages'] as string)).toEqual([
       {
         role: 'assistant',

@@ -1,56 +1,34 @@
-/** Transient failures: backoff, Retry-After, timeouts, deadlines and the caller's abort, on a real server. */
+/** Transient failures: backoff, Retry-After, timeouts, deadlines and the caller's abort, on a real env.server. */
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { attemptErrors, createResilientChat, type RetryOptions, telemetryNames } from '../src/index.js';
-import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
-import { giveUpEvents, onlySpan, quietLogger, retryEvents } from './support/assertions.js';
-import { newClient, type TestClient } from './support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+import { describe, expect, test } from 'vitest';
+import { attemptErrors, type RetryOptions, telemetryNames } from '../src/index.js';
+import { giveUpEvents, onlySpan, retryEvents } from './support/assertions.js';
+import { useLoopback } from './support/loopback.js';
 
 const { ATTR_RETRY_REASON, ATTR_RETRY_DELAY_MS, ATTR_GIVE_UP_REASON, METRIC_RETRIES, METRIC_GIVE_UPS } =
   telemetryNames;
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
-let server: MockOpenAI;
-let harness: TelemetryHarness;
-let test_client: TestClient;
-
-beforeEach(async () => {
-  server = await startMockOpenAI();
-  harness = createTelemetryHarness();
-  test_client = newClient(server);
-});
-
-afterEach(async () => {
-  await test_client.agent.destroy();
-  await server.close();
-  await harness.shutdown();
-});
+const env = useLoopback();
 
 function chat(retry: RetryOptions = {}) {
-  return createResilientChat({
-    clients: test_client.client,
-    retry: { baseDelayMs: 5, maxDelayMs: 20, ...retry },
-    tracerProvider: harness.tracerProvider,
-    meterProvider: harness.meterProvider,
-    logger: quietLogger,
-  });
+  return env.chat({ retry: { baseDelayMs: 5, maxDelayMs: 20, ...retry } });
 }
 
 async function giveUpReason(): Promise<unknown> {
-  return giveUpEvents(await onlySpan(harness))[0]?.[ATTR_GIVE_UP_REASON];
+  return giveUpEvents(await onlySpan(env.harness))[0]?.[ATTR_GIVE_UP_REASON];
 }
 
 describe('server errors', () => {
   test('a 503 burst is retried with jittered backoff within the schedule', async () => {
-    server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
+    env.server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
 
     const completion = await chat({ baseDelayMs: 10, maxDelayMs: 15 }).completions.create(params);
 
     expect(completion.object).toBe('chat.completion');
-    expect(server.requests.map((r) => r.step)).toEqual(['status', 'status', 'ok']);
-    const events = retryEvents(await onlySpan(harness));
+    expect(env.server.requests.map((r) => r.step)).toEqual(['status', 'status', 'ok']);
+    const events = retryEvents(await onlySpan(env.harness));
     expect(events.map((e) => [e[ATTR_RETRY_REASON], e['error.type']])).toEqual([
       ['server_error', 'InternalServerError'],
       ['server_error', 'InternalServerError'],
@@ -59,17 +37,17 @@ describe('server errors', () => {
     expect(first).toBeGreaterThanOrEqual(0);
     expect(first).toBeLessThanOrEqual(10); // full jitter under the first ceiling
     expect(second).toBeLessThanOrEqual(15); // the second ceiling, 20, is capped by maxDelayMs
-    expect(await harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'server_error' })).toBe(2);
+    expect(await env.harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'server_error' })).toBe(2);
   });
 
   test('each attempt runs with openai-node retries off, so the layers never multiply', async () => {
-    server.script(...Array.from({ length: 9 }, () => ({ type: 'status' as const, status: 503 })));
+    env.server.script(...Array.from({ length: 9 }, () => ({ type: 'status' as const, status: 503 })));
 
     const error = await chat({ maxRetries: 2 })
       .completions.create(params)
       .catch((e: unknown) => e);
 
-    expect(server.requests).toHaveLength(3); // not 9: the client's own maxRetries: 2 was overridden
+    expect(env.server.requests).toHaveLength(3); // not 9: the client's own maxRetries: 2 was overridden
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect(attemptErrors(error)).toHaveLength(2);
@@ -77,52 +55,54 @@ describe('server errors', () => {
       true,
     );
     expect(await giveUpReason()).toBe('attempts_exhausted');
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
     expect(span.attributes['error.type']).toBe('InternalServerError');
     expect(span.attributes[telemetryNames.ATTR_ATTEMPTS]).toBe(3);
-    expect(await harness.counter(METRIC_GIVE_UPS, { [ATTR_GIVE_UP_REASON]: 'attempts_exhausted' })).toBe(1);
+    expect(await env.harness.counter(METRIC_GIVE_UPS, { [ATTR_GIVE_UP_REASON]: 'attempts_exhausted' })).toBe(
+      1,
+    );
   });
 
   test('400 is not retried', async () => {
-    server.script({ type: 'status', status: 400 });
+    env.server.script({ type: 'status', status: 400 });
 
     const error = await chat()
       .completions.create(params)
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(server.requests).toHaveLength(1);
+    expect(env.server.requests).toHaveLength(1);
     expect(await giveUpReason()).toBe('not_retryable');
-    expect(retryEvents(await onlySpan(harness))).toEqual([]);
+    expect(retryEvents(await onlySpan(env.harness))).toEqual([]);
   });
 
   test('x-should-retry: false overrides a retryable status', async () => {
-    server.script({ type: 'status', status: 503, headers: { 'x-should-retry': 'false' } });
+    env.server.script({ type: 'status', status: 503, headers: { 'x-should-retry': 'false' } });
 
     await expect(chat().completions.create(params)).rejects.toBeInstanceOf(OpenAI.InternalServerError);
-    expect(server.requests).toHaveLength(1);
+    expect(env.server.requests).toHaveLength(1);
   });
 
   test('a reset connection is retried as a connection failure', async () => {
-    server.script({ type: 'reset' });
+    env.server.script({ type: 'reset' });
 
     await chat().completions.create(params);
 
-    expect(server.requests.map((r) => r.step)).toEqual(['reset', 'ok']);
-    expect(retryEvents(await onlySpan(harness))[0]?.[ATTR_RETRY_REASON]).toBe('connection');
+    expect(env.server.requests.map((r) => r.step)).toEqual(['reset', 'ok']);
+    expect(retryEvents(await onlySpan(env.harness))[0]?.[ATTR_RETRY_REASON]).toBe('connection');
   });
 });
 
 describe('Retry-After', () => {
   test('retry-after-ms is honoured exactly', async () => {
-    server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '120' } });
+    env.server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '120' } });
 
     const started = performance.now();
     await chat({ baseDelayMs: 1 }).completions.create(params);
 
     expect(performance.now() - started).toBeGreaterThanOrEqual(110);
-    const [event] = retryEvents(await onlySpan(harness));
+    const [event] = retryEvents(await onlySpan(env.harness));
     expect(event).toMatchObject({
       [ATTR_RETRY_REASON]: 'rate_limited',
       [ATTR_RETRY_DELAY_MS]: 120,
@@ -131,23 +111,23 @@ describe('Retry-After', () => {
   });
 
   test('Retry-After in seconds', async () => {
-    server.script({ type: 'status', status: 429, headers: { 'retry-after': '0.05' } });
+    env.server.script({ type: 'status', status: 429, headers: { 'retry-after': '0.05' } });
 
     await chat().completions.create(params);
 
-    expect(retryEvents(await onlySpan(harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBe(50);
+    expect(retryEvents(await onlySpan(env.harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBe(50);
   });
 
   test('a Retry-After beyond maxRetryAfterMs falls back to backoff', async () => {
-    server.script({ type: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    env.server.script({ type: 'status', status: 429, headers: { 'retry-after': '3600' } });
 
     await chat({ baseDelayMs: 5, maxDelayMs: 5 }).completions.create(params);
 
-    expect(retryEvents(await onlySpan(harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBeLessThanOrEqual(5);
+    expect(retryEvents(await onlySpan(env.harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBeLessThanOrEqual(5);
   });
 
   test('a Retry-After that would end past the deadline gives up at once', async () => {
-    server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '5000' } });
+    env.server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '5000' } });
 
     const started = performance.now();
     const error = await chat({ totalTimeoutMs: 1_000 })
@@ -162,39 +142,41 @@ describe('Retry-After', () => {
 
 describe('timeouts', () => {
   test('an attempt that exceeds attemptTimeoutMs is retried', async () => {
-    server.script({ type: 'stall', at: 'headers' });
+    env.server.script({ type: 'stall', at: 'headers' });
 
     const completion = await chat({ attemptTimeoutMs: 150 }).completions.create(params);
 
     expect(completion.object).toBe('chat.completion');
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
-    expect(retryEvents(await onlySpan(harness))[0]).toMatchObject({
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(retryEvents(await onlySpan(env.harness))[0]).toMatchObject({
       [ATTR_RETRY_REASON]: 'timeout',
       'error.type': 'APIConnectionTimeoutError',
     });
   });
 
   test('a JSON body that stalls counts against the attempt timeout too', async () => {
-    server.script({ type: 'stall', at: 'body' });
+    env.server.script({ type: 'stall', at: 'body' });
 
     await chat({ attemptTimeoutMs: 150 }).completions.create(params);
 
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
   });
 
   test('a stream whose first chunk does not come in time is retried', async () => {
-    server.script({ type: 'stall', at: 'headers' });
+    env.server.script({ type: 'stall', at: 'headers' });
 
     const stream = await chat({ attemptTimeoutMs: 150 }).completions.create({ ...params, stream: true });
     let count = 0;
     for await (const _ of stream) count++;
 
     expect(count).toBe(3);
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
   });
 
   test('totalTimeoutMs bounds every attempt and sleep', async () => {
-    server.script(...Array.from({ length: 5 }, () => ({ type: 'stall' as const, at: 'headers' as const })));
+    env.server.script(
+      ...Array.from({ length: 5 }, () => ({ type: 'stall' as const, at: 'headers' as const })),
+    );
 
     const started = performance.now();
     const error = await chat({ attemptTimeoutMs: 200, totalTimeoutMs: 500, maxRetries: 5 })
@@ -205,29 +187,29 @@ describe('timeouts', () => {
     expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(1_500);
-    expect(server.requests.length).toBeLessThanOrEqual(3);
+    expect(env.server.requests.length).toBeLessThanOrEqual(3);
     expect(await giveUpReason()).toBe('deadline');
   });
 });
 
 describe("the caller's AbortSignal", () => {
   test('ends an in-flight attempt at once and is not retried', async () => {
-    server.script({ type: 'stall', at: 'headers' });
+    env.server.script({ type: 'stall', at: 'headers' });
     const controller = new AbortController();
 
     const call = chat().completions.create(params, { signal: controller.signal });
-    await server.stalled();
+    await env.server.stalled();
     controller.abort(new Error('user went away'));
     const error = await call.catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
-    expect(server.requests).toHaveLength(1);
+    expect(env.server.requests).toHaveLength(1);
     expect(await giveUpReason()).toBe('aborted');
-    expect(retryEvents(await onlySpan(harness))).toEqual([]);
+    expect(retryEvents(await onlySpan(env.harness))).toEqual([]);
   });
 
   test('ends a backoff sleep at once', async () => {
-    server.script({ type: 'status', status: 503 });
+    env.server.script({ type: 'status', status: 503 });
     const controller = new AbortController();
 
     const started = performance.now();
@@ -239,8 +221,8 @@ describe("the caller's AbortSignal", () => {
 
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
-    expect(server.requests).toHaveLength(1);
-    const span = await onlySpan(harness);
+    expect(env.server.requests).toHaveLength(1);
+    const span = await onlySpan(env.harness);
     expect(retryEvents(span)).toHaveLength(1);
     expect(giveUpEvents(span)[0]?.[ATTR_GIVE_UP_REASON]).toBe('aborted');
   });
@@ -251,6 +233,6 @@ describe("the caller's AbortSignal", () => {
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
-    expect(server.requests).toHaveLength(0);
+    expect(env.server.requests).toHaveLength(0);
   });
 });

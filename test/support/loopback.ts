@@ -1,0 +1,41 @@
+/**
+ * The setup most tests share: a loopback mock server, real OpenTelemetry SDK providers with in-memory
+ * exporters, and one real openai-node client on its own undici Agent, made fresh for every test.
+ */
+import { afterEach, beforeEach } from 'vitest';
+import { createResilientChat, type ResilientChat, type ResilientChatOptions } from '../../src/index.js';
+import { type MockOpenAI, type MockOpenAIOptions, startMockOpenAI } from '../../src/testing/index.js';
+import { quietLogger } from './assertions.js';
+import { newClient, type TestClient } from './clients.js';
+import { createTelemetryHarness, type TelemetryHarness } from './telemetry.js';
+
+export interface Loopback {
+  server: MockOpenAI;
+  harness: TelemetryHarness;
+  testClient: TestClient;
+  /** A wrapper over `testClient` reporting to `harness`; `options` override those defaults. */
+  chat(options?: Partial<ResilientChatOptions>): ResilientChat;
+}
+
+export function useLoopback(serverOptions?: MockOpenAIOptions): Loopback {
+  const env = {} as Loopback;
+  beforeEach(async () => {
+    env.server = await startMockOpenAI(serverOptions);
+    env.harness = createTelemetryHarness();
+    env.testClient = newClient(env.server);
+  });
+  afterEach(async () => {
+    await env.testClient.agent.destroy();
+    await env.server.close();
+    await env.harness.shutdown();
+  });
+  env.chat = (options = {}) =>
+    createResilientChat({
+      clients: env.testClient.client,
+      tracerProvider: env.harness.tracerProvider,
+      meterProvider: env.harness.meterProvider,
+      logger: quietLogger,
+      ...options,
+    });
+  return env;
+}
