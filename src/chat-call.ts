@@ -1,7 +1,7 @@
 /**
- * One logical chat-completion call: the attempt loop. Each attempt gets a client from the source, runs with
- * openai-node's own retries off (`maxRetries: 0`, so the layers never multiply), and on failure asks the
- * RetryPolicy what to do. Everything the loop does is reported to the call's telemetry.
+ * One logical chat-completion call: the attempt loop. Each attempt gets a client from the source, asks the
+ * endpoint's circuit breaker, runs with openai-node's own retries off (`maxRetries: 0`, so the layers never
+ * multiply), and on failure asks the RetryPolicy what to do. Everything it does is reported to telemetry.
  */
 import { context } from '@opentelemetry/api';
 import type OpenAI from 'openai';
@@ -12,9 +12,12 @@ import type {
   ChatCompletionCreateParams,
 } from 'openai/resources/chat/completions';
 import { sleep, userAbortError } from './abort.js';
+import { verdictFor } from './circuit-breaker.js';
+import type { CircuitBreakers, Gate } from './circuit-breakers.js';
 import { type Classification, classifyError } from './classify.js';
 import type { NormalizedClientSource } from './client-source.js';
-import { recordEarlierAttemptErrors } from './errors.js';
+import { CircuitOpenError, recordEarlierAttemptErrors } from './errors.js';
+import { withIdempotencyKey } from './idempotency.js';
 import type { CallBudget, GiveUpReason, RetryPolicy } from './retry-policy.js';
 import { firstChunk, relayStream } from './stream.js';
 import { summarizeCompletion } from './telemetry/attributes.js';
@@ -28,6 +31,7 @@ export type ChatResult = ChatCompletion | Stream<ChatCompletionChunk>;
 export interface CallDependencies {
   source: NormalizedClientSource;
   policy: RetryPolicy;
+  breakers: CircuitBreakers | undefined;
   telemetry: Telemetry;
 }
 
@@ -43,11 +47,20 @@ export function runChatCall(
   return context.with(call.context, () => new ChatCall(deps, call, params, options).run());
 }
 
+/** A failed attempt, with what the loop needs to decide about it. */
+interface FailedAttempt {
+  error: unknown;
+  client: OpenAI | undefined;
+  gate: Gate | undefined;
+  /** The client's dispatcher was already closed or destroyed when the attempt began: nothing was sent. */
+  deadOnArrival: boolean;
+}
+
 class ChatCall {
   readonly #deps: CallDependencies;
   readonly #call: CallTelemetry;
   readonly #params: ChatCompletionCreateParams;
-  readonly #options: ChatRequestOptions | undefined;
+  readonly #options: ChatRequestOptions;
   readonly #signal: AbortSignal | undefined;
   readonly #spent: CallBudget;
   readonly #errors: unknown[] = [];
@@ -64,8 +77,9 @@ class ChatCall {
     this.#deps = deps;
     this.#call = call;
     this.#params = params;
-    this.#options = options;
     this.#signal = options?.signal ?? undefined;
+    // One Idempotency-Key for the whole call, so every attempt carries the same one.
+    this.#options = { ...options, headers: withIdempotencyKey(options?.headers, options?.idempotencyKey) };
     const { totalTimeoutMs } = deps.policy.settings;
     this.#spent = {
       transientRetries: 0,
@@ -75,33 +89,51 @@ class ChatCall {
   }
 
   async run(): Promise<ChatResult> {
+    this.#deps.policy.callStarted();
     for (;;) {
       this.#attempt++;
-      let client: OpenAI | undefined;
+      const outcome = await this.#tryAttempt();
+      if ('result' in outcome) return outcome.result;
+      const delayMs = this.#afterFailure(outcome);
       try {
-        if (this.#signal?.aborted) throw userAbortError(this.#signal);
-        client = await this.#deps.source.acquire();
-        this.#call.attemptStarted(client);
-        const result = await this.#attemptOnce(client);
-        this.#settleClosedFailures('recovered');
-        return result;
-      } catch (error) {
-        const delayMs = this.#afterFailure(error, client);
-        try {
-          await sleep(delayMs, this.#signal);
-        } catch (abort) {
-          this.#giveUp(abort, 'aborted', classifyError(abort));
-        }
+        await sleep(delayMs, this.#signal);
+      } catch (abort) {
+        this.#giveUp(abort, 'aborted', classifyError(abort));
       }
     }
   }
 
+  async #tryAttempt(): Promise<{ result: ChatResult } | FailedAttempt> {
+    let client: OpenAI | undefined;
+    try {
+      if (this.#signal?.aborted) throw userAbortError(this.#signal);
+      client = await this.#deps.source.acquire({ params: this.#params, signal: this.#signal });
+    } catch (error) {
+      return { error, client, gate: undefined, deadOnArrival: false };
+    }
+    this.#call.attemptStarted(client);
+    const gate = this.#deps.breakers?.gate(client, this.#params.model);
+    if (gate && !gate.permit.allowed) {
+      this.#deps.source.release(client);
+      this.#refuse(gate, gate.permit.retryAfterMs);
+    }
+    const deadOnArrival = isDispatcherDead(client);
+    try {
+      const result = await this.#attemptOnce(client, gate);
+      this.#settleClosedFailures('recovered');
+      return { result };
+    } catch (error) {
+      return { error, client, gate, deadOnArrival };
+    }
+  }
+
   /** One attempt. JSON: the whole response. Stream: up to its first chunk, then the caller owns it. */
-  async #attemptOnce(client: OpenAI): Promise<ChatResult> {
+  async #attemptOnce(client: OpenAI, gate: Gate | undefined): Promise<ChatResult> {
     const startedAt = Date.now();
     const options = this.#attemptOptions(client, startedAt);
     if (this.#params.stream !== true) {
       const completion = (await client.chat.completions.create(this.#params, options)) as ChatCompletion;
+      gate?.record('success');
       this.#deps.source.release(client);
       this.#call.succeeded(summarizeCompletion(completion), this.#attempt, this.#spent.recoveries, () =>
         choicesOf(completion),
@@ -113,6 +145,7 @@ class ChatCall {
       options,
     )) as Stream<ChatCompletionChunk>;
     const opened = await firstChunk(upstream, this.#remainingAttemptTime(startedAt));
+    gate?.record('success'); // the endpoint answered; what happens mid-stream is not its health signal
     this.#call.firstChunk();
     return relayStream(
       opened,
@@ -134,8 +167,9 @@ class ChatCall {
   }
 
   /** Records a failed attempt; returns the delay before the next one, or throws to give up. */
-  #afterFailure(error: unknown, client: OpenAI | undefined): number {
+  #afterFailure({ error, client, gate, deadOnArrival }: FailedAttempt): number {
     const failure = this.#classify(error);
+    gate?.record(verdictFor(failure));
     const closed = failure.reason === 'client_closed';
     // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
     if (closed) this.#unsettledClosedFailures++;
@@ -144,10 +178,9 @@ class ChatCall {
       if (closed) this.#deps.source.invalidate(client, error);
       this.#deps.source.release(client);
     }
-    const decision = this.#deps.policy.decide(failure, this.#spent);
-    if (decision.action === 'give_up') {
-      this.#giveUp(error, decision.reason, failure);
-    }
+    const maybeSent = !(closed && deadOnArrival) && failure.errorType !== 'ECONNREFUSED';
+    const decision = this.#deps.policy.decide(failure, this.#spent, { maybeSent });
+    if (decision.action === 'give_up') this.#giveUp(error, decision.reason, failure);
     this.#errors.push(error);
     if (decision.replaceClient) this.#spent.recoveries++;
     else this.#spent.transientRetries++;
@@ -156,8 +189,21 @@ class ChatCall {
       failure,
       delayMs: decision.delayMs,
       clientReplaced: decision.replaceClient,
+      maybeSent,
     });
     return decision.delayMs;
+  }
+
+  /**
+   * The breaker refused this attempt. On the first attempt the call fails fast with CircuitOpenError; on a
+   * retry it gives up with the error of the attempt before, which is what the caller would have got anyway.
+   */
+  #refuse(gate: Gate, retryAfterMs: number): never {
+    this.#call.refused(gate.attributes, gate.state);
+    this.#attempt--; // the refused attempt was never made
+    const previous = this.#errors.pop();
+    const error = this.#attempt === 0 ? new CircuitOpenError(gate.endpoint, retryAfterMs) : previous;
+    return this.#giveUp(error, 'circuit_open', this.#classify(error));
   }
 
   #giveUp(error: unknown, reason: GiveUpReason, failure: Classification): never {
@@ -187,8 +233,8 @@ class ChatCall {
 
   #attemptOptions(client: OpenAI, startedAt: number): ChatRequestOptions {
     const limit = this.#remainingAttemptTime(startedAt);
-    const clientTimeout = this.#options?.timeout ?? client.timeout;
-    const timeout = limit === undefined ? this.#options?.timeout : Math.min(limit, clientTimeout);
+    const clientTimeout = this.#options.timeout ?? client.timeout;
+    const timeout = limit === undefined ? this.#options.timeout : Math.min(limit, clientTimeout);
     return {
       ...this.#options,
       maxRetries: 0,
@@ -205,6 +251,14 @@ class ChatCall {
     const limit = Math.min(untilAttemptEnds, this.#spent.deadlineAt - now);
     return Number.isFinite(limit) ? limit : undefined;
   }
+}
+
+/** An undici dispatcher (Agent, Pool, Client) reports `closed` / `destroyed`; a dead one sends nothing. */
+function isDispatcherDead(client: OpenAI): boolean {
+  const dispatcher = (
+    client.fetchOptions as { dispatcher?: { closed?: unknown; destroyed?: unknown } } | undefined
+  )?.dispatcher;
+  return dispatcher?.closed === true || dispatcher?.destroyed === true;
 }
 
 /** The span is named after the model, so a call without one is refused before any attempt. */

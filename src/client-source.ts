@@ -4,10 +4,10 @@
  */
 import type OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from './errors.js';
-import type { ClientSource, ClientsOption } from './options.js';
+import type { AcquireContext, ClientSource, ClientsOption } from './options.js';
 
 export interface NormalizedClientSource {
-  acquire(): Promise<OpenAI>;
+  acquire(context: AcquireContext): Promise<OpenAI>;
   release(client: OpenAI): void;
   invalidate(client: OpenAI, error: unknown): void;
 }
@@ -42,8 +42,8 @@ export function toClientSource(clients: ClientsOption | undefined): NormalizedCl
 
 function fromSource(source: ClientSource, origin: string): NormalizedClientSource {
   return {
-    async acquire() {
-      const client = await source.acquire();
+    async acquire(context) {
+      const client = await source.acquire(context);
       if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
       return client;
     },

@@ -9,10 +9,18 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 import { type ChatRequestOptions, runChatCall } from './chat-call.js';
+import { CircuitBreakers } from './circuit-breakers.js';
 import { toClientSource } from './client-source.js';
 import { InvalidOptionError } from './errors.js';
 import { consoleLogger } from './logger.js';
-import { type ResilientChatOptions, resolveRetryPolicy, validateObservabilityOptions } from './options.js';
+import {
+  type ResilientChatOptions,
+  resolveBreakerOptions,
+  resolveBudgetOptions,
+  resolveRetryPolicy,
+  validateObservabilityOptions,
+} from './options.js';
+import { RetryBudget } from './retry-budget.js';
 import { RetryPolicy } from './retry-policy.js';
 import { Telemetry } from './telemetry/call-telemetry.js';
 
@@ -37,16 +45,29 @@ export function createResilientChat(options: ResilientChatOptions): ResilientCha
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object with at least `clients`', options);
   }
-  const policy = new RetryPolicy(resolveRetryPolicy(options));
+  const budgetOptions = resolveBudgetOptions(options);
+  const policy = new RetryPolicy(
+    resolveRetryPolicy(options),
+    budgetOptions && new RetryBudget(budgetOptions),
+  );
+  const breakerOptions = resolveBreakerOptions(options);
   validateObservabilityOptions(options);
   const source = toClientSource(options.clients);
+  // The breakers report transitions to telemetry, and telemetry reads their states for the gauge.
+  let breakers: CircuitBreakers | undefined;
   const telemetry = new Telemetry({
+    circuitStates: breakerOptions && (() => breakers?.states() ?? []),
     tracerProvider: options.tracerProvider,
     meterProvider: options.meterProvider,
     logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
     captureContent: options.captureContent ?? false,
   });
-  const deps = { source, policy, telemetry };
+  if (breakerOptions) {
+    breakers = new CircuitBreakers(breakerOptions, (endpoint, state) =>
+      telemetry.circuitTransition(endpoint, state),
+    );
+  }
+  const deps = { source, policy, breakers, telemetry };
   const completions: ResilientCompletions = {
     create: ((body: ChatCompletionCreateParams, requestOptions?: ChatRequestOptions) =>
       runChatCall(deps, body, requestOptions)) as ResilientCompletions['create'],

@@ -4,7 +4,11 @@
  * that gives up rethrows the last attempt's error as it was.
  */
 
-export type ResilientChatErrorCode = 'RESILIENT_CHAT_INVALID_OPTION' | 'RESILIENT_CHAT_INVALID_CLIENT';
+export type ResilientChatErrorCode =
+  | 'RESILIENT_CHAT_INVALID_OPTION'
+  | 'RESILIENT_CHAT_INVALID_CLIENT'
+  | 'RESILIENT_CHAT_CIRCUIT_OPEN'
+  | 'RESILIENT_CHAT_POOL_CLOSED';
 
 /** An option passed to `createResilientChat` is missing, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
@@ -28,6 +32,37 @@ export class InvalidClientError extends TypeError {
     super(
       `resilient-chat: ${origin} must return an OpenAI client (with chat.completions.create); received ${describe(received)}`,
     );
+  }
+}
+
+/**
+ * The circuit breaker for this endpoint is open (or half-open with its probe in flight): the call was refused
+ * without sending a request. Retry after `retryAfterMs`, or fall back.
+ */
+export class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError';
+  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_CIRCUIT_OPEN';
+  /** `server.address:port model` of the endpoint whose breaker refused the call. */
+  readonly endpoint: string;
+  /** Time until the breaker lets a probe through, in ms (0 when a probe is already in flight). */
+  readonly retryAfterMs: number;
+
+  constructor(endpoint: string, retryAfterMs: number) {
+    super(
+      `resilient-chat: circuit open for ${endpoint}; no request sent (retry in ${Math.ceil(retryAfterMs)} ms)`,
+    );
+    this.endpoint = endpoint;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** `acquire` was called on a ClientPool after `close()`. */
+export class PoolClosedError extends Error {
+  override readonly name = 'PoolClosedError';
+  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_POOL_CLOSED';
+
+  constructor() {
+    super('resilient-chat: the ClientPool is closed');
   }
 }
 

@@ -4,21 +4,34 @@
  */
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import {
+  type CircuitBreakerOptions,
+  DEFAULT_BREAKER,
+  type ResolvedBreakerOptions,
+} from './circuit-breaker.js';
 import { InvalidOptionError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MAX_HONOURED_RETRY_AFTER_MS } from './retry-after.js';
+import { DEFAULT_BUDGET, type ResolvedBudgetOptions, type RetryBudgetOptions } from './retry-budget.js';
+
+/** What an attempt needs a client for: the call's parameters (to pick a client by model) and its signal. */
+export interface AcquireContext {
+  params: ChatCompletionCreateParams;
+  signal: AbortSignal | undefined;
+}
 
 /** Where the wrapper gets a client for each attempt, and where it hands it back. */
 export interface ClientSource {
   /** A client for one attempt. Called again after a closed-client failure for a fresh one. */
-  acquire(): OpenAI | Promise<OpenAI>;
+  acquire(context: AcquireContext): OpenAI | Promise<OpenAI>;
   /** Called after every attempt (for streams: when the stream ends) with the client `acquire` gave. */
   release?(client: OpenAI): void;
   /** Called once for a client whose transport was found closed; only that client, never the others. */
   invalidate?(client: OpenAI, error: unknown): void;
 }
 
-export type ClientsOption = OpenAI | (() => OpenAI | Promise<OpenAI>) | ClientSource;
+export type ClientsOption = OpenAI | ((context: AcquireContext) => OpenAI | Promise<OpenAI>) | ClientSource;
 
 export interface RetryOptions {
   /** Retries for transient failures (429, 408, 409, 5xx, connection errors, timeouts). Default 2. */
@@ -44,6 +57,10 @@ export interface ResilientChatOptions {
   clients: ClientsOption;
   retry?: RetryOptions;
   closedClient?: ClosedClientOptions;
+  /** Per-endpoint circuit breaker (Polly's defaults); `false` turns it off. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** Retry budget shared by every call of this wrapper; `false` turns it off. */
+  retryBudget?: RetryBudgetOptions | false;
   /** Defaults to the global tracer provider of `@opentelemetry/api`. */
   tracerProvider?: TracerProvider;
   /** Defaults to the global meter provider of `@opentelemetry/api`. */
@@ -103,6 +120,36 @@ export function resolveRetryPolicy(options: ResilientChatOptions): ResolvedRetry
   };
 }
 
+export function resolveBreakerOptions(options: ResilientChatOptions): ResolvedBreakerOptions | undefined {
+  if (options.circuitBreaker === false) return undefined;
+  const breaker = optionalObject<CircuitBreakerOptions>(options.circuitBreaker, 'circuitBreaker') ?? {};
+  return {
+    failureRatio:
+      ratio(breaker.failureRatio, 'circuitBreaker.failureRatio', false) ?? DEFAULT_BREAKER.failureRatio,
+    minimumThroughput:
+      count(breaker.minimumThroughput, 'circuitBreaker.minimumThroughput', 1_000_000) ??
+      DEFAULT_BREAKER.minimumThroughput,
+    samplingDurationMs:
+      duration(breaker.samplingDurationMs, 'circuitBreaker.samplingDurationMs', 1) ??
+      DEFAULT_BREAKER.samplingDurationMs,
+    breakDurationMs:
+      duration(breaker.breakDurationMs, 'circuitBreaker.breakDurationMs', 0) ??
+      DEFAULT_BREAKER.breakDurationMs,
+  };
+}
+
+export function resolveBudgetOptions(options: ResilientChatOptions): ResolvedBudgetOptions | undefined {
+  if (options.retryBudget === false) return undefined;
+  const budget = optionalObject<RetryBudgetOptions>(options.retryBudget, 'retryBudget') ?? {};
+  return {
+    ratio: ratio(budget.ratio, 'retryBudget.ratio', true) ?? DEFAULT_BUDGET.ratio,
+    minRetriesPerSecond:
+      nonNegative(budget.minRetriesPerSecond, 'retryBudget.minRetriesPerSecond') ??
+      DEFAULT_BUDGET.minRetriesPerSecond,
+    windowMs: duration(budget.windowMs, 'retryBudget.windowMs', 1) ?? DEFAULT_BUDGET.windowMs,
+  };
+}
+
 export function validateObservabilityOptions(options: ResilientChatOptions): void {
   if (options.tracerProvider !== undefined && typeof options.tracerProvider?.getTracer !== 'function') {
     throw new InvalidOptionError(
@@ -131,10 +178,27 @@ function optionalObject<T>(value: unknown, name: string): T | undefined {
   return value as T;
 }
 
-function count(value: unknown, name: string): number | undefined {
+function count(value: unknown, name: string, max = MAX_COUNT): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_COUNT) {
-    throw new InvalidOptionError(name, `a whole number from 0 to ${MAX_COUNT}`, value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidOptionError(name, `a whole number from 0 to ${max}`, value);
+  }
+  return value;
+}
+
+/** A ratio in (0, 1]; with `zeroAllowed`, [0, 1] (a zero retry budget allows only the per-second floor). */
+function ratio(value: unknown, name: string, zeroAllowed: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(zeroAllowed ? value >= 0 : value > 0) || value > 1) {
+    throw new InvalidOptionError(name, `a number ${zeroAllowed ? 'from 0' : 'above 0 and'} up to 1`, value);
+  }
+  return value;
+}
+
+function nonNegative(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(name, 'a finite number of at least 0', value);
   }
   return value;
 }

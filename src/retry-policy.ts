@@ -6,6 +6,7 @@
 import { BackoffSchedule, type Random } from './backoff.js';
 import type { Classification } from './classify.js';
 import type { ResolvedRetryPolicy } from './options.js';
+import type { RetryBudget } from './retry-budget.js';
 
 export type GiveUpReason =
   | 'not_retryable'
@@ -13,6 +14,10 @@ export type GiveUpReason =
   | 'attempts_exhausted'
   | 'recoveries_exhausted'
   | 'deadline'
+  /** The retry budget shared by all calls was spent: the retry would have added load during an outage. */
+  | 'budget_exhausted'
+  /** The endpoint's circuit breaker refused the attempt. */
+  | 'circuit_open'
   /** A stream failed after chunks had reached the caller; such failures are surfaced, not retried. */
   | 'stream_interrupted';
 
@@ -33,9 +38,11 @@ export interface CallBudget {
 export class RetryPolicy {
   readonly #policy: ResolvedRetryPolicy;
   readonly #schedule: BackoffSchedule;
+  readonly #budget: RetryBudget | undefined;
 
-  constructor(policy: ResolvedRetryPolicy, random?: Random) {
+  constructor(policy: ResolvedRetryPolicy, budget?: RetryBudget, random?: Random) {
     this.#policy = policy;
+    this.#budget = budget;
     this.#schedule = new BackoffSchedule(policy.maxRetries, policy.baseDelayMs, policy.maxDelayMs, random);
   }
 
@@ -43,7 +50,21 @@ export class RetryPolicy {
     return this.#policy;
   }
 
-  decide(failure: Classification, spent: CallBudget, now = Date.now()): RetryDecision {
+  /** Every logical call earns its share of the retry budget. */
+  callStarted(): void {
+    this.#budget?.deposit();
+  }
+
+  /**
+   * `maybeSent`: whether the failed attempt may have reached the server. A closed-client recovery whose
+   * request never left this process adds no load anywhere, so only one that may have been sent spends the
+   * retry budget; every transient retry does.
+   */
+  decide(
+    failure: Classification,
+    spent: CallBudget,
+    { maybeSent = true, now = Date.now() }: { maybeSent?: boolean; now?: number } = {},
+  ): RetryDecision {
     if (failure.reason === 'aborted') return giveUp('aborted');
     if (!failure.retryable) return giveUp('not_retryable');
 
@@ -57,7 +78,10 @@ export class RetryPolicy {
       decision = { action: 'retry', delayMs: this.#transientDelay(failure, spent), replaceClient: false };
     }
     // Never start a sleep that would end past the deadline: it could only end in a failure, later.
-    return now + decision.delayMs >= spent.deadlineAt ? giveUp('deadline') : decision;
+    if (now + decision.delayMs >= spent.deadlineAt) return giveUp('deadline');
+    const spendsBudget = !decision.replaceClient || maybeSent;
+    if (spendsBudget && this.#budget && !this.#budget.tryWithdraw()) return giveUp('budget_exhausted');
+    return decision;
   }
 
   #transientDelay(failure: Classification, spent: CallBudget): number {

@@ -41,7 +41,7 @@ function chatOver(clients: RecordingSource, retry = {}) {
   });
 }
 
-async function expectOneRecovery(expectedErrorType: string) {
+async function expectOneRecovery(expectedErrorType: string, maybeSent: boolean) {
   const span = await onlySpan(harness);
   expect(span.status.code).toBe(SpanStatusCode.UNSET);
   expect(span.attributes['error.type']).toBeUndefined();
@@ -54,6 +54,7 @@ async function expectOneRecovery(expectedErrorType: string) {
       [telemetryNames.ATTR_RETRY_DELAY_MS]: 0,
       'error.type': expectedErrorType,
       [telemetryNames.ATTR_CLIENT_REPLACED]: true,
+      [telemetryNames.ATTR_RETRY_MAYBE_SENT]: maybeSent,
     },
   ]);
   expect(await harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'client_closed' })).toBe(1);
@@ -79,7 +80,7 @@ describe('a dispatcher closed or destroyed before the request', () => {
     expect(source.invalidated.map((i) => i.client)).toEqual([dead.client]);
     expect(classifyError(source.invalidated[0]?.error).reason).toBe('client_closed');
     expect(source.released).toEqual([dead.client, fresh.client]);
-    await expectOneRecovery('UND_ERR_DESTROYED');
+    await expectOneRecovery('UND_ERR_DESTROYED', false);
   });
 
   test('close() still pending: UND_ERR_CLOSED is recovered the same way', async () => {
@@ -93,7 +94,7 @@ describe('a dispatcher closed or destroyed before the request', () => {
     await closed;
 
     expect(server.requests).toHaveLength(2); // the warm-up and the fresh client's; none from the closed one
-    await expectOneRecovery('UND_ERR_CLOSED');
+    await expectOneRecovery('UND_ERR_CLOSED', false);
   });
 
   test('openai-node alone fails on the same dead dispatcher, retrying it', async () => {
@@ -123,7 +124,7 @@ describe('a dispatcher destroyed while the request is in flight', () => {
 
     expect(completion.object).toBe('chat.completion');
     expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
-    await expectOneRecovery('UND_ERR_DESTROYED');
+    await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('while the JSON body is read', async () => {
@@ -138,7 +139,7 @@ describe('a dispatcher destroyed while the request is in flight', () => {
     await call;
 
     expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
-    await expectOneRecovery('UND_ERR_DESTROYED');
+    await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('a stream before its first chunk is retried transparently', async () => {
@@ -155,7 +156,7 @@ describe('a dispatcher destroyed while the request is in flight', () => {
 
     expect(text.join('')).toBe('Resilient chat answers');
     expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
-    await expectOneRecovery('UND_ERR_DESTROYED');
+    await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('a stream after its first chunk: surfaced to the consumer, never retried, client retired', async () => {
@@ -206,7 +207,7 @@ describe('a proxy that relays the closed client (LiteLLM)', () => {
 
     expect(performance.now() - started).toBeLessThan(1_000); // a backoff would have cost up to 2 s
     expect(server.requests.map((r) => r.step)).toEqual(['litellm_closed_client', 'ok']);
-    await expectOneRecovery('InternalServerError');
+    await expectOneRecovery('InternalServerError', true);
   });
 
   test('an SSE error frame before the first chunk', async () => {
@@ -220,7 +221,7 @@ describe('a proxy that relays the closed client (LiteLLM)', () => {
 
     expect(chunks).toHaveLength(3);
     expect(server.requests.map((r) => r.step)).toEqual(['sse_error', 'ok']);
-    await expectOneRecovery('APIError');
+    await expectOneRecovery('APIError', true);
   });
 });
 

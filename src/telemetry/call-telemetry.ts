@@ -26,6 +26,7 @@ import {
 } from '@opentelemetry/semantic-conventions/incubating';
 import type OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import type { CircuitState } from '../circuit-breaker.js';
 import type { Classification } from '../classify.js';
 import type { Logger } from '../logger.js';
 import type { GiveUpReason } from '../retry-policy.js';
@@ -41,16 +42,19 @@ import {
   spanName,
 } from './attributes.js';
 import { inputMessages, type OutputChoice, outputMessages } from './content.js';
-import { createInstruments, type Instruments } from './instruments.js';
+import { type CircuitStates, createInstruments, type Instruments } from './instruments.js';
 import {
   ATTR_ATTEMPT,
   ATTR_ATTEMPTS,
+  ATTR_CIRCUIT_STATE,
   ATTR_CLIENT_REPLACED,
   ATTR_CLOSED_CLIENT_RECOVERIES,
   ATTR_GIVE_UP_REASON,
   ATTR_RECOVERY_OUTCOME,
   ATTR_RETRY_DELAY_MS,
+  ATTR_RETRY_MAYBE_SENT,
   ATTR_RETRY_REASON,
+  EVENT_CIRCUIT_REJECTED,
   EVENT_GIVE_UP,
   EVENT_RETRY,
   INSTRUMENTATION_SCOPE,
@@ -58,6 +62,7 @@ import {
 } from './names.js';
 
 export interface TelemetryOptions {
+  circuitStates?: CircuitStates | undefined;
   tracerProvider?: TracerProvider | undefined;
   meterProvider?: MeterProvider | undefined;
   logger: Logger | undefined;
@@ -70,11 +75,14 @@ export interface RetryRecord {
   failure: Classification;
   delayMs: number;
   clientReplaced: boolean;
+  /** Whether the failed attempt may have reached the server (false: it never left this process). */
+  maybeSent: boolean;
 }
 
 export class Telemetry {
   readonly #tracer: Tracer;
   readonly #fixedMeterProvider: MeterProvider | undefined;
+  readonly #circuitStates: CircuitStates | undefined;
   #meterProvider: MeterProvider | undefined;
   #instruments: Instruments | undefined;
   readonly logger: Logger | undefined;
@@ -87,6 +95,7 @@ export class Telemetry {
       VERSION,
     );
     this.#fixedMeterProvider = options.meterProvider;
+    this.#circuitStates = options.circuitStates;
     this.logger = options.logger;
     this.captureContent = options.captureContent;
   }
@@ -100,9 +109,16 @@ export class Telemetry {
     const provider = this.#fixedMeterProvider ?? metrics.getMeterProvider();
     if (provider !== this.#meterProvider || !this.#instruments) {
       this.#meterProvider = provider;
-      this.#instruments = createInstruments(provider.getMeter(INSTRUMENTATION_SCOPE, VERSION));
+      this.#instruments = createInstruments(
+        provider.getMeter(INSTRUMENTATION_SCOPE, VERSION),
+        this.#circuitStates,
+      );
     }
     return this.#instruments;
+  }
+
+  circuitTransition(endpoint: Attributes, state: CircuitState): void {
+    this.instruments.circuitTransitions.add(1, { ...endpoint, [ATTR_CIRCUIT_STATE]: state });
   }
 
   startCall(params: ChatCompletionCreateParams): CallTelemetry {
@@ -159,13 +175,14 @@ export class CallTelemetry {
   }
 
   retry(record: RetryRecord): void {
-    const { attempt, failure, delayMs, clientReplaced } = record;
+    const { attempt, failure, delayMs, clientReplaced, maybeSent } = record;
     this.span.addEvent(EVENT_RETRY, {
       [ATTR_ATTEMPT]: attempt,
       [ATTR_RETRY_REASON]: failure.reason,
       [ATTR_RETRY_DELAY_MS]: delayMs,
       [ATTR_ERROR_TYPE]: failure.errorType,
       [ATTR_CLIENT_REPLACED]: clientReplaced,
+      [ATTR_RETRY_MAYBE_SENT]: maybeSent,
     });
     this.#instruments.retries.add(1, {
       [ATTR_RETRY_REASON]: failure.reason,
@@ -184,6 +201,11 @@ export class CallTelemetry {
         traceId: traceId && traceId !== '00000000000000000000000000000000' ? traceId : undefined,
       },
     );
+  }
+
+  /** The endpoint's breaker refused an attempt; no request was sent. */
+  refused(endpoint: Attributes, state: CircuitState): void {
+    this.span.addEvent(EVENT_CIRCUIT_REJECTED, { ...endpoint, [ATTR_CIRCUIT_STATE]: state });
   }
 
   recovery(outcome: RecoveryOutcome, count: number): void {

@@ -1,10 +1,19 @@
 /** The metric instruments, created once per `createResilientChat` from its meter. */
-import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import {
   METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
 } from '@opentelemetry/semantic-conventions/incubating';
-import { METRIC_CLOSED_CLIENT_RECOVERIES, METRIC_GIVE_UPS, METRIC_RETRIES } from './names.js';
+import type { CircuitState } from '../circuit-breaker.js';
+import {
+  CIRCUIT_STATE_VALUE,
+  METRIC_CIRCUIT_STATE,
+  METRIC_CIRCUIT_TRANSITIONS,
+  METRIC_CLOSED_CLIENT_RECOVERIES,
+  METRIC_GIVE_UPS,
+  METRIC_RETRIES,
+  METRIC_RETRY_BUDGET_EXHAUSTED,
+} from './names.js';
 
 /** Bucket boundaries the GenAI conventions give for these two histograms. */
 export const OPERATION_DURATION_BUCKETS = [
@@ -18,11 +27,27 @@ export interface Instruments {
   retries: Counter;
   closedClientRecoveries: Counter;
   giveUps: Counter;
+  budgetExhausted: Counter;
+  circuitTransitions: Counter;
   operationDuration: Histogram;
   tokenUsage: Histogram;
 }
 
-export function createInstruments(meter: Meter): Instruments {
+/** Where the circuit-state gauge reads from when it is collected. */
+export type CircuitStates = () => Iterable<[Attributes, CircuitState]>;
+
+export function createInstruments(meter: Meter, circuitStates: CircuitStates | undefined): Instruments {
+  if (circuitStates) {
+    meter
+      .createObservableGauge(METRIC_CIRCUIT_STATE, {
+        unit: '{state}',
+        description: 'Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open.',
+      })
+      .addCallback((result) => {
+        for (const [attributes, state] of circuitStates())
+          result.observe(CIRCUIT_STATE_VALUE[state], attributes);
+      });
+  }
   return {
     retries: meter.createCounter(METRIC_RETRIES, {
       unit: '{retry}',
@@ -36,6 +61,14 @@ export function createInstruments(meter: Meter): Instruments {
     giveUps: meter.createCounter(METRIC_GIVE_UPS, {
       unit: '{call}',
       description: 'Chat-completion calls that ended failed, by why no further attempt was made.',
+    }),
+    budgetExhausted: meter.createCounter(METRIC_RETRY_BUDGET_EXHAUSTED, {
+      unit: '{retry}',
+      description: 'Retries not made because the retry budget was spent.',
+    }),
+    circuitTransitions: meter.createCounter(METRIC_CIRCUIT_TRANSITIONS, {
+      unit: '{transition}',
+      description: 'Circuit breaker state changes, by the state entered.',
     }),
     operationDuration: meter.createHistogram(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, {
       unit: 's',

@@ -21,3 +21,13 @@ export const METRIC_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.rec
 export const METRIC_GIVE_UPS = 'resilient_chat.give_ups';
 
 export type RecoveryOutcome = 'recovered' | 'failed';
+
+export const ATTR_RETRY_MAYBE_SENT = 'resilient_chat.retry.maybe_sent';
+export const EVENT_CIRCUIT_REJECTED = 'resilient_chat.circuit.rejected';
+export const ATTR_CIRCUIT_STATE = 'resilient_chat.circuit.state';
+export const METRIC_CIRCUIT_TRANSITIONS = 'resilient_chat.circuit.transitions';
+export const METRIC_CIRCUIT_STATE = 'resilient_chat.circuit.state';
+export const METRIC_RETRY_BUDGET_EXHAUSTED = 'resilient_chat.retry_budget.exhausted';
+
+/** Values of the `resilient_chat.circuit.state` gauge. */
+export const CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;

@@ -1,0 +1,124 @@
+/**
+ * A sampling circuit breaker per endpoint, with Polly v8's semantics: it opens when, over the sampling window,
+ * at least `minimumThroughput` attempts were seen and the failure ratio reached `failureRatio`; stays open for
+ * `breakDurationMs`; then lets exactly one probe through (half-open): success closes it, failure re-opens it.
+ *
+ * Written by hand: our retry loop needs to ask "may this attempt go?" and report each attempt's outcome, and
+ * tests need a clock they control. cockatiel's SamplingBreaker wraps execution in its own policy, reads the
+ * wall clock, and takes a minimum rate (RPS) rather than Polly's minimum number of calls.
+ */
+import type { Classification } from './classify.js';
+import { SlidingCounts } from './sliding-window.js';
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface CircuitBreakerOptions {
+  /** Failure ratio over the window at or above which the circuit opens. Default 0.1. */
+  failureRatio?: number;
+  /** Attempts the window must hold before the ratio counts. Default 100. */
+  minimumThroughput?: number;
+  /** Length of the sampling window in ms. Default 30000. */
+  samplingDurationMs?: number;
+  /** How long the circuit stays open before one probe is let through, in ms. Default 5000. */
+  breakDurationMs?: number;
+}
+
+export interface ResolvedBreakerOptions {
+  failureRatio: number;
+  minimumThroughput: number;
+  samplingDurationMs: number;
+  breakDurationMs: number;
+}
+
+export const DEFAULT_BREAKER: ResolvedBreakerOptions = {
+  failureRatio: 0.1,
+  minimumThroughput: 100,
+  samplingDurationMs: 30_000,
+  breakDurationMs: 5_000,
+};
+
+/** How an attempt's outcome counts for the endpoint's health. */
+export type AttemptVerdict = 'success' | 'failure' | 'ignored';
+
+/**
+ * Failures are what says the endpoint is unwell (5xx, 408, 429, timeouts, connection errors). A closed client
+ * is our own local fault and the caller's abort says nothing about the endpoint: both are ignored. Any other
+ * answer (a 400, say) shows the endpoint is up.
+ */
+export function verdictFor(failure: Classification | undefined): AttemptVerdict {
+  if (!failure) return 'success';
+  if (failure.reason === 'client_closed' || failure.reason === 'aborted') return 'ignored';
+  return failure.retryable ? 'failure' : 'success';
+}
+
+export type Permit = { allowed: true; probe: boolean } | { allowed: false; retryAfterMs: number };
+
+export class CircuitBreaker {
+  readonly #options: ResolvedBreakerOptions;
+  readonly #now: () => number;
+  readonly #onTransition: (state: CircuitState) => void;
+  #state: CircuitState = 'closed';
+  #openedAt = 0;
+  #probeInFlight = false;
+  readonly #outcomes: SlidingCounts<'successes' | 'failures'>;
+
+  constructor(options: ResolvedBreakerOptions, onTransition: (state: CircuitState) => void, now = Date.now) {
+    this.#options = options;
+    this.#now = now;
+    this.#onTransition = onTransition;
+    this.#outcomes = new SlidingCounts(['successes', 'failures'], options.samplingDurationMs, now);
+  }
+
+  get state(): CircuitState {
+    return this.#state;
+  }
+
+  /** Asks to send an attempt. A `probe` permit must be followed by `record()`, or the breaker stays half-open. */
+  permit(): Permit {
+    if (this.#state === 'closed') return { allowed: true, probe: false };
+    const now = this.#now();
+    if (this.#state === 'open') {
+      const remaining = this.#openedAt + this.#options.breakDurationMs - now;
+      if (remaining > 0) return { allowed: false, retryAfterMs: remaining };
+      this.#transition('half_open');
+    }
+    if (this.#probeInFlight) return { allowed: false, retryAfterMs: 0 };
+    this.#probeInFlight = true;
+    return { allowed: true, probe: true };
+  }
+
+  /** Reports the outcome of an attempt that `permit()` allowed. */
+  record(verdict: AttemptVerdict, probe: boolean): void {
+    if (probe) {
+      this.#probeInFlight = false;
+      if (verdict === 'success') {
+        this.#outcomes.clear();
+        this.#transition('closed');
+      } else if (verdict === 'failure') {
+        this.#open();
+      }
+      return; // an ignored probe frees the slot for the next caller's probe
+    }
+    if (verdict === 'ignored' || this.#state !== 'closed') return;
+    this.#outcomes.add(verdict === 'success' ? 'successes' : 'failures');
+    if (verdict === 'failure' && this.#shouldOpen()) this.#open();
+  }
+
+  #shouldOpen(): boolean {
+    const { successes, failures } = this.#outcomes.totals();
+    const total = successes + failures;
+    return total >= this.#options.minimumThroughput && failures / total >= this.#options.failureRatio;
+  }
+
+  #open(): void {
+    this.#openedAt = this.#now();
+    this.#outcomes.clear();
+    this.#transition('open');
+  }
+
+  #transition(state: CircuitState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#onTransition(state);
+  }
+}
