@@ -250,6 +250,7 @@ export class CallTelemetry {
       ...errorAttributes,
       ...this.#metricAttributes,
     });
+    if (reason === 'budget_exhausted') this.#instruments.budgetExhausted.add(1, this.#metricAttributes);
     this.#end(attempts, recoveries, { ...this.#metricAttributes, ...errorAttributes });
   }
 

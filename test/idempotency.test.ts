@@ -1,0 +1,32 @@
+/** One Idempotency-Key per logical call, the same on every attempt; the caller's own key wins. */
+import { expect, test } from 'vitest';
+import { useLoopback } from './support/loopback.js';
+
+const env = useLoopback();
+const params = { model: 'gpt-4o-mini', messages: [] };
+const keys = () => env.server.requests.map((r) => r.headers['idempotency-key']);
+
+test('every attempt of a call carries the same key, and calls differ', async () => {
+  env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
+  const chat = env.chat({ retry: { baseDelayMs: 1 } });
+
+  await chat.completions.create(params);
+  await chat.completions.create(params);
+
+  const [a, b, c, d] = keys();
+  expect(a).toMatch(/^resilient-chat-[0-9a-f-]{36}$/);
+  expect([b, c]).toEqual([a, a]);
+  expect(d).not.toBe(a);
+});
+
+test("the caller's idempotencyKey option wins", async () => {
+  env.server.script({ type: 'status', status: 503 });
+  await env.chat({ retry: { baseDelayMs: 1 } }).completions.create(params, { idempotencyKey: 'order-42' });
+  expect(keys()).toEqual(['order-42', 'order-42']);
+});
+
+test("the caller's own header wins, and the caller's other headers are kept", async () => {
+  await env.chat().completions.create(params, { headers: { 'Idempotency-Key': 'mine', 'X-Team': 'search' } });
+  expect(keys()).toEqual(['mine']);
+  expect(env.server.requests[0]?.headers['x-team']).toBe('search');
+});
