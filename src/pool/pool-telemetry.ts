@@ -1,0 +1,37 @@
+/** The pool's metrics: observable gauges for clients and leases, and a counter of evictions by cause. */
+import type { Meter } from '@opentelemetry/api';
+import type { EvictionCause, PoolStats } from './client-pool.js';
+
+export const METRIC_POOL_CLIENTS = 'resilient_chat.pool.clients';
+export const METRIC_POOL_LEASES = 'resilient_chat.pool.leases';
+export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
+export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
+export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
+
+/** Registers the instruments; returns what the pool calls on each eviction. */
+export function registerPoolInstruments(
+  meter: Meter,
+  stats: () => PoolStats,
+): (cause: EvictionCause) => void {
+  meter
+    .createObservableGauge(METRIC_POOL_CLIENTS, {
+      unit: '{client}',
+      description: 'Pooled clients: active ones are handed out, draining ones wait for their last lease.',
+    })
+    .addCallback((result) => {
+      const { active, draining } = stats();
+      result.observe(active, { [ATTR_POOL_CLIENT_STATE]: 'active' });
+      result.observe(draining, { [ATTR_POOL_CLIENT_STATE]: 'draining' });
+    });
+  meter
+    .createObservableGauge(METRIC_POOL_LEASES, {
+      unit: '{lease}',
+      description: 'Clients leased to calls now.',
+    })
+    .addCallback((result) => result.observe(stats().leases));
+  const evictions = meter.createCounter(METRIC_POOL_EVICTIONS, {
+    unit: '{client}',
+    description: 'Clients evicted from the pool, by cause.',
+  });
+  return (cause) => evictions.add(1, { [ATTR_POOL_EVICTION_CAUSE]: cause });
+}
