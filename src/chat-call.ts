@@ -19,7 +19,7 @@ import type { NormalizedClientSource } from './client-source.js';
 import { CircuitOpenError, recordEarlierAttemptErrors } from './errors.js';
 import { withIdempotencyKey } from './idempotency.js';
 import type { CallBudget, GiveUpReason, RetryPolicy } from './retry-policy.js';
-import { firstChunk, relayStream } from './stream.js';
+import { firstChunk, type OpenedStream, relayStream } from './stream.js';
 import { summarizeCompletion } from './telemetry/attributes.js';
 import type { CallTelemetry, Telemetry } from './telemetry/call-telemetry.js';
 import { choicesOf } from './telemetry/content.js';
@@ -43,9 +43,19 @@ export function runChatCall(
   const invalid = paramsProblem(params);
   if (invalid)
     return Promise.reject(new TypeError(`resilient-chat: chat.completions.create(params): ${invalid}`));
+  let attemptOptions: ChatRequestOptions;
+  try {
+    // One Idempotency-Key for the whole call, so every attempt carries the same one. Bad headers fail here,
+    // before a span is started.
+    attemptOptions = { ...options, headers: withIdempotencyKey(options?.headers, options?.idempotencyKey) };
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const call = deps.telemetry.startCall(params);
-  return context.with(call.context, () => new ChatCall(deps, call, params, options).run());
+  return context.with(call.context, () => new ChatCall(deps, call, params, attemptOptions).run());
 }
+
+type Response = { completion: ChatCompletion } | { opened: OpenedStream; perfStart: number };
 
 /** A failed attempt, with what the loop needs to decide about it. */
 interface FailedAttempt {
@@ -72,14 +82,13 @@ class ChatCall {
     deps: CallDependencies,
     call: CallTelemetry,
     params: ChatCompletionCreateParams,
-    options: ChatRequestOptions | undefined,
+    options: ChatRequestOptions,
   ) {
     this.#deps = deps;
     this.#call = call;
     this.#params = params;
-    this.#signal = options?.signal ?? undefined;
-    // One Idempotency-Key for the whole call, so every attempt carries the same one.
-    this.#options = { ...options, headers: withIdempotencyKey(options?.headers, options?.idempotencyKey) };
+    this.#signal = options.signal ?? undefined;
+    this.#options = options;
     const { totalTimeoutMs } = deps.policy.settings;
     this.#spent = {
       transientRetries: 0,
@@ -118,37 +127,56 @@ class ChatCall {
       this.#refuse(gate, gate.permit.retryAfterMs);
     }
     const deadOnArrival = isDispatcherDead(client);
+    let response: Response;
     try {
-      const result = await this.#attemptOnce(client, gate);
-      this.#settleClosedFailures('recovered');
-      return { result };
+      response = await this.#send(client);
     } catch (error) {
       return { error, client, gate, deadOnArrival };
     }
+    gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
+    this.#settleClosedFailures('recovered');
+    return { result: this.#deliver(client, response) };
   }
 
-  /** One attempt. JSON: the whole response. Stream: up to its first chunk, then the caller owns it. */
-  async #attemptOnce(client: OpenAI, gate: Gate | undefined): Promise<ChatResult> {
+  /**
+   * The retryable part of an attempt. JSON: the whole response (openai-node's timeout covers the body).
+   * Stream: up to its first chunk of substance, which openai-node's timeout (headers only) does not cover.
+   */
+  async #send(client: OpenAI): Promise<Response> {
     const startedAt = Date.now();
+    const perfStart = performance.now();
     const options = this.#attemptOptions(client, startedAt);
     if (this.#params.stream !== true) {
-      const completion = (await client.chat.completions.create(this.#params, options)) as ChatCompletion;
-      gate?.record('success');
+      return { completion: (await client.chat.completions.create(this.#params, options)) as ChatCompletion };
+    }
+    const upstream = (await client.chat.completions.create(
+      this.#params,
+      options,
+    )) as Stream<ChatCompletionChunk>;
+    const clientLimit = startedAt + (this.#options.timeout ?? client.timeout) - Date.now();
+    const opened = await firstChunk(
+      upstream,
+      Math.min(this.#remainingAttemptTime(startedAt) ?? clientLimit, clientLimit),
+    );
+    // openai-node ends an aborted stream quietly; an empty stream after the caller's abort is that abort.
+    if (opened.done && opened.buffered.length === 0 && this.#signal?.aborted)
+      throw userAbortError(this.#signal);
+    return { opened, perfStart };
+  }
+
+  /** Hands the result over; for a stream, the span ends and the client goes back when the stream ends. */
+  #deliver(client: OpenAI, response: Response): ChatResult {
+    if ('completion' in response) {
+      const { completion } = response;
       this.#deps.source.release(client);
       this.#call.succeeded(summarizeCompletion(completion), this.#attempt, this.#spent.recoveries, () =>
         choicesOf(completion),
       );
       return completion;
     }
-    const upstream = (await client.chat.completions.create(
-      this.#params,
-      options,
-    )) as Stream<ChatCompletionChunk>;
-    const opened = await firstChunk(upstream, this.#remainingAttemptTime(startedAt));
-    gate?.record('success'); // the endpoint answered; what happens mid-stream is not its health signal
-    this.#call.firstChunk();
+    this.#call.firstChunk(response.perfStart);
     return relayStream(
-      opened,
+      response.opened,
       (end) => {
         if (end.kind === 'failed') {
           // Chunks already reached the caller: surfaced, never retried. A dead client is still retired.
@@ -156,7 +184,13 @@ class ChatCall {
           if (failure.reason === 'client_closed') this.#deps.source.invalidate(client, end.error);
           this.#deps.source.release(client);
           if (failure.reason === 'client_closed') this.#call.recovery('failed', 1);
-          this.#call.failed('stream_interrupted', failure, this.#attempt, this.#spent.recoveries);
+          this.#call.failed(
+            'stream_interrupted',
+            failure,
+            this.#attempt,
+            this.#spent.recoveries,
+            end.summary,
+          );
           return;
         }
         this.#deps.source.release(client);
@@ -173,7 +207,7 @@ class ChatCall {
     const closed = failure.reason === 'client_closed';
     // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
     if (closed) this.#unsettledClosedFailures++;
-    else if (failure.reason !== 'aborted') this.#settleClosedFailures('recovered');
+    else if (client && failure.reason !== 'aborted') this.#settleClosedFailures('recovered');
     if (client) {
       if (closed) this.#deps.source.invalidate(client, error);
       this.#deps.source.release(client);

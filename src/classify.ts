@@ -76,23 +76,55 @@ export function classifyError(error: unknown): Classification {
   const top = chain[0];
 
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
-  if (top instanceof APIUserAbortError || isAbortError(top)) return result('aborted', className(top));
+  if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
 
   const closedCode = findCode(chain, CLOSED_CLIENT_CODES);
   if (closedCode) return withStatus(result('client_closed', closedCode), chain);
-  if (chain.some(mentionsClosedClient)) return withStatus(result('client_closed', className(top)), chain);
 
-  const apiError = chain.find((e): e is APIError => e instanceof APIError && statusOf(e) !== undefined);
+  const apiError = chain.find(
+    (e): e is APIError => isA(e, APIError) && statusOf(e as APIError) !== undefined,
+  );
+  if (chain.some(mentionsClosedClient) && closedMessageCounts(apiError)) {
+    return withStatus(result('client_closed', className(top)), chain);
+  }
   if (apiError) return classifyStatus(apiError);
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
-  const timeoutError = chain.find((e) => e instanceof APIConnectionTimeoutError);
+  const timeoutError = chain.find((e) => isA(e, APIConnectionTimeoutError));
   if (timeoutError || timeoutCode) return result('timeout', timeoutCode ?? className(timeoutError));
   const connectionCode = findCode(chain, CONNECTION_CODES);
-  const connectionError = chain.find((e) => e instanceof APIConnectionError || isTerminated(e));
-  if (connectionError || connectionCode)
+  const connectionError = chain.find((e) => isA(e, APIConnectionError) || isTerminated(e));
+  if (connectionError || connectionCode) {
     return result('connection', connectionCode ?? className(connectionError));
+  }
   return result('not_retryable', className(top));
+}
+
+/**
+ * The httpx message is evidence of a closed client only where a server error could carry it: with no HTTP
+ * status (a transport error, an SSE frame) or in a 5xx that the server did not mark `x-should-retry: false`.
+ */
+function closedMessageCounts(apiError: APIError | undefined): boolean {
+  if (!apiError) return true;
+  if (apiError.headers?.get?.('x-should-retry') === 'false') return false;
+  return (statusOf(apiError) ?? 500) >= 500;
+}
+
+/**
+ * `instanceof`, or else the same class name somewhere up the prototype chain: a CommonJS app that loads this
+ * ESM package gets openai's errors from its CJS build, a different copy of the same classes.
+ */
+function isA(value: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  if (value instanceof type) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  for (
+    let proto = Object.getPrototypeOf(value);
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (proto.constructor?.name === type.name) return true;
+  }
+  return false;
 }
 
 function result(reason: FailureReason, errorType: string): Classification {
@@ -128,15 +160,20 @@ function reasonForStatus(status: number): FailureReason {
   return 'not_retryable';
 }
 
+/** Error `type`s of SSE error frames that stand for an HTTP status (OpenAI sends no code in them). */
+const FRAME_TYPE_STATUS: Record<string, number> = { server_error: 500, rate_limit_exceeded: 429 };
+
 /**
  * An HTTP status, or for an error frame inside an SSE stream (no HTTP status: the 200 was already sent) the
- * numeric `code` that OpenAI-compatible proxies put in the frame, e.g. LiteLLM's `"code": "500"`.
+ * numeric `code` that OpenAI-compatible proxies put in the frame (LiteLLM's `"code": "500"`), or the status
+ * its `type` stands for (OpenAI's `"type": "server_error"`).
  */
 function statusOf(error: APIError): number | undefined {
   if (typeof error.status === 'number') return error.status;
   const code =
     typeof error.code === 'string' || typeof error.code === 'number' ? Number(error.code) : Number.NaN;
-  return Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
+  if (Number.isInteger(code) && code >= 400 && code <= 599) return code;
+  return typeof error.type === 'string' ? FRAME_TYPE_STATUS[error.type] : undefined;
 }
 
 /** The error and everything reachable through `cause` and `AggregateError.errors`, breadth-first, cycle-safe. */
@@ -170,7 +207,9 @@ function mentionsClosedClient(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { message } = error as { message?: unknown };
   if (typeof message === 'string' && CLOSED_CLIENT_MESSAGE.test(message)) return true;
-  return error instanceof APIError && bodyStrings(error.error).some((s) => CLOSED_CLIENT_MESSAGE.test(s));
+  return (
+    isA(error, APIError) && bodyStrings((error as APIError).error).some((s) => CLOSED_CLIENT_MESSAGE.test(s))
+  );
 }
 
 /** String leaves of a JSON error body (message, detail.stacktrace[], ...), bounded in depth and count. */

@@ -4,6 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from './errors.js';
+import { callHook } from './hook-errors.js';
 import type { AcquireContext, ClientSource, ClientsOption } from './options.js';
 
 export interface NormalizedClientSource {
@@ -47,8 +48,8 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
       if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
       return client;
     },
-    release: (client) => source.release?.(client),
-    invalidate: (client, error) => source.invalidate?.(client, error),
+    release: (client) => callHook('clients.release()', () => source.release?.(client)),
+    invalidate: (client, error) => callHook('clients.invalidate()', () => source.invalidate?.(client, error)),
   };
 }
 

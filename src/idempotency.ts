@@ -5,28 +5,37 @@
  */
 import { randomUUID } from 'node:crypto';
 
-const HEADER = 'Idempotency-Key';
+const HEADER = 'idempotency-key';
 
-type HeadersOption = Headers | readonly (readonly unknown[])[] | Record<string, unknown> | null | undefined;
+type HeaderValue = string | readonly string[] | null;
 
-/** The headers to send on every attempt of one call: the caller's, plus an idempotency key if they set none. */
-export function withIdempotencyKey(headers: unknown, idempotencyKey: string | undefined): Headers {
-  const merged = new Headers();
-  for (const [name, value] of entries(headers as HeadersOption)) {
-    if (value === null || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) merged.append(name, String(v));
-    else merged.set(name, String(value));
+/**
+ * The caller's headers in openai-node's record form, plus an idempotency key if they set none. `null` values
+ * are kept: to openai-node they mean "remove this default header".
+ */
+export function withIdempotencyKey(
+  headers: unknown,
+  idempotencyKey: string | undefined,
+): Record<string, HeaderValue> {
+  const merged: Record<string, HeaderValue> = {};
+  for (const [name, value] of entries(headers)) {
+    if (value === undefined) continue;
+    merged[name.toLowerCase()] =
+      value === null ? null : Array.isArray(value) ? value.map(String) : String(value);
   }
-  if (!merged.has(HEADER)) merged.set(HEADER, idempotencyKey ?? `resilient-chat-${randomUUID()}`);
+  if (merged[HEADER] === undefined) merged[HEADER] = idempotencyKey ?? `resilient-chat-${randomUUID()}`;
   return merged;
 }
 
-function entries(headers: HeadersOption): Iterable<readonly [string, unknown]> {
-  if (!headers) return [];
+function entries(headers: unknown): Iterable<readonly [string, unknown]> {
+  if (!headers || typeof headers !== 'object') return [];
   if (headers instanceof Headers) return headers.entries();
-  if (Array.isArray(headers)) return headers.map((pair) => [String(pair[0]), pair[1]] as const);
-  // openai-node's own NullableHeaders wraps a Headers in `values`.
-  const values = (headers as { values?: unknown }).values;
-  if (values instanceof Headers) return values.entries();
+  if (Array.isArray(headers)) return headers.map((pair: unknown[]) => [String(pair[0]), pair[1]] as const);
+  // openai-node's own NullableHeaders: a Headers in `values` and the names to remove in `nulls`.
+  const { values, nulls } = headers as { values?: unknown; nulls?: unknown };
+  if (values instanceof Headers) {
+    const removed = nulls instanceof Set ? [...nulls].map((n) => [String(n), null] as const) : [];
+    return [...values.entries(), ...removed];
+  }
   return Object.entries(headers);
 }

@@ -12,12 +12,21 @@ import type { OutputChoice } from './telemetry/content.js';
 export interface OpenedStream {
   upstream: Stream<ChatCompletionChunk>;
   iterator: AsyncIterator<ChatCompletionChunk>;
-  first: IteratorResult<ChatCompletionChunk>;
+  /** Chunks read before handing the stream over: leading empty ones and the first with substance. */
+  buffered: ChatCompletionChunk[];
+  /** The upstream ended while buffering. */
+  done: boolean;
 }
 
 /**
- * Waits for the first chunk of an opened stream, at most `timeLimitMs` (openai-node's own timeout stops at
- * the response headers). On any failure the upstream request is aborted so its socket is freed.
+ * Chunks held back before a stream is handed over when they carry nothing (a role-only delta): a proxy's
+ * error frame can still follow them, and until something of substance reaches the caller it can be retried.
+ */
+const MAX_HELD_BACK_CHUNKS = 16;
+
+/**
+ * Reads an opened stream up to its first chunk of substance, at most `timeLimitMs`. On any failure the
+ * upstream request is aborted so its socket is freed.
  */
 export async function firstChunk(
   upstream: Stream<ChatCompletionChunk>,
@@ -25,18 +34,24 @@ export async function firstChunk(
 ): Promise<OpenedStream> {
   const iterator = upstream[Symbol.asyncIterator]();
   let timer: NodeJS.Timeout | undefined;
+  const expired =
+    timeLimitMs === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new APIConnectionTimeoutError()), Math.max(0, timeLimitMs));
+        });
+  expired?.catch(() => undefined); // settled by the race below, or never looked at when the stream wins
+  const buffered: ChatCompletionChunk[] = [];
   try {
-    const next = iterator.next();
-    const first =
-      timeLimitMs === undefined
-        ? await next
-        : await Promise.race([
-            next,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new APIConnectionTimeoutError()), Math.max(0, timeLimitMs));
-            }),
-          ]);
-    return { upstream, iterator, first };
+    for (;;) {
+      const next = iterator.next();
+      const result = expired ? await Promise.race([next, expired]) : await next;
+      if (result.done) return { upstream, iterator, buffered, done: true };
+      buffered.push(result.value);
+      if (hasSubstance(result.value) || buffered.length >= MAX_HELD_BACK_CHUNKS) {
+        return { upstream, iterator, buffered, done: false };
+      }
+    }
   } catch (error) {
     upstream.controller.abort();
     throw error;
@@ -45,10 +60,18 @@ export async function firstChunk(
   }
 }
 
+function hasSubstance(chunk: ChatCompletionChunk): boolean {
+  if (chunk.usage) return true;
+  return (chunk.choices ?? []).some(
+    (c) =>
+      !!c.delta?.content || !!c.delta?.refusal || (c.delta?.tool_calls?.length ?? 0) > 0 || !!c.finish_reason,
+  );
+}
+
 export type StreamEnd =
   | { kind: 'completed'; summary: ResponseSummary; output: () => OutputChoice[] }
   | { kind: 'stopped_by_caller'; summary: ResponseSummary; output: () => OutputChoice[] }
-  | { kind: 'failed'; error: unknown };
+  | { kind: 'failed'; error: unknown; summary: ResponseSummary };
 
 /**
  * The stream handed to the caller: an openai `Stream` (so `tee()`, `toReadableStream()` and `controller`
@@ -80,17 +103,22 @@ export function relayStream(
     consumed = true;
     let settled = false;
     try {
-      let result = opened.first;
-      while (!result.done) {
+      for (const chunk of opened.buffered) {
+        accumulator.add(chunk);
+        yield chunk;
+      }
+      for (let result = opened.done ? undefined : await opened.iterator.next(); result && !result.done; ) {
         accumulator.add(result.value);
         yield result.value;
         result = await opened.iterator.next();
       }
       settled = true;
-      end({ kind: 'completed', summary: accumulator.summary(), output: () => accumulator.output() });
+      // openai-node ends a stream quietly when its request is aborted (the caller's signal, controller.abort()).
+      if (opened.upstream.controller.signal.aborted) stopped();
+      else end({ kind: 'completed', summary: accumulator.summary(), output: () => accumulator.output() });
     } catch (error) {
       settled = true;
-      end({ kind: 'failed', error });
+      end({ kind: 'failed', error, summary: accumulator.summary() });
       throw error;
     } finally {
       if (!settled) {

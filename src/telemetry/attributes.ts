@@ -84,7 +84,9 @@ export interface ResponseSummary {
   systemFingerprint?: string | null | undefined;
 }
 
-export function summarizeCompletion(completion: ChatCompletion): ResponseSummary {
+export function summarizeCompletion(completion: ChatCompletion | null | undefined): ResponseSummary {
+  // A proxy may answer 200 with a body that is not a completion; record what there is.
+  if (!completion || typeof completion !== 'object') return { finishReasons: [] };
   return {
     id: completion.id,
     model: completion.model,

@@ -28,6 +28,7 @@ import type OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import type { CircuitState } from '../circuit-breaker.js';
 import type { Classification } from '../classify.js';
+import { callHook } from '../hook-errors.js';
 import type { Logger } from '../logger.js';
 import type { GiveUpReason } from '../retry-policy.js';
 import { VERSION } from '../version.js';
@@ -165,11 +166,12 @@ export class CallTelemetry {
     this.span.setAttributes(server);
   }
 
-  firstChunk(): void {
+  /** `attemptStartedAt` (performance.now()): the conventions time the first chunk from the request that sent it. */
+  firstChunk(attemptStartedAt: number): void {
     if (this.span.isRecording()) {
       this.span.setAttribute(
         ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-        (performance.now() - this.#startedAt) / 1000,
+        (performance.now() - attemptStartedAt) / 1000,
       );
     }
   }
@@ -189,17 +191,21 @@ export class CallTelemetry {
       ...this.#metricAttributes,
     });
     const traceId = this.span.spanContext().traceId;
-    this.#telemetry.logger?.warn(
-      `retrying chat ${this.#model} after ${failure.reason} (attempt ${attempt} failed, next in ${delayMs} ms)`,
-      {
-        reason: failure.reason,
-        attempt,
-        delayMs,
-        model: this.#model,
-        errorType: failure.errorType,
-        clientReplaced,
-        traceId: traceId && traceId !== '00000000000000000000000000000000' ? traceId : undefined,
-      },
+    const logger = this.#telemetry.logger;
+    if (!logger) return;
+    callHook('logger.warn()', () =>
+      logger.warn(
+        `retrying chat ${this.#model} after ${failure.reason} (attempt ${attempt} failed, next in ${delayMs} ms)`,
+        {
+          reason: failure.reason,
+          attempt,
+          delayMs,
+          model: this.#model,
+          errorType: failure.errorType,
+          clientReplaced,
+          traceId: traceId && traceId !== '00000000000000000000000000000000' ? traceId : undefined,
+        },
+      ),
     );
   }
 
@@ -235,8 +241,16 @@ export class CallTelemetry {
     this.#end(attempts, recoveries, attributes);
   }
 
-  failed(reason: GiveUpReason, failure: Classification, attempts: number, recoveries: number): void {
+  /** `partial`: what a stream had delivered before it failed, still worth recording. */
+  failed(
+    reason: GiveUpReason,
+    failure: Classification,
+    attempts: number,
+    recoveries: number,
+    partial?: ResponseSummary,
+  ): void {
     if (!this.#markEnded()) return;
+    if (partial && this.span.isRecording()) this.span.setAttributes(responseAttributes(partial));
     const errorAttributes = { [ATTR_ERROR_TYPE]: failure.errorType };
     this.span.addEvent(EVENT_GIVE_UP, {
       [ATTR_GIVE_UP_REASON]: reason,

@@ -34,8 +34,8 @@ export interface OutputChoice {
   finishReason?: string | null;
 }
 
-export function choicesOf(completion: ChatCompletion): OutputChoice[] {
-  return (completion.choices ?? []).map((c) => ({
+export function choicesOf(completion: ChatCompletion | null | undefined): OutputChoice[] {
+  return (completion?.choices ?? []).map((c) => ({
     text: c.message?.content ?? '',
     toolCalls: (c.message?.tool_calls ?? []).map((t) =>
       t.type === 'function'

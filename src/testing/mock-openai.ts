@@ -29,8 +29,11 @@ export type MockStep =
   | { type: 'litellm_closed_client' }
   /** The connection is destroyed without a response. */
   | { type: 'reset' }
-  /** A streamed response with an SSE error frame after `afterChunks` content chunks (0: before the first). */
-  | { type: 'sse_error'; afterChunks: number; error?: unknown }
+  /**
+   * A streamed response with an SSE error frame after `afterChunks` content chunks (0: before the first),
+   * optionally preceded by a role-only chunk with no content, as some proxies send.
+   */
+  | { type: 'sse_error'; afterChunks: number; error?: unknown; roleChunkFirst?: boolean }
   /**
    * The response stops and waits until the client goes away (or the server closes): before the headers,
    * after the headers and half of a JSON body, or after the first SSE chunk. `stalled()` resolves when it
@@ -140,6 +143,7 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
           step.afterChunks,
           false,
           step.error ?? LITELLM_CLOSED_CLIENT_BODY.error,
+          step.roleChunkFirst,
         );
       case 'stall':
         return stall(res, step.at, model, request.stream);
@@ -297,9 +301,11 @@ function streamAnswer(
   count: number,
   includeUsage: boolean,
   error?: unknown,
+  roleChunkFirst = false,
 ) {
   const id = `chatcmpl-mock-s${++sequence}`;
   res.writeHead(200, sseHeaders());
+  if (roleChunkFirst) res.write(sse(chunk(model, 0, '', null, id)));
   for (let i = 0; i < count; i++) {
     const last = i === count - 1 && error === undefined;
     res.write(sse(chunk(model, i, CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '', last ? 'stop' : null, id)));
