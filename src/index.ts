@@ -23,6 +23,14 @@ export type {
   ResilientChatOptions,
   RetryOptions,
 } from './options.js';
+export {
+  ClientPool,
+  type ClientPoolOptions,
+  type ClosePoolOptions,
+  type EvictionCause,
+  type PoolStats,
+} from './pool/client-pool.js';
+export type { PoolTransport, TransportOptions } from './pool/transport.js';
 export type { RetryBudgetOptions } from './retry-budget.js';
 export type { GiveUpReason } from './retry-policy.js';
 export * as telemetryNames from './telemetry/names.js';

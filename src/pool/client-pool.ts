@@ -64,7 +64,6 @@ interface Entry {
   state: 'active' | 'draining' | 'closed';
   ttlTimer: NodeJS.Timeout;
   idleTimer: NodeJS.Timeout | undefined;
-  closed: Promise<void> | undefined;
 }
 
 export class ClientPool implements ClientSource {
@@ -72,7 +71,9 @@ export class ClientPool implements ClientSource {
   readonly #active = new Map<string, Entry>();
   readonly #byClient = new Map<OpenAI, Entry>();
   readonly #creating = new Map<string, Promise<Entry>>();
-  readonly #closing = new Set<Promise<void>>();
+  /** Transports closing gracefully, by the promise of their close. */
+  readonly #closing = new Map<Promise<void>, Agent>();
+  readonly #onChange = new Set<() => void>();
   readonly #onEvict: (cause: EvictionCause) => void;
   #closed = false;
 
@@ -158,9 +159,10 @@ export class ClientPool implements ClientSource {
     for (const entry of [...this.#active.values()]) this.#evict(entry, 'closed');
     const drained = (async () => {
       while (this.#byClient.size > 0 || this.#closing.size > 0) {
+        // Wakes when a transport finishes closing or a leased client is released and starts to close.
         await Promise.race([
-          ...this.#closing,
-          ...[...this.#byClient.values()].map((e) => e.closed ?? delay(5)),
+          ...this.#closing.keys(),
+          new Promise<void>((resolve) => this.#onChange.add(resolve)),
         ]);
       }
     })();
@@ -171,8 +173,12 @@ export class ClientPool implements ClientSource {
     const outcome = await Promise.race([drained, deadline]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      await Promise.allSettled([...this.#byClient.values()].map((entry) => entry.agent.destroy()));
-      for (const entry of this.#byClient.values()) this.#forget(entry);
+      const leftOver = [
+        ...[...this.#byClient.values()].map((entry) => entry.agent),
+        ...this.#closing.values(),
+      ];
+      for (const entry of [...this.#byClient.values()]) this.#forget(entry);
+      await Promise.allSettled(leftOver.map((agent) => agent.destroy()));
     }
   }
 
@@ -210,7 +216,6 @@ export class ClientPool implements ClientSource {
       state: 'active',
       ttlTimer: unref(setTimeout(() => this.#evict(entry, 'ttl'), this.#options.ttlMs)),
       idleTimer: undefined,
-      closed: undefined,
     };
     this.#active.set(key, entry);
     this.#byClient.set(client, entry);
@@ -240,11 +245,10 @@ export class ClientPool implements ClientSource {
   #closeEntry(entry: Entry): void {
     if (entry.state === 'closed') return;
     entry.state = 'closed';
-    const closing = entry.agent.close().finally(() => {
+    const closing: Promise<void> = entry.agent.close().finally(() => {
       this.#closing.delete(closing);
     });
-    entry.closed = closing;
-    this.#closing.add(closing);
+    this.#closing.set(closing, entry.agent);
     this.#forget(entry);
   }
 
@@ -253,6 +257,8 @@ export class ClientPool implements ClientSource {
     clearTimeout(entry.idleTimer);
     this.#byClient.delete(entry.client);
     if (this.#active.get(entry.key) === entry) this.#active.delete(entry.key);
+    for (const wake of this.#onChange) wake();
+    this.#onChange.clear();
   }
 }
 
@@ -272,8 +278,4 @@ function positive(value: unknown, name: string, integer = false): number | undef
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
   timer.unref();
   return timer;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => unref(setTimeout(resolve, ms)));
 }

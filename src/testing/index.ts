@@ -1,3 +1,4 @@
+export { EvictingClientCache, type EvictingClientCacheOptions } from './evicting-client-cache.js';
 export {
   LITELLM_CLOSED_CLIENT_BODY,
   type MockOpenAI,
