@@ -213,7 +213,7 @@ class ChatCall {
       this.#deps.source.release(client);
     }
     const maybeSent = !(closed && deadOnArrival) && failure.errorType !== 'ECONNREFUSED';
-    const decision = this.#deps.policy.decide(failure, this.#spent, { maybeSent });
+    const decision = this.#deps.policy.decide(failure, this.#spent);
     if (decision.action === 'give_up') this.#giveUp(error, decision.reason, failure);
     this.#errors.push(error);
     if (decision.replaceClient) this.#spent.recoveries++;

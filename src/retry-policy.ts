@@ -56,15 +56,14 @@ export class RetryPolicy {
   }
 
   /**
-   * `maybeSent`: whether the failed attempt may have reached the server. A closed-client recovery whose
-   * request never left this process adds no load anywhere, so only one that may have been sent spends the
-   * retry budget; every transient retry does.
+   * Transient retries spend the retry budget; closed-client recoveries never do. The budget exists so that
+   * retries do not pile onto a failing server, and a closed client is our own local fault that says nothing
+   * about the server (it does not count against the circuit breaker either). Recoveries are bounded per call
+   * by `closedClient.maxRecoveries` instead. Tried the other way, with recoveries of requests that may have
+   * reached the server spending budget, the demo's eviction churn (about one call in ten cut off) exhausted
+   * the budget and failed calls that a fresh client would have served.
    */
-  decide(
-    failure: Classification,
-    spent: CallBudget,
-    { maybeSent = true, now = Date.now() }: { maybeSent?: boolean; now?: number } = {},
-  ): RetryDecision {
+  decide(failure: Classification, spent: CallBudget, now = Date.now()): RetryDecision {
     if (failure.reason === 'aborted') return giveUp('aborted');
     if (!failure.retryable) return giveUp('not_retryable');
 
@@ -79,8 +78,8 @@ export class RetryPolicy {
     }
     // Never start a sleep that would end past the deadline: it could only end in a failure, later.
     if (now + decision.delayMs >= spent.deadlineAt) return giveUp('deadline');
-    const spendsBudget = !decision.replaceClient || maybeSent;
-    if (spendsBudget && this.#budget && !this.#budget.tryWithdraw()) return giveUp('budget_exhausted');
+    if (!decision.replaceClient && this.#budget && !this.#budget.tryWithdraw())
+      return giveUp('budget_exhausted');
     return decision;
   }
 

@@ -84,9 +84,6 @@ test('200 concurrent calls while clients are destroyed every few ms: all succeed
     clients: cache,
     retry: { baseDelayMs: 5 },
     closedClient: { maxRecoveries: 5 },
-    // Recoveries of requests destroyed in flight may have reached the server, so they spend the retry budget;
-    // this test is about recovery under the race, so it runs without one (budget.test.ts covers the budget).
-    retryBudget: false,
     tracerProvider: harness.tracerProvider,
     meterProvider: harness.meterProvider,
     logger: quietLogger,

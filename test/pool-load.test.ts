@@ -122,7 +122,6 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
   const chat = createResilientChat({
     clients: cache,
     closedClient: { maxRecoveries: 5 },
-    retryBudget: false, // in-flight recoveries spend budget; this compares recovery alone
     tracerProvider: harness.tracerProvider,
     meterProvider: harness.meterProvider,
     logger: quietLogger,

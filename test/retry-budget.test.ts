@@ -65,7 +65,7 @@ describe('in an outage', () => {
 describe('closed-client recoveries and the budget', () => {
   const env = useLoopback();
 
-  test('a recovery whose request never left the process spends nothing; a transient retry is refused', async () => {
+  test('closed-client recoveries never spend the budget; a transient retry is refused', async () => {
     const dead = newClient(env.server);
     const fresh = newClient(env.server);
     await dead.agent.destroy();

@@ -137,6 +137,13 @@ export class ClientPool implements ClientSource {
     if (entry) this.#evict(entry, 'invalidated');
   }
 
+  /** Evicts the client of `key` (after a key rotation, say), draining it first. False if there was none. */
+  evict(key: string): boolean {
+    const entry = this.#active.get(key);
+    if (entry) this.#evict(entry, 'invalidated');
+    return entry !== undefined;
+  }
+
   stats(): PoolStats {
     let active = 0;
     let draining = 0;
