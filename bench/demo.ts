@@ -237,7 +237,7 @@ if (flags.json) {
           succeeded: r.result.succeeded,
           failed: r.result.failed,
           errors: r.result.errors,
-          closedClientRecoveries: r.recoveries,
+          closedClientRecoveries: Number.isNaN(r.recoveries) ? null : r.recoveries,
           otherRetries: Number.isNaN(r.otherRetries) ? null : r.otherRetries,
           latencyMs: latencySummary(r.result),
           connectionsOpened: r.connections,
@@ -270,7 +270,7 @@ if (flags.json) {
           r.result.calls,
           r.result.succeeded,
           r.result.failed,
-          r.recoveries,
+          Number.isNaN(r.recoveries) ? 'none' : r.recoveries,
           Number.isNaN(r.otherRetries) ? 'hidden' : r.otherRetries,
           formatMs(l.p50),
           formatMs(l.p95),
@@ -287,7 +287,8 @@ if (flags.json) {
         bare.result.errors,
       )
         .map(([k, v]) => `${v} ${k}`)
-        .join(', ')}); its own retries reuse the dead client and are invisible ("hidden").`,
+        .join(', ')}); its own retries reuse the dead client and are invisible ("hidden").\n` +
+        'Its p50 is lower only because its failing calls sit in backoff, leaving the CPU to the others.',
     );
   }
 }
