@@ -120,7 +120,7 @@ const modes: Mode[] = [
       return {
         mode: this.name,
         result,
-        recoveries: 0,
+        recoveries: Number.NaN, // bare openai-node has no recovery to count
         otherRetries: Number.NaN,
         connections: server.connections,
       };
@@ -270,7 +270,7 @@ if (flags.json) {
           r.result.calls,
           r.result.succeeded,
           r.result.failed,
-          Number.isNaN(r.recoveries) ? 'none' : r.recoveries,
+          Number.isNaN(r.recoveries) ? '-' : r.recoveries,
           Number.isNaN(r.otherRetries) ? 'hidden' : r.otherRetries,
           formatMs(l.p50),
           formatMs(l.p95),
