@@ -36,6 +36,8 @@ export class CircuitBreakers {
   readonly #onTransition: (attributes: Attributes, state: CircuitState) => void;
   readonly #now: () => number;
   readonly #byEndpoint = new Map<string, Entry>();
+  /** The same entries by client and model, so the hot path builds no endpoint string. */
+  readonly #byClient = new WeakMap<OpenAI, Map<string, Entry & { endpoint: string }>>();
 
   constructor(
     options: ResolvedBreakerOptions,
@@ -48,6 +50,30 @@ export class CircuitBreakers {
   }
 
   gate(client: OpenAI, model: string): Gate {
+    let byModel = this.#byClient.get(client);
+    if (!byModel) {
+      byModel = new Map();
+      this.#byClient.set(client, byModel);
+    }
+    let cached = byModel.get(model);
+    if (!cached) {
+      cached = this.#entry(client, model);
+      byModel.set(model, cached);
+    }
+    const { breaker, attributes, endpoint } = cached;
+    const permit = breaker.permit();
+    const probe = permit.allowed && permit.probe;
+    return {
+      endpoint,
+      attributes,
+      permit,
+      state: breaker.state,
+      record: (verdict) => breaker.record(verdict, probe),
+    };
+  }
+
+  /** The breaker of this client's endpoint: clients with the same server and model share one. */
+  #entry(client: OpenAI, model: string): Entry & { endpoint: string } {
     const server = serverAttributes(client);
     const endpoint = `${server[ATTR_SERVER_ADDRESS] ?? client.baseURL}:${server[ATTR_SERVER_PORT] ?? ''} ${model}`;
     let entry = this.#byEndpoint.get(endpoint);
@@ -61,16 +87,7 @@ export class CircuitBreakers {
       entry = { breaker, attributes };
       this.#byEndpoint.set(endpoint, entry);
     }
-    const { breaker, attributes } = entry;
-    const permit = breaker.permit();
-    const probe = permit.allowed && permit.probe;
-    return {
-      endpoint,
-      attributes,
-      permit,
-      state: breaker.state,
-      record: (verdict) => breaker.record(verdict, probe),
-    };
+    return { ...entry, endpoint };
   }
 
   /** Current state of every endpoint's breaker, for the state gauge. */

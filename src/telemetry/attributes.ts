@@ -49,6 +49,26 @@ export function operationAttributes(model: string): Attributes {
   };
 }
 
+const callAttributesByClient = new WeakMap<OpenAI, Map<string, Readonly<Attributes>>>();
+
+/**
+ * Operation and server attributes of a call, made once per client and model and shared read-only: they go on
+ * every span and metric point of the call, and building them per call showed in the overhead profile.
+ */
+export function callAttributes(client: OpenAI, model: string): Readonly<Attributes> {
+  let byModel = callAttributesByClient.get(client);
+  if (!byModel) {
+    byModel = new Map();
+    callAttributesByClient.set(client, byModel);
+  }
+  let attributes = byModel.get(model);
+  if (!attributes) {
+    attributes = Object.freeze({ ...operationAttributes(model), ...serverAttributes(client) });
+    byModel.set(model, attributes);
+  }
+  return attributes;
+}
+
 export function spanName(model: string): string {
   return `${GEN_AI_OPERATION_NAME_VALUE_CHAT} ${model}`;
 }

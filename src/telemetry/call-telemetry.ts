@@ -35,6 +35,7 @@ import { VERSION } from '../version.js';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_RESPONSE_MODEL,
+  callAttributes,
   operationAttributes,
   type ResponseSummary,
   requestAttributes,
@@ -162,7 +163,7 @@ export class CallTelemetry {
     if (this.#serverKnown) return;
     this.#serverKnown = true;
     const server = serverAttributes(client);
-    this.#metricAttributes = { ...this.#metricAttributes, ...server };
+    this.#metricAttributes = callAttributes(client, this.#model);
     this.span.setAttributes(server);
   }
 
