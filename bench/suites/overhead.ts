@@ -92,15 +92,16 @@ export async function runOverhead(options: {
     };
     for (const call of Object.values(contenders)) await throughput(call, 2_000, options.concurrency); // warm-up
 
-    const cps: Record<string, number[]> = {};
-    const cpu: Record<string, number[]> = {};
-    const lat: Record<string, number[]> = {};
+    const names = Object.keys(contenders);
+    const cps: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const lat: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < options.rounds; round++) {
       for (const [name, call] of Object.entries(contenders)) {
         const measured = await throughput(call, options.calls, options.concurrency);
-        (cps[name] ??= []).push(measured.cps);
-        (cpu[name] ??= []).push(measured.cpuUs);
-        (lat[name] ??= []).push(...(await latencies(call, Math.floor(options.calls / 4))));
+        cps[name]?.push(measured.cps);
+        cpu[name]?.push(measured.cpuUs);
+        lat[name]?.push(...(await latencies(call, Math.floor(options.calls / 4))));
       }
     }
     const callsPerSecond = Object.fromEntries(Object.entries(cps).map(([k, v]) => [k, median(v)]));
