@@ -56,6 +56,8 @@ export interface MockOpenAIOptions {
   fallback?: (request: RecordedRequest, index: number) => MockStep;
   /** Content chunks in a streamed answer. Default 3. */
   chunks?: number;
+  /** Keep every request in `requests` (default true); false keeps only `requestCount`, for long runs. */
+  recordRequests?: boolean;
 }
 
 export interface MockOpenAI {
@@ -64,6 +66,8 @@ export interface MockOpenAI {
   readonly port: number;
   /** Requests received, in order. */
   readonly requests: readonly RecordedRequest[];
+  /** Requests received, whether or not they are recorded. */
+  readonly requestCount: number;
   /** TCP connections accepted so far. */
   readonly connections: number;
   /** Connections open now. */
@@ -85,6 +89,7 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
   let stallsReached = 0;
   let stallsTaken = 0;
   let connections = 0;
+  let requestCount = 0;
   const chunks = options.chunks ?? 3;
 
   const reachStall = () => {
@@ -110,10 +115,10 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
       headers: { ...req.headers },
       step: 'ok',
     };
-    const index = requests.length;
+    const index = requestCount++;
     const step = queue.shift() ?? options.fallback?.(request, index) ?? { type: 'ok' };
     request.step = step.type;
-    requests.push(request);
+    if (options.recordRequests !== false) requests.push(request);
     if (req.method !== 'POST' || !request.path.endsWith('/chat/completions')) {
       return sendJson(res, 404, {
         error: { message: `No route for ${req.method} ${request.path}`, type: 'invalid_request_error' },
@@ -178,6 +183,9 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
     url: `http://127.0.0.1:${port}/v1`,
     port,
     requests,
+    get requestCount() {
+      return requestCount;
+    },
     get connections() {
       return connections;
     },
