@@ -9,7 +9,10 @@ import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src
 import { drive } from '../lib/drive.js';
 
 const KEYS = 8;
-const paramsFor = (i: number) => ({ model: `gpt-bench-${i % KEYS}`, messages: [{ role: 'user' as const, content: 'hi' }] });
+const paramsFor = (i: number) => ({
+  model: `gpt-bench-${i % KEYS}`,
+  messages: [{ role: 'user' as const, content: 'hi' }],
+});
 const keyOf = ({ params }: { params: { model: string } }) => params.model;
 
 export interface ChurnRun {
@@ -37,7 +40,11 @@ async function measure(
   calls: number,
   concurrency: number,
   churnMs: number,
-  setup: (server: MockOpenAI) => { call: (i: number) => Promise<unknown>; churn: () => void; close: () => Promise<void> },
+  setup: (server: MockOpenAI) => {
+    call: (i: number) => Promise<unknown>;
+    churn: () => void;
+    close: () => Promise<void>;
+  },
 ): Promise<ChurnRun> {
   const server = await startMockOpenAI({ recordRequests: false });
   const { call, churn, close } = setup(server);
@@ -81,7 +88,9 @@ function overEvictingCache(wrapped: boolean) {
     const chat = createResilientChat({ clients: cache, logger: false });
     return {
       call: (i: number) =>
-        wrapped ? chat.completions.create(paramsFor(i)) : cache.acquire({ params: paramsFor(i) }).chat.completions.create(paramsFor(i)),
+        wrapped
+          ? chat.completions.create(paramsFor(i))
+          : cache.acquire({ params: paramsFor(i) }).chat.completions.create(paramsFor(i)),
       churn: () => cache.evict(),
       close: () => cache.close(),
     };
@@ -96,9 +105,12 @@ async function memoryOver(calls: number): Promise<ChurnResult['memory']> {
   const chat = createResilientChat({ clients: pool, logger: false });
   let victim = 0;
   const run = (n: number) =>
-    drive({ calls: n, concurrency: 200, churnMs: 50, churn: () => pool.evict(paramsFor(victim++).model) }, async (i) => {
-      await chat.completions.create(paramsFor(i));
-    });
+    drive(
+      { calls: n, concurrency: 200, churnMs: 50, churn: () => pool.evict(paramsFor(victim++).model) },
+      async (i) => {
+        await chat.completions.create(paramsFor(i));
+      },
+    );
   await run(Math.floor(calls / 10));
   gc();
   const afterWarmup = process.memoryUsage().heapUsed;
@@ -108,15 +120,38 @@ async function memoryOver(calls: number): Promise<ChurnResult['memory']> {
   await pool.close();
   await server.close();
   const mb = (b: number) => b / 1024 / 1024;
-  return { calls, heapGrowthMb: mb(atEnd - afterWarmup), heapAfterWarmupMb: mb(afterWarmup), heapAtEndMb: mb(atEnd) };
+  return {
+    calls,
+    heapGrowthMb: mb(atEnd - afterWarmup),
+    heapAfterWarmupMb: mb(afterWarmup),
+    heapAtEndMb: mb(atEnd),
+  };
 }
 
 export async function runChurn(options: { calls: number; memoryCalls: number }): Promise<ChurnResult> {
   const runs = [
     await measure('ClientPool + resilient-chat, no churn', options.calls, 200, 0, overPool(false)),
-    await measure('ClientPool + resilient-chat, eviction every 50 ms', options.calls, 200, 50, overPool(true)),
-    await measure('evicting cache + resilient-chat, eviction every 50 ms', options.calls, 200, 50, overEvictingCache(true)),
-    await measure('evicting cache, bare openai-node, eviction every 50 ms', options.calls, 200, 50, overEvictingCache(false)),
+    await measure(
+      'ClientPool + resilient-chat, eviction every 50 ms',
+      options.calls,
+      200,
+      50,
+      overPool(true),
+    ),
+    await measure(
+      'evicting cache + resilient-chat, eviction every 50 ms',
+      options.calls,
+      200,
+      50,
+      overEvictingCache(true),
+    ),
+    await measure(
+      'evicting cache, bare openai-node, eviction every 50 ms',
+      options.calls,
+      200,
+      50,
+      overEvictingCache(false),
+    ),
   ];
   const [still, churning] = runs as [ChurnRun, ChurnRun];
   return {

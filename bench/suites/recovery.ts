@@ -24,7 +24,15 @@ const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, conte
 
 function newClient(url: string, maxRetries = 0): { client: OpenAI; agent: Agent } {
   const agent = new Agent();
-  return { client: new OpenAI({ apiKey: 'sk-bench', baseURL: url, maxRetries, fetchOptions: { dispatcher: agent } as object }), agent };
+  return {
+    client: new OpenAI({
+      apiKey: 'sk-bench',
+      baseURL: url,
+      maxRetries,
+      fetchOptions: { dispatcher: agent } as object,
+    }),
+    agent,
+  };
 }
 
 async function timed(calls: number, call: () => Promise<unknown>): Promise<number[]> {
@@ -39,7 +47,11 @@ async function timed(calls: number, call: () => Promise<unknown>): Promise<numbe
 
 const summary = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99) });
 
-export async function runRecovery(options: { calls: number; builtInCalls: number; cacheSize: number }): Promise<RecoveryResult> {
+export async function runRecovery(options: {
+  calls: number;
+  builtInCalls: number;
+  cacheSize: number;
+}): Promise<RecoveryResult> {
   const server = await startMockOpenAI();
   const agents: Agent[] = [];
   try {
