@@ -114,7 +114,11 @@ export async function runStorm(options: {
       });
       if (opened > 0) openedAt = Date.now();
     }, 20);
-    return { chat, breakerOpenedAt: () => (clearInterval(poll), openedAt) };
+    const breakerOpenedAt = () => {
+      clearInterval(poll);
+      return openedAt;
+    };
+    return { chat, breakerOpenedAt };
   });
   await counting.shutdown();
   return { stormMs: options.stormMs, callsPerSecond: options.callsPerSecond, runs: [bare, budgetOnly, full] };
