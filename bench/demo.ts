@@ -291,7 +291,9 @@ if (flags.json) {
     );
     const others = results.slice(1).map((r) => latencySummary(r.result).p50);
     if (latencySummary(bare.result).p50 < Math.min(...others)) {
-      console.log('Its p50 is lower only because its failing calls sit in backoff, leaving the CPU to the others.');
+      console.log(
+        'Its p50 is lower only because its failing calls sit in backoff, leaving the CPU to the others.',
+      );
     }
   }
 }
