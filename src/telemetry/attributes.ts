@@ -49,6 +49,30 @@ export function operationAttributes(model: string): Attributes {
   };
 }
 
+const extended = new WeakMap<Attributes, Map<string, Readonly<Attributes>>>();
+const MAX_CACHED_VARIANTS = 64;
+
+/**
+ * `base` plus one attribute, made once per base set and value and shared read-only (metric points of every
+ * call reuse them: building fresh objects per call showed in the overhead profile). Values here are
+ * low-cardinality by design: response models, token types.
+ */
+export function withAttribute(base: Readonly<Attributes>, key: string, value: string): Readonly<Attributes> {
+  let byValue = extended.get(base);
+  if (!byValue) {
+    byValue = new Map();
+    extended.set(base, byValue);
+  }
+  const id = `${key}=${value}`;
+  let attributes = byValue.get(id);
+  if (!attributes) {
+    attributes = Object.freeze({ ...base, [key]: value });
+    // A server names the response model: never let what it sends grow this cache without bound.
+    if (byValue.size < MAX_CACHED_VARIANTS) byValue.set(id, attributes);
+  }
+  return attributes;
+}
+
 const callAttributesByClient = new WeakMap<OpenAI, Map<string, Readonly<Attributes>>>();
 
 /**

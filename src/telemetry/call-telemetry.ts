@@ -42,6 +42,7 @@ import {
   responseAttributes,
   serverAttributes,
   spanName,
+  withAttribute,
 } from './attributes.js';
 import { inputMessages, type OutputChoice, outputMessages } from './content.js';
 import { type CircuitStates, createInstruments, type Instruments } from './instruments.js';
@@ -236,7 +237,7 @@ export class CallTelemetry {
         this.span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, outputMessages(output()));
     }
     const attributes = summary.model
-      ? { ...this.#metricAttributes, [ATTR_GEN_AI_RESPONSE_MODEL]: summary.model }
+      ? withAttribute(this.#metricAttributes, ATTR_GEN_AI_RESPONSE_MODEL, summary.model)
       : this.#metricAttributes;
     this.#recordTokens(summary, attributes);
     this.#end(attempts, recoveries, attributes);
@@ -278,16 +279,16 @@ export class CallTelemetry {
   #recordTokens(summary: ResponseSummary, attributes: Attributes): void {
     const { tokenUsage } = this.#instruments;
     if (summary.inputTokens !== undefined) {
-      tokenUsage.record(summary.inputTokens, {
-        ...attributes,
-        [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT,
-      });
+      tokenUsage.record(
+        summary.inputTokens,
+        withAttribute(attributes, ATTR_GEN_AI_TOKEN_TYPE, GEN_AI_TOKEN_TYPE_VALUE_INPUT),
+      );
     }
     if (summary.outputTokens !== undefined) {
-      tokenUsage.record(summary.outputTokens, {
-        ...attributes,
-        [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
-      });
+      tokenUsage.record(
+        summary.outputTokens,
+        withAttribute(attributes, ATTR_GEN_AI_TOKEN_TYPE, GEN_AI_TOKEN_TYPE_VALUE_OUTPUT),
+      );
     }
   }
 
