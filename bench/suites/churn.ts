@@ -4,9 +4,20 @@
  * with and without the wrapper. Then memory over a long run, to catch anything that grows per call.
  */
 import OpenAI from 'openai';
-import { ClientPool, createResilientChat, type PoolTransport } from '../../src/index.js';
+import { ClientPool, createResilientChat, type PoolTransport, telemetryNames } from '../../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { drive } from '../lib/drive.js';
+import { type CountingMeter, countingMeter } from '../lib/telemetry.js';
+
+const GIVE_UP_REASONS = [
+  'recoveries_exhausted',
+  'attempts_exhausted',
+  'budget_exhausted',
+  'circuit_open',
+  'deadline',
+  'not_retryable',
+  'stream_interrupted',
+];
 
 const KEYS = 8;
 const paramsFor = (i: number) => ({
@@ -22,6 +33,8 @@ export interface ChurnRun {
   callsPerSecond: number;
   connectionsPer1000: number;
   peakOpenSockets: number;
+  /** Why wrapped calls failed (give-up reason: count); bare openai-node cannot say. */
+  giveUps: Record<string, number>;
 }
 
 export interface ChurnResult {
@@ -40,14 +53,18 @@ async function measure(
   calls: number,
   concurrency: number,
   churnMs: number,
-  setup: (server: MockOpenAI) => {
+  setup: (
+    server: MockOpenAI,
+    meterProvider: CountingMeter['meterProvider'],
+  ) => {
     call: (i: number) => Promise<unknown>;
     churn: () => void;
     close: () => Promise<void>;
   },
 ): Promise<ChurnRun> {
+  const counting = countingMeter();
   const server = await startMockOpenAI({ recordRequests: false });
-  const { call, churn, close } = setup(server);
+  const { call, churn, close } = setup(server, counting.meterProvider);
   let peak = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, server.openConnections);
@@ -59,6 +76,14 @@ async function measure(
   await close();
   const connections = server.connections;
   await server.close();
+  const giveUps: Record<string, number> = {};
+  for (const reason of GIVE_UP_REASONS) {
+    const n = await counting.counter(telemetryNames.METRIC_GIVE_UPS, {
+      [telemetryNames.ATTR_GIVE_UP_REASON]: reason,
+    });
+    if (n > 0) giveUps[reason] = n;
+  }
+  await counting.shutdown();
   return {
     name,
     calls,
@@ -66,13 +91,14 @@ async function measure(
     callsPerSecond: calls / (result.elapsedMs / 1000),
     connectionsPer1000: (connections / calls) * 1000,
     peakOpenSockets: peak,
+    giveUps,
   };
 }
 
 function overPool(churn: boolean) {
-  return (server: MockOpenAI) => {
+  return (server: MockOpenAI, meterProvider: CountingMeter['meterProvider']) => {
     const pool = new ClientPool({ create: factory(server), key: keyOf });
-    const chat = createResilientChat({ clients: pool, logger: false });
+    const chat = createResilientChat({ clients: pool, meterProvider, logger: false });
     let victim = 0;
     return {
       call: (i: number) => chat.completions.create(paramsFor(i)),
@@ -83,9 +109,9 @@ function overPool(churn: boolean) {
 }
 
 function overEvictingCache(wrapped: boolean) {
-  return (server: MockOpenAI) => {
+  return (server: MockOpenAI, meterProvider: CountingMeter['meterProvider']) => {
     const cache = new EvictingClientCache({ create: factory(server), key: keyOf });
-    const chat = createResilientChat({ clients: cache, logger: false });
+    const chat = createResilientChat({ clients: cache, meterProvider, logger: false });
     return {
       call: (i: number) =>
         wrapped
