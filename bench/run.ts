@@ -104,7 +104,7 @@ Goal: p99 extra <= 5 ms on loopback.`);
 sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
 
 ${table(
-  ['setup', 'calls', 'success', 'calls/s', 'connections per 1,000 calls', 'peak open sockets'],
+  ['setup', 'calls', 'success', 'calls/s', 'connections per 1,000 calls', 'peak open sockets', 'give-ups'],
   churn.runs.map((r) => [
     r.name,
     r.calls,
@@ -112,6 +112,9 @@ ${table(
     Math.round(r.callsPerSecond),
     round(r.connectionsPer1000, 0),
     r.peakOpenSockets,
+    Object.entries(r.giveUps)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join(', ') || '-',
   ]),
 )}
 
