@@ -8,9 +8,8 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
-import { type ChatRequestOptions, runChatCall } from './chat-call.js';
-import { CircuitBreakers } from './circuit-breakers.js';
-import { toClientSource } from './client-source.js';
+import { type ChatRequestOptions, runChatCall } from './call/resilient-call.js';
+import { toClientSource } from './clients/client-source.js';
 import { InvalidOptionError } from './errors.js';
 import { consoleLogger } from './logger.js';
 import {
@@ -20,8 +19,9 @@ import {
   resolveRetryPolicy,
   validateObservabilityOptions,
 } from './options.js';
-import { RetryBudget } from './retry-budget.js';
-import { RetryPolicy } from './retry-policy.js';
+import { CircuitBreakers } from './policy/circuit-breakers.js';
+import { RetryBudget } from './policy/retry-budget.js';
+import { RetryPolicy } from './policy/retry-policy.js';
 import { Telemetry } from './telemetry/call-telemetry.js';
 
 /** Typed like openai-node's `chat.completions.create`, so a call site changes one identifier. */

@@ -1,6 +1,5 @@
-export type { ChatRequestOptions } from './chat-call.js';
-export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
-export { type Classification, classifyError, type FailureReason } from './classify.js';
+export { type Classification, classifyError, type FailureReason } from './call/classify.js';
+export type { ChatRequestOptions } from './call/resilient-call.js';
 export {
   createResilientChat,
   type ResilientChat,
@@ -23,6 +22,9 @@ export type {
   ResilientChatOptions,
   RetryOptions,
 } from './options.js';
+export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
+export type { RetryBudgetOptions } from './policy/retry-budget.js';
+export type { GiveUpReason } from './policy/retry-policy.js';
 export {
   ClientPool,
   type ClientPoolOptions,
@@ -31,6 +33,4 @@ export {
   type PoolStats,
 } from './pool/client-pool.js';
 export type { PoolTransport, TransportOptions } from './pool/transport.js';
-export type { RetryBudgetOptions } from './retry-budget.js';
-export type { GiveUpReason } from './retry-policy.js';
-export * as telemetryNames from './telemetry/names.js';
+export * as telemetryNames from './telemetry/semconv.js';

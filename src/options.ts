@@ -5,15 +5,19 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import { InvalidOptionError } from './errors.js';
+import type { Logger } from './logger.js';
 import {
   type CircuitBreakerOptions,
   DEFAULT_BREAKER,
   type ResolvedBreakerOptions,
-} from './circuit-breaker.js';
-import { InvalidOptionError } from './errors.js';
-import type { Logger } from './logger.js';
-import { MAX_HONOURED_RETRY_AFTER_MS } from './retry-after.js';
-import { DEFAULT_BUDGET, type ResolvedBudgetOptions, type RetryBudgetOptions } from './retry-budget.js';
+} from './policy/circuit-breaker.js';
+import { MAX_HONOURED_RETRY_AFTER_MS } from './policy/retry-after.js';
+import {
+  DEFAULT_BUDGET,
+  type ResolvedBudgetOptions,
+  type RetryBudgetOptions,
+} from './policy/retry-budget.js';
 
 /** What an attempt needs a client for: the call's parameters (to pick a client by model) and its signal. */
 export interface AcquireContext {

@@ -1,7 +1,7 @@
 /** The per-endpoint circuit breaker: transitions under a controlled clock, and fail-fast on a real server. */
 import { describe, expect, test } from 'vitest';
-import { CircuitBreaker, type CircuitState, DEFAULT_BREAKER } from '../src/circuit-breaker.js';
 import { CircuitOpenError, classifyError, telemetryNames } from '../src/index.js';
+import { CircuitBreaker, type CircuitState, DEFAULT_BREAKER } from '../src/policy/circuit-breaker.js';
 import { giveUpEvents } from './support/assertions.js';
 import { useLoopback } from './support/loopback.js';
 

@@ -1,7 +1,7 @@
 /** The retry budget: unit behaviour under a controlled clock, and an outage on a real server. */
 import { describe, expect, test } from 'vitest';
 import { telemetryNames } from '../src/index.js';
-import { RetryBudget } from '../src/retry-budget.js';
+import { RetryBudget } from '../src/policy/retry-budget.js';
 import { giveUpEvents } from './support/assertions.js';
 import { newClient, RecordingSource } from './support/clients.js';
 import { useLoopback } from './support/loopback.js';

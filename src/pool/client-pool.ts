@@ -12,11 +12,11 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { metrics } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import type { Agent } from 'undici';
-import { userAbortError } from '../abort.js';
-import { isOpenAIClient } from '../client-source.js';
+import { userAbortError } from '../call/abort.js';
+import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
 import type { AcquireContext, ClientSource } from '../options.js';
-import { INSTRUMENTATION_SCOPE } from '../telemetry/names.js';
+import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import { VERSION } from '../version.js';
 import { registerPoolInstruments } from './pool-telemetry.js';
 import {

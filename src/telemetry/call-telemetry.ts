@@ -26,11 +26,11 @@ import {
 } from '@opentelemetry/semantic-conventions/incubating';
 import type OpenAI from 'openai';
 import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
-import type { CircuitState } from '../circuit-breaker.js';
-import type { Classification } from '../classify.js';
+import type { Classification } from '../call/classify.js';
 import { callHook } from '../hook-errors.js';
 import type { Logger } from '../logger.js';
-import type { GiveUpReason } from '../retry-policy.js';
+import type { CircuitState } from '../policy/circuit-breaker.js';
+import type { GiveUpReason } from '../policy/retry-policy.js';
 import { VERSION } from '../version.js';
 import {
   ATTR_ERROR_TYPE,
@@ -62,7 +62,7 @@ import {
   EVENT_RETRY,
   INSTRUMENTATION_SCOPE,
   type RecoveryOutcome,
-} from './names.js';
+} from './semconv.js';
 
 export interface TelemetryOptions {
   circuitStates?: CircuitStates | undefined;

@@ -4,7 +4,7 @@ import {
   METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
 } from '@opentelemetry/semantic-conventions/incubating';
-import type { CircuitState } from '../circuit-breaker.js';
+import type { CircuitState } from '../policy/circuit-breaker.js';
 import {
   CIRCUIT_STATE_VALUE,
   METRIC_CIRCUIT_STATE,
@@ -13,7 +13,7 @@ import {
   METRIC_GIVE_UPS,
   METRIC_RETRIES,
   METRIC_RETRY_BUDGET_EXHAUSTED,
-} from './names.js';
+} from './semconv.js';
 
 /** Bucket boundaries the GenAI conventions give for these two histograms. */
 export const OPERATION_DURATION_BUCKETS = [

@@ -2,18 +2,18 @@
 import type { Attributes } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import {
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  serverAttributes,
+} from '../telemetry/attributes.js';
+import {
   type AttemptVerdict,
   CircuitBreaker,
   type CircuitState,
   type Permit,
   type ResolvedBreakerOptions,
 } from './circuit-breaker.js';
-import {
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-  serverAttributes,
-} from './telemetry/attributes.js';
 
 /** What one attempt gets from its endpoint's breaker. */
 export interface Gate {

@@ -6,8 +6,8 @@
 import { APIConnectionTimeoutError } from 'openai';
 import { Stream } from 'openai/core/streaming';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { ResponseSummary } from './telemetry/attributes.js';
-import type { OutputChoice } from './telemetry/content.js';
+import type { ResponseSummary } from '../telemetry/attributes.js';
+import type { OutputChoice } from '../telemetry/content.js';
 
 export interface OpenedStream {
   upstream: Stream<ChatCompletionChunk>;

@@ -3,9 +3,9 @@
  * hand back and replace clients whatever the caller passed.
  */
 import type OpenAI from 'openai';
-import { InvalidClientError, InvalidOptionError } from './errors.js';
-import { callHook } from './hook-errors.js';
-import type { AcquireContext, ClientSource, ClientsOption } from './options.js';
+import { InvalidClientError, InvalidOptionError } from '../errors.js';
+import { callHook } from '../hook-errors.js';
+import type { AcquireContext, ClientSource, ClientsOption } from '../options.js';
 
 export interface NormalizedClientSource {
   acquire(context: AcquireContext): Promise<OpenAI>;

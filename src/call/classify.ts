@@ -5,7 +5,7 @@
  * failed') -> ClientDestroyedError { code: 'UND_ERR_DESTROYED' }, or a proxy's HTTP 500 body.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { retryAfterMs } from './retry-after.js';
+import { retryAfterMs } from '../policy/retry-after.js';
 
 export type FailureReason =
   | 'client_closed'

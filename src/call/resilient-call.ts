@@ -11,19 +11,19 @@ import type {
   ChatCompletionChunk,
   ChatCompletionCreateParams,
 } from 'openai/resources/chat/completions';
+import type { NormalizedClientSource } from '../clients/client-source.js';
+import { CircuitOpenError, recordEarlierAttemptErrors } from '../errors.js';
+import { verdictFor } from '../policy/circuit-breaker.js';
+import type { CircuitBreakers, Gate } from '../policy/circuit-breakers.js';
+import type { CallBudget, GiveUpReason, RetryPolicy } from '../policy/retry-policy.js';
+import { summarizeCompletion } from '../telemetry/attributes.js';
+import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
+import { choicesOf } from '../telemetry/content.js';
+import type { RecoveryOutcome } from '../telemetry/semconv.js';
 import { sleep, userAbortError } from './abort.js';
-import { verdictFor } from './circuit-breaker.js';
-import type { CircuitBreakers, Gate } from './circuit-breakers.js';
 import { type Classification, classifyError } from './classify.js';
-import type { NormalizedClientSource } from './client-source.js';
-import { CircuitOpenError, recordEarlierAttemptErrors } from './errors.js';
 import { withIdempotencyKey } from './idempotency.js';
-import type { CallBudget, GiveUpReason, RetryPolicy } from './retry-policy.js';
 import { firstChunk, type OpenedStream, relayStream } from './stream.js';
-import { summarizeCompletion } from './telemetry/attributes.js';
-import type { CallTelemetry, Telemetry } from './telemetry/call-telemetry.js';
-import { choicesOf } from './telemetry/content.js';
-import type { RecoveryOutcome } from './telemetry/names.js';
 
 export type ChatRequestOptions = NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>;
 export type ChatResult = ChatCompletion | Stream<ChatCompletionChunk>;

@@ -7,7 +7,7 @@
  * tests need a clock they control. cockatiel's SamplingBreaker wraps execution in its own policy, reads the
  * wall clock, and takes a minimum rate (RPS) rather than Polly's minimum number of calls.
  */
-import type { Classification } from './classify.js';
+import type { Classification } from '../call/classify.js';
 import { SlidingCounts } from './sliding-window.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';

@@ -3,9 +3,10 @@
  * (and why). Pure: it reads the classification and the call's counters and returns a decision; the loop in
  * chat-call.ts carries it out.
  */
+
+import type { Classification } from '../call/classify.js';
+import type { ResolvedRetryPolicy } from '../options.js';
 import { BackoffSchedule, type Random } from './backoff.js';
-import type { Classification } from './classify.js';
-import type { ResolvedRetryPolicy } from './options.js';
 import type { RetryBudget } from './retry-budget.js';
 
 export type GiveUpReason =
