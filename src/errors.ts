@@ -4,11 +4,14 @@
  * that gives up rethrows the last attempt's error as it was.
  */
 
+import { APIConnectionError } from 'openai';
+
 export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_INVALID_OPTION'
   | 'RESILIENT_CHAT_INVALID_CLIENT'
   | 'RESILIENT_CHAT_CIRCUIT_OPEN'
-  | 'RESILIENT_CHAT_POOL_CLOSED';
+  | 'RESILIENT_CHAT_POOL_CLOSED'
+  | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE';
 
 /** An option passed to `createResilientChat` is missing, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
@@ -17,8 +20,13 @@ export class InvalidOptionError extends TypeError {
   /** The option's path, e.g. `retry.maxDelayMs`. */
   readonly option: string;
 
-  constructor(option: string, expected: string, received: unknown) {
-    super(`resilient-chat: option \`${option}\` must be ${expected}; received ${describe(received)}`);
+  /** `problem`: what is wrong, when not the value (`is not an option` for a misspelt key). */
+  constructor(option: string, expected: string, received: unknown, problem?: string) {
+    super(
+      problem
+        ? `resilient-chat: \`${option}\` ${problem}: expected ${expected}`
+        : `resilient-chat: option \`${option}\` must be ${expected}; received ${describe(received)}`,
+    );
     this.option = option;
   }
 }
@@ -30,7 +38,7 @@ export class InvalidClientError extends TypeError {
 
   constructor(origin: string, received: unknown) {
     super(
-      `resilient-chat: ${origin} must return an OpenAI client (with chat.completions.create); received ${describe(received)}`,
+      `resilient-chat: ${origin} must return an OpenAI client (an instance of openai's OpenAI class); received ${describe(received)}`,
     );
   }
 }
@@ -44,7 +52,7 @@ export class CircuitOpenError extends Error {
   readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_CIRCUIT_OPEN';
   /** `server.address:port model` of the endpoint whose breaker refused the call. */
   readonly endpoint: string;
-  /** Time until the breaker lets a probe through, in ms (0 when a probe is already in flight). */
+  /** Time until the breaker lets a probe through, in ms (or until an unanswered probe stops holding it). */
   readonly retryAfterMs: number;
 
   constructor(endpoint: string, retryAfterMs: number) {
@@ -53,6 +61,27 @@ export class CircuitOpenError extends Error {
     );
     this.endpoint = endpoint;
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * A single `OpenAI` instance with its own transport (`fetchOptions.dispatcher`, or a custom `fetch`) found
+ * that transport closed, and resilient-chat was given no way to build a fresh client with the same transport
+ * policy. It never swaps your dispatcher (proxy, socket path, TLS, limits) for Node's global one on its own.
+ * Pass `clients` as a factory, a source or a ClientPool, or opt in to `closedClient.fallbackToGlobalDispatcher`.
+ *
+ * An `APIConnectionError`, as the closed-client failure itself was, so `catch` blocks written for openai-node
+ * keep working; that failure is its `cause`.
+ */
+export class ClientNotReplaceableError extends APIConnectionError {
+  override readonly name = 'ClientNotReplaceableError';
+  override readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE';
+
+  constructor(transport: 'dispatcher' | 'fetch', cause: unknown) {
+    super({
+      message: `resilient-chat: the client's own ${transport === 'dispatcher' ? 'fetchOptions.dispatcher' : 'fetch'} is closed and there is no way to build a fresh client with the same transport; pass \`clients\` as a factory, a source or a ClientPool (see README, "One client instance")`,
+      cause: cause instanceof Error ? cause : undefined,
+    });
   }
 }
 

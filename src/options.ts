@@ -1,12 +1,10 @@
 /**
- * The options of `createResilientChat`, their defaults, and their validation. Everything is checked once, at
- * creation, so a bad value fails at start-up with a TypeError naming it rather than on the first outage.
+ * The options of `createResilientClient` (and `createResilientChat`), their defaults, and their validation.
+ * Everything is checked once, at creation, so a bad value fails at start-up with a TypeError naming it rather
+ * than on the first outage; a misspelt key is refused with the nearest valid one.
  */
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
-import type OpenAI from 'openai';
-import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import { InvalidOptionError } from './errors.js';
-import type { Logger } from './logger.js';
+import { consoleLogger } from './logger.js';
 import {
   type CircuitBreakerOptions,
   DEFAULT_BREAKER,
@@ -18,61 +16,131 @@ import {
   type ResolvedBudgetOptions,
   type RetryBudgetOptions,
 } from './policy/retry-budget.js';
+import type {
+  ClientsOption,
+  ClosedClientOptions,
+  Logger,
+  ResilientClientOptions,
+  RetryOptions,
+} from './types.js';
 
-/** What an attempt needs a client for: the call's parameters (to pick a client by model) and its signal. */
-export interface AcquireContext {
-  params: ChatCompletionCreateParams;
-  signal: AbortSignal | undefined;
-}
-
-/** Where the wrapper gets a client for each attempt, and where it hands it back. */
-export interface ClientSource {
-  /** A client for one attempt. Called again after a closed-client failure for a fresh one. */
-  acquire(context: AcquireContext): OpenAI | Promise<OpenAI>;
-  /** Called after every attempt (for streams: when the stream ends) with the client `acquire` gave. */
-  release?(client: OpenAI): void;
-  /** Called once for a client whose transport was found closed; only that client, never the others. */
-  invalidate?(client: OpenAI, error: unknown): void;
-}
-
-export type ClientsOption = OpenAI | ((context: AcquireContext) => OpenAI | Promise<OpenAI>) | ClientSource;
-
-export interface RetryOptions {
-  /** Retries for transient failures (429, 408, 409, 5xx, connection errors, timeouts). Default 2. */
-  maxRetries?: number;
-  /** First backoff ceiling in ms; each retry doubles it (full jitter below it). Default 500. */
-  baseDelayMs?: number;
-  /** Largest backoff ceiling in ms. Default 8000. */
-  maxDelayMs?: number;
-  /** Longest server-requested delay (Retry-After) honoured, in ms; longer ones fall back to backoff. Default 60000. */
-  maxRetryAfterMs?: number;
-  /** Time limit of one attempt in ms (JSON: whole response; stream: until the first chunk). Default: the client's timeout. */
-  attemptTimeoutMs?: number;
-  /** Time limit of the whole call in ms, over every attempt and sleep. Default: none. */
-  totalTimeoutMs?: number;
-}
-
-export interface ClosedClientOptions {
-  /** Fresh-client retries per call after closed-client failures; not counted against `retry.maxRetries`. Default 2. */
-  maxRecoveries?: number;
-}
-
-export interface ResilientChatOptions {
+/** Everything a client needs, resolved and validated. */
+export interface ResolvedOptions {
   clients: ClientsOption;
-  retry?: RetryOptions;
-  closedClient?: ClosedClientOptions;
-  /** Per-endpoint circuit breaker (Polly's defaults); `false` turns it off. */
-  circuitBreaker?: CircuitBreakerOptions | false;
-  /** Retry budget shared by every call of this wrapper; `false` turns it off. */
-  retryBudget?: RetryBudgetOptions | false;
-  /** Defaults to the global tracer provider of `@opentelemetry/api`. */
-  tracerProvider?: TracerProvider;
-  /** Defaults to the global meter provider of `@opentelemetry/api`. */
-  meterProvider?: MeterProvider;
-  /** Receives one warning per retry. Defaults to the console; `false` turns it off. */
-  logger?: Logger | false;
-  /** Record prompts and completions on the span (`gen_ai.input.messages`, `gen_ai.output.messages`). Default false. */
-  captureContent?: boolean;
+  retry: ResolvedRetryPolicy;
+  fallbackToGlobalDispatcher: boolean;
+  breaker: ResolvedBreakerOptions | undefined;
+  budget: ResolvedBudgetOptions | undefined;
+  tracerProvider: ResilientClientOptions['tracerProvider'];
+  meterProvider: ResilientClientOptions['meterProvider'];
+  logger: Logger | undefined;
+  captureContent: boolean;
+  latestConventionsOnly: boolean;
+}
+
+/** The keys each options object may have; anything else is a typo, refused with the nearest valid key. */
+const KNOWN_KEYS = {
+  '': [
+    'clients',
+    'retry',
+    'closedClient',
+    'circuitBreaker',
+    'retryBudget',
+    'tracerProvider',
+    'meterProvider',
+    'logger',
+    'captureContent',
+  ],
+  retry: ['maxRetries', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs', 'attemptTimeoutMs', 'totalTimeoutMs'],
+  closedClient: ['maxRecoveries', 'fallbackToGlobalDispatcher'],
+  circuitBreaker: [
+    'failureRatio',
+    'minimumThroughput',
+    'samplingDurationMs',
+    'breakDurationMs',
+    'probeTimeoutMs',
+  ],
+  retryBudget: ['ratio', 'minRetriesPerSecond', 'windowMs'],
+} as const;
+
+export function resolveOptions(
+  options: ResilientClientOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object with at least `clients`', options);
+  }
+  rejectUnknownKeys(options, '');
+  validateObservabilityOptions(options);
+  const closed = optionalObject<ClosedClientOptions>(options.closedClient, 'closedClient') ?? {};
+  const fallback = closed.fallbackToGlobalDispatcher;
+  if (fallback !== undefined && typeof fallback !== 'boolean') {
+    throw new InvalidOptionError('closedClient.fallbackToGlobalDispatcher', 'a boolean', fallback);
+  }
+  const captureFromEnv = env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase();
+  return {
+    clients: options.clients,
+    retry: resolveRetryPolicy(options),
+    fallbackToGlobalDispatcher: fallback ?? false,
+    breaker: resolveBreakerOptions(options),
+    budget: resolveBudgetOptions(options),
+    tracerProvider: options.tracerProvider,
+    meterProvider: options.meterProvider,
+    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
+    // The standard GenAI instrumentation variable gives the default; the option in code wins.
+    captureContent: options.captureContent ?? captureFromEnv === 'true',
+    latestConventionsOnly: (env.OTEL_SEMCONV_STABILITY_OPT_IN ?? '')
+      .split(',')
+      .some((value) => value.trim() === 'gen_ai_latest_experimental'),
+  };
+}
+
+function rejectUnknownKeys(value: object, path: keyof typeof KNOWN_KEYS): void {
+  const known: readonly string[] = KNOWN_KEYS[path];
+  for (const key of Object.keys(value)) {
+    const nested = (value as Record<string, unknown>)[key];
+    if (known.includes(key)) {
+      if (key in KNOWN_KEYS && typeof nested === 'object' && nested !== null && !Array.isArray(nested))
+        rejectUnknownKeys(nested, key as keyof typeof KNOWN_KEYS);
+      continue;
+    }
+    const nearest = nearestKey(key, known);
+    const prefix = path ? `${path}.` : '';
+    throw new InvalidOptionError(
+      `${prefix}${key}`,
+      nearest ? `a known option; did you mean \`${prefix}${nearest}\`?` : `one of: ${known.join(', ')}`,
+      nested,
+      'is not an option',
+    );
+  }
+}
+
+/** The known key closest to `key` by edit distance (case-insensitive), when it is close enough to be a typo. */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.ceil(key.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance; option names are short, so the plain dynamic programme is plenty. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 export interface ResolvedRetryPolicy {
@@ -99,7 +167,7 @@ const MAX_COUNT = 100;
 /** setTimeout's own ceiling (2^31 - 1 ms); longer delays would fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export function resolveRetryPolicy(options: ResilientChatOptions): ResolvedRetryPolicy {
+export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRetryPolicy {
   const retry = optionalObject<RetryOptions>(options.retry, 'retry') ?? {};
   const closed = optionalObject<ClosedClientOptions>(options.closedClient, 'closedClient') ?? {};
   const baseDelayMs = duration(retry.baseDelayMs, 'retry.baseDelayMs', 0) ?? DEFAULT_RETRY.baseDelayMs;
@@ -124,9 +192,11 @@ export function resolveRetryPolicy(options: ResilientChatOptions): ResolvedRetry
   };
 }
 
-export function resolveBreakerOptions(options: ResilientChatOptions): ResolvedBreakerOptions | undefined {
+export function resolveBreakerOptions(options: ResilientClientOptions): ResolvedBreakerOptions | undefined {
   if (options.circuitBreaker === false) return undefined;
   const breaker = optionalObject<CircuitBreakerOptions>(options.circuitBreaker, 'circuitBreaker') ?? {};
+  const breakDurationMs =
+    duration(breaker.breakDurationMs, 'circuitBreaker.breakDurationMs', 0) ?? DEFAULT_BREAKER.breakDurationMs;
   return {
     failureRatio:
       ratio(breaker.failureRatio, 'circuitBreaker.failureRatio', false) ?? DEFAULT_BREAKER.failureRatio,
@@ -136,13 +206,13 @@ export function resolveBreakerOptions(options: ResilientChatOptions): ResolvedBr
     samplingDurationMs:
       duration(breaker.samplingDurationMs, 'circuitBreaker.samplingDurationMs', 1) ??
       DEFAULT_BREAKER.samplingDurationMs,
-    breakDurationMs:
-      duration(breaker.breakDurationMs, 'circuitBreaker.breakDurationMs', 0) ??
-      DEFAULT_BREAKER.breakDurationMs,
+    breakDurationMs,
+    probeTimeoutMs:
+      duration(breaker.probeTimeoutMs, 'circuitBreaker.probeTimeoutMs', 1) ?? Math.max(1, breakDurationMs),
   };
 }
 
-export function resolveBudgetOptions(options: ResilientChatOptions): ResolvedBudgetOptions | undefined {
+export function resolveBudgetOptions(options: ResilientClientOptions): ResolvedBudgetOptions | undefined {
   if (options.retryBudget === false) return undefined;
   const budget = optionalObject<RetryBudgetOptions>(options.retryBudget, 'retryBudget') ?? {};
   return {
@@ -154,7 +224,7 @@ export function resolveBudgetOptions(options: ResilientChatOptions): ResolvedBud
   };
 }
 
-export function validateObservabilityOptions(options: ResilientChatOptions): void {
+function validateObservabilityOptions(options: ResilientClientOptions): void {
   if (options.tracerProvider !== undefined && typeof options.tracerProvider?.getTracer !== 'function') {
     throw new InvalidOptionError(
       'tracerProvider',

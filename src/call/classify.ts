@@ -6,27 +6,9 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { retryAfterMs } from '../policy/retry-after.js';
+import type { Classification, FailureReason } from '../types.js';
 
-export type FailureReason =
-  | 'client_closed'
-  | 'rate_limited'
-  | 'server_error'
-  | 'timeout'
-  | 'connection'
-  | 'aborted'
-  | 'not_retryable';
-
-export interface Classification {
-  reason: FailureReason;
-  /** Whether another attempt may succeed. `client_closed` is retryable on a fresh client only. */
-  retryable: boolean;
-  /** Low-cardinality identifier for `error.type`: an undici/Node error code or the error's class name. */
-  errorType: string;
-  /** HTTP status of the failed response, when there was one. */
-  status?: number;
-  /** Delay the server asked for (retry-after-ms / Retry-After) in ms, when present and not negative. */
-  retryAfterMs?: number;
-}
+export type { Classification, FailureReason };
 
 /**
  * undici's codes for a dispatcher that was closed or destroyed. Matched by code, never by `instanceof`:
@@ -61,8 +43,43 @@ const MAX_ERRORS_WALKED = 32;
 const MAX_BODY_DEPTH = 4;
 const MAX_BODY_STRINGS = 64;
 
+/**
+ * Programming and configuration errors: the same request fails the same way every time, and it never
+ * reached the endpoint, so it is neither retried nor counted against the endpoint's breaker.
+ */
+const SETUP_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_INVALID_RETURN_VALUE',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_URL',
+  'ERR_INVALID_THIS',
+]);
+
+/** A dispatcher or fetch option that is not what undici expects shows up as a TypeError naming a function. */
+const SETUP_MESSAGE = /is not a function|is not a constructor/;
+
+/**
+ * Error codes in OpenAI (and compatible) error bodies that say the request can never succeed as sent: a
+ * billing state, an oversized prompt, a filtered prompt, a bad key. They are reported as `error.type`
+ * (a bounded set), and none is retried, whatever the status (OpenAI sends insufficient_quota as a 429).
+ */
+const FINAL_BODY_CODES = new Set([
+  'insufficient_quota',
+  'billing_hard_limit_reached',
+  'billing_not_active',
+  'context_length_exceeded',
+  'content_filter',
+  'content_policy_violation',
+  'invalid_api_key',
+  'model_not_found',
+]);
+
 const RETRYABLE: Record<FailureReason, boolean> = {
   client_closed: true,
+  upstream_client_closed: true,
+  setup_error: false,
   rate_limited: true,
   server_error: true,
   timeout: true,
@@ -78,16 +95,24 @@ export function classifyError(error: unknown): Classification {
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
   if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
 
-  const closedCode = findCode(chain, CLOSED_CLIENT_CODES);
-  if (closedCode) return withStatus(result('client_closed', closedCode), chain);
-
   const apiError = chain.find(
     (e): e is APIError => isA(e, APIError) && statusOf(e as APIError) !== undefined,
   );
+  // Only a local error (no answer from a server anywhere in the chain) can say that *our* transport is dead:
+  // a server may put any text or code in its body.
+  if (!apiError) {
+    const closedCode = findCode(chain, CLOSED_CLIENT_CODES);
+    if (closedCode) return result('client_closed', closedCode);
+  }
   if (chain.some(mentionsClosedClient) && closedMessageCounts(apiError)) {
-    return withStatus(result('client_closed', className(top)), chain);
+    return withStatus(result('upstream_client_closed', className(apiError ?? top)), chain);
   }
   if (apiError) return classifyStatus(apiError);
+
+  const setupCode = findCode(chain, SETUP_CODES);
+  if (setupCode) return result('setup_error', setupCode);
+  const setupError = chain.find((e) => e instanceof TypeError && SETUP_MESSAGE.test(e.message));
+  if (setupError) return result('setup_error', className(setupError));
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
   const timeoutError = chain.find((e) => isA(e, APIConnectionTimeoutError));
@@ -141,6 +166,8 @@ function withStatus(classification: Classification, chain: readonly unknown[]): 
 /** openai-node's own rule: `x-should-retry` first, then 408, 409, 429 and >= 500. */
 function classifyStatus(error: APIError): Classification {
   const status = statusOf(error) as number;
+  const bodyCode = finalBodyCode(error);
+  if (bodyCode) return { ...result('not_retryable', bodyCode), status };
   const shouldRetry = error.headers?.get('x-should-retry');
   const errorType = className(error);
   const retryAfter = retryAfterMs(error.headers, Date.now(), Number.MAX_SAFE_INTEGER);
@@ -194,8 +221,18 @@ function errorChain(error: unknown): unknown[] {
   return chain;
 }
 
+/** The body's `code` (or `type`) when it is one that says the request can never succeed as sent. */
+function finalBodyCode(error: APIError): string | undefined {
+  for (const value of [error.code, error.type]) {
+    if (typeof value === 'string' && FINAL_BODY_CODES.has(value)) return value;
+  }
+  return undefined;
+}
+
+/** A code on a local error in the chain; never an APIError's, whose `code` is whatever the server sent. */
 function findCode(chain: readonly unknown[], codes: ReadonlySet<string>): string | undefined {
   for (const e of chain) {
+    if (isA(e, APIError)) continue;
     const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
     if (typeof code === 'string' && codes.has(code)) return code;
   }

@@ -1,25 +1,47 @@
 /**
- * Turns the `clients` option into one shape, a ClientSource, so the retry loop has a single way to get,
- * hand back and replace clients whatever the caller passed.
+ * Turns the `clients` option into one shape, a NormalizedClientSource, so the attempt loop has a single way
+ * to get, hand back and retire clients whatever the caller passed.
  */
-import type OpenAI from 'openai';
+import OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from '../errors.js';
 import { callHook } from '../hook-errors.js';
-import type { AcquireContext, ClientSource, ClientsOption } from '../options.js';
+import type { AcquireContext, ClientSource, ClientsOption } from '../types.js';
+
+/** What retiring a dead client did. */
+export type Retirement =
+  /** The source was told; its next `acquire` makes or picks a fresh client. */
+  | { kind: 'replaced' }
+  /** A single instance's own transport was dropped for Node's global dispatcher, as the user opted in to. */
+  | { kind: 'fallback'; transport: 'dispatcher' | 'fetch' }
+  /** A single instance's own transport is dead and nothing may replace it. */
+  | { kind: 'not_replaceable'; transport: 'dispatcher' | 'fetch' };
 
 export interface NormalizedClientSource {
   acquire(context: AcquireContext): Promise<OpenAI>;
   release(client: OpenAI): void;
-  invalidate(client: OpenAI, error: unknown): void;
+  /** A client whose own transport was found closed (never for a server's word that its client closed). */
+  retire(client: OpenAI, error: unknown): Retirement;
 }
 
+/**
+ * An OpenAI client: an instance of openai's class, or (for a CommonJS copy of openai loaded beside the ESM
+ * one) an object with its request methods.
+ */
 export function isOpenAIClient(value: unknown): value is OpenAI {
-  const chat = (value as { chat?: { completions?: { create?: unknown } } } | null)?.chat;
-  return typeof chat?.completions?.create === 'function';
+  if (value instanceof OpenAI) return true;
+  const candidate = value as { request?: unknown; requestAPIList?: unknown; withOptions?: unknown } | null;
+  return (
+    typeof candidate?.request === 'function' &&
+    typeof candidate.requestAPIList === 'function' &&
+    typeof candidate.withOptions === 'function'
+  );
 }
 
-export function toClientSource(clients: ClientsOption | undefined): NormalizedClientSource {
-  if (isOpenAIClient(clients)) return singleClientSource(clients);
+export function toClientSource(
+  clients: ClientsOption | undefined,
+  options: { fallbackToGlobalDispatcher: boolean },
+): NormalizedClientSource {
+  if (isOpenAIClient(clients)) return singleClientSource(clients, options.fallbackToGlobalDispatcher);
   if (typeof clients === 'function') return fromSource({ acquire: clients }, 'the `clients` factory');
   if (
     typeof clients === 'object' &&
@@ -49,25 +71,42 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
       return client;
     },
     release: (client) => callHook('clients.release()', () => source.release?.(client)),
-    invalidate: (client, error) => callHook('clients.invalidate()', () => source.invalidate?.(client, error)),
+    retire(client, error) {
+      callHook('clients.invalidate()', () => source.invalidate?.(client, error));
+      return { kind: 'replaced' };
+    },
   };
 }
 
+/** The transport a client brought: its own dispatcher, its own fetch, or neither (Node's global dispatcher). */
+function ownTransport(client: OpenAI): 'dispatcher' | 'fetch' | undefined {
+  const fetchOptions = client.fetchOptions as { dispatcher?: unknown } | undefined;
+  if (fetchOptions?.dispatcher !== undefined) return 'dispatcher';
+  // `_options` is protected in openai's types; it is where a custom fetch given to the constructor lives.
+  if ((client as unknown as { _options?: { fetch?: unknown } })._options?.fetch !== undefined) return 'fetch';
+  return undefined;
+}
+
 /**
- * One long-lived client. After a closed-client failure we cannot know how the caller built its transport, so
- * the replacement is a copy of the client without the dead `fetchOptions.dispatcher` (Node's global
- * dispatcher then serves it). `withOptions()` alone would copy the dead dispatcher. Pass a factory or a
- * source to control how fresh clients are made.
+ * One long-lived client. Its transport (a ProxyAgent, a socket path, TLS certificates, connection limits) is
+ * the user's policy: we cannot know how to build another like it, and must never route around it. So a dead
+ * one is not replaced unless the user opted in to Node's global dispatcher; the call fails with
+ * ClientNotReplaceableError instead. Pass a factory, a source or a ClientPool to control how fresh clients
+ * are made.
  */
-function singleClientSource(initial: OpenAI): NormalizedClientSource {
+function singleClientSource(initial: OpenAI, fallbackToGlobalDispatcher: boolean): NormalizedClientSource {
   let current = initial;
   return {
     acquire: async () => current,
     release: () => {},
-    invalidate(client) {
-      if (client !== current) return; // another call already replaced it
+    retire(client) {
+      const transport = ownTransport(client) ?? 'dispatcher';
+      if (client !== current) return { kind: 'replaced' }; // another call already replaced it
+      if (!fallbackToGlobalDispatcher) return { kind: 'not_replaceable', transport };
       const { dispatcher: _dead, ...fetchOptions } = (client.fetchOptions ?? {}) as Record<string, unknown>;
-      current = client.withOptions({ fetchOptions });
+      // withOptions() alone would copy the dead dispatcher and the custom fetch.
+      current = client.withOptions({ fetchOptions, fetch: undefined });
+      return { kind: 'fallback', transport };
     },
   };
 }

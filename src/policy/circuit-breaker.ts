@@ -2,12 +2,15 @@
  * A sampling circuit breaker per endpoint, with Polly v8's semantics: it opens when, over the sampling window,
  * at least `minimumThroughput` attempts were seen and the failure ratio reached `failureRatio`; stays open for
  * `breakDurationMs`; then lets exactly one probe through (half-open): success closes it, failure re-opens it.
+ * A probe that has not answered after `probeTimeoutMs` no longer holds the circuit: the next call becomes a
+ * probe too (the first one's answer, if it ever comes, still counts). Without that bound one slow probe held
+ * every other call of the endpoint in fail-fast for as long as it took (up to the client's 10-minute timeout).
  *
  * Written by hand: our retry loop needs to ask "may this attempt go?" and report each attempt's outcome, and
  * tests need a clock they control. cockatiel's SamplingBreaker wraps execution in its own policy, reads the
  * wall clock, and takes a minimum rate (RPS) rather than Polly's minimum number of calls.
  */
-import type { Classification } from '../call/classify.js';
+import type { Classification } from '../types.js';
 import { SlidingCounts } from './sliding-window.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -21,6 +24,11 @@ export interface CircuitBreakerOptions {
   samplingDurationMs?: number;
   /** How long the circuit stays open before one probe is let through, in ms. Default 5000. */
   breakDurationMs?: number;
+  /**
+   * How long a half-open probe may go unanswered before another call is let through as a probe, in ms.
+   * Default: `breakDurationMs`.
+   */
+  probeTimeoutMs?: number;
 }
 
 export interface ResolvedBreakerOptions {
@@ -28,9 +36,10 @@ export interface ResolvedBreakerOptions {
   minimumThroughput: number;
   samplingDurationMs: number;
   breakDurationMs: number;
+  probeTimeoutMs: number;
 }
 
-export const DEFAULT_BREAKER: ResolvedBreakerOptions = {
+export const DEFAULT_BREAKER: Omit<ResolvedBreakerOptions, 'probeTimeoutMs'> = {
   failureRatio: 0.1,
   minimumThroughput: 100,
   samplingDurationMs: 30_000,
@@ -47,11 +56,13 @@ export type AttemptVerdict = 'success' | 'failure' | 'ignored';
  */
 export function verdictFor(failure: Classification | undefined): AttemptVerdict {
   if (!failure) return 'success';
-  if (failure.reason === 'client_closed' || failure.reason === 'aborted') return 'ignored';
+  if (failure.reason === 'client_closed' || failure.reason === 'aborted' || failure.reason === 'setup_error')
+    return 'ignored';
   return failure.retryable ? 'failure' : 'success';
 }
 
-export type Permit = { allowed: true; probe: boolean } | { allowed: false; retryAfterMs: number };
+/** `probe`: 0 for an ordinary attempt, otherwise the probe's number (an old probe's late answer still counts). */
+export type Permit = { allowed: true; probe: number } | { allowed: false; retryAfterMs: number };
 
 export class CircuitBreaker {
   readonly #options: ResolvedBreakerOptions;
@@ -59,7 +70,9 @@ export class CircuitBreaker {
   readonly #onTransition: (state: CircuitState) => void;
   #state: CircuitState = 'closed';
   #openedAt = 0;
+  #probes = 0;
   #probeInFlight = false;
+  #probeStartedAt = 0;
   readonly #outcomes: SlidingCounts<'successes' | 'failures'>;
 
   constructor(options: ResolvedBreakerOptions, onTransition: (state: CircuitState) => void, now = Date.now) {
@@ -75,21 +88,24 @@ export class CircuitBreaker {
 
   /** Asks to send an attempt. A `probe` permit must be followed by `record()`, or the breaker stays half-open. */
   permit(): Permit {
-    if (this.#state === 'closed') return { allowed: true, probe: false };
+    if (this.#state === 'closed') return { allowed: true, probe: 0 };
     const now = this.#now();
     if (this.#state === 'open') {
       const remaining = this.#openedAt + this.#options.breakDurationMs - now;
       if (remaining > 0) return { allowed: false, retryAfterMs: remaining };
       this.#transition('half_open');
     }
-    if (this.#probeInFlight) return { allowed: false, retryAfterMs: 0 };
+    const probeWait = this.#probeStartedAt + this.#options.probeTimeoutMs - now;
+    if (this.#probeInFlight && probeWait > 0) return { allowed: false, retryAfterMs: probeWait };
     this.#probeInFlight = true;
-    return { allowed: true, probe: true };
+    this.#probeStartedAt = now;
+    return { allowed: true, probe: ++this.#probes };
   }
 
   /** Reports the outcome of an attempt that `permit()` allowed. */
-  record(verdict: AttemptVerdict, probe: boolean): void {
-    if (probe) {
+  record(verdict: AttemptVerdict, probe: number): void {
+    if (probe > 0) {
+      if (this.#state !== 'half_open') return; // an older probe answering after the circuit moved on
       this.#probeInFlight = false;
       if (verdict === 'success') {
         this.#outcomes.clear();

@@ -1,39 +1,43 @@
 /**
  * The retry decision, in one place: after a failed attempt, retry (how soon, on which client) or give up
- * (and why). Pure: it reads the classification and the call's counters and returns a decision; the loop in
- * chat-call.ts carries it out.
+ * (and why). Pure: it reads the classification, what the attempt may have sent, and the call's counters, and
+ * returns a decision; the loop in src/call/ carries it out. No openai or OpenTelemetry here.
  */
-
-import type { Classification } from '../call/classify.js';
 import type { ResolvedRetryPolicy } from '../options.js';
+import type { Classification, GiveUpReason } from '../types.js';
 import { BackoffSchedule, type Random } from './backoff.js';
 import type { RetryBudget } from './retry-budget.js';
 
-export type GiveUpReason =
-  | 'not_retryable'
-  | 'aborted'
-  | 'attempts_exhausted'
-  | 'recoveries_exhausted'
-  | 'deadline'
-  /** The retry budget shared by all calls was spent: the retry would have added load during an outage. */
-  | 'budget_exhausted'
-  /** The endpoint's circuit breaker refused the attempt. */
-  | 'circuit_open'
-  /** A stream failed after chunks had reached the caller; such failures are surfaced, not retried. */
-  | 'stream_interrupted';
+export type { GiveUpReason };
+
+/** How a retry is counted: each kind has its own bound. */
+export type RetryKind =
+  /** On a fresh client after our own client was found closed; bounded by `closedClient.maxRecoveries`. */
+  | 'recovery'
+  /** The one immediate retry a call gets after a server said its upstream client was closed. */
+  | 'upstream_closed'
+  /** Backoff retries of transient failures; bounded by `retry.maxRetries` and the retry budget. */
+  | 'transient';
 
 export type RetryDecision =
-  | { action: 'retry'; delayMs: number; replaceClient: boolean }
+  | { action: 'retry'; delayMs: number; replaceClient: boolean; kind: RetryKind }
   | { action: 'give_up'; reason: GiveUpReason };
 
 /** What one call has spent so far. */
 export interface CallBudget {
-  /** Retries made for transient reasons. */
   transientRetries: number;
-  /** Fresh-client retries made after closed-client failures. */
   recoveries: number;
+  upstreamClosedRetries: number;
   /** Epoch ms after which no attempt or sleep may run; Infinity for none. */
   deadlineAt: number;
+}
+
+/** What the failed attempt may have done, which decides whether sending it again is safe. */
+export interface AttemptFacts {
+  /** False only when the request provably never left this process (a dead dispatcher, a refused connect). */
+  maybeSent: boolean;
+  /** False when the body was a stream that a second attempt could not send again. */
+  replayable: boolean;
 }
 
 export class RetryPolicy {
@@ -63,23 +67,41 @@ export class RetryPolicy {
    * by `closedClient.maxRecoveries` instead. Tried the other way, with recoveries of requests that may have
    * reached the server spending budget, the demo's eviction churn (about one call in ten cut off) exhausted
    * the budget and failed calls that a fresh client would have served.
+   *
+   * A server's word that *its* client closed is the server's fault: the first such failure of a call is
+   * retried at once on the same client (the proxy replaces its own client), free; any further one is a 5xx
+   * like any other.
    */
-  decide(failure: Classification, spent: CallBudget, now = Date.now()): RetryDecision {
+  decide(
+    failure: Classification,
+    spent: CallBudget,
+    attempt: AttemptFacts = { maybeSent: true, replayable: true },
+    now = Date.now(),
+  ): RetryDecision {
     if (failure.reason === 'aborted') return giveUp('aborted');
     if (!failure.retryable) return giveUp('not_retryable');
+    if (!attempt.replayable && attempt.maybeSent) return giveUp('body_not_replayable');
+    if (now >= spent.deadlineAt) return giveUp('deadline');
 
     let decision: RetryDecision;
     if (failure.reason === 'client_closed') {
       // A dead client fails the same way on every try: the cure is a fresh client, at once, not a wait.
       if (spent.recoveries >= this.#policy.maxRecoveries) return giveUp('recoveries_exhausted');
-      decision = { action: 'retry', delayMs: 0, replaceClient: true };
+      decision = { action: 'retry', delayMs: 0, replaceClient: true, kind: 'recovery' };
+    } else if (failure.reason === 'upstream_client_closed' && spent.upstreamClosedRetries === 0) {
+      decision = { action: 'retry', delayMs: 0, replaceClient: false, kind: 'upstream_closed' };
     } else {
       if (spent.transientRetries >= this.#policy.maxRetries) return giveUp('attempts_exhausted');
-      decision = { action: 'retry', delayMs: this.#transientDelay(failure, spent), replaceClient: false };
+      decision = {
+        action: 'retry',
+        delayMs: this.#transientDelay(failure, spent),
+        replaceClient: false,
+        kind: 'transient',
+      };
     }
     // Never start a sleep that would end past the deadline: it could only end in a failure, later.
     if (now + decision.delayMs >= spent.deadlineAt) return giveUp('deadline');
-    if (!decision.replaceClient && this.#budget && !this.#budget.tryWithdraw())
+    if (decision.kind === 'transient' && this.#budget && !this.#budget.tryWithdraw())
       return giveUp('budget_exhausted');
     return decision;
   }

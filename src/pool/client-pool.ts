@@ -15,8 +15,8 @@ import type { Agent } from 'undici';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
-import type { AcquireContext, ClientSource } from '../options.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
+import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
 import { registerPoolInstruments } from './pool-telemetry.js';
 import {
@@ -111,7 +111,11 @@ export class ClientPool implements ClientSource {
     const signal = context?.signal;
     if (this.#closed) throw new PoolClosedError();
     if (signal?.aborted) throw userAbortError(signal);
-    const key = this.#options.key({ params: context?.params as AcquireContext['params'], signal });
+    const key = this.#options.key({
+      params: context?.params ?? {},
+      signal,
+      request: context?.request ?? { method: 'post', path: '/chat/completions' },
+    });
     const entry = this.#active.get(key) ?? (await this.#create(key, signal));
     if (entry.state !== 'active') return this.acquire(context); // evicted while being created
     entry.leases++;

@@ -1,60 +1,77 @@
 /**
- * GenAI semantic-convention attributes for a chat completion: from the request parameters, the response,
- * and the client's base URL. Names come from the pinned @opentelemetry/semantic-conventions package.
+ * Attribute sets of a call: what every span, event and metric point of a call shares (made once per client,
+ * operation and model, and shared read-only: building them per call showed in the overhead profile), and
+ * what a response adds.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
+import type OpenAI from 'openai';
+import { serverAttributes } from '../clients/endpoint.js';
+import { LruMap } from '../lru-map.js';
+import type { Operation, ResponseSummary } from '../operations/index.js';
 import {
+  ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_CHOICE_COUNT,
-  ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY,
-  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
   ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY,
-  ATTR_GEN_AI_REQUEST_SEED,
-  ATTR_GEN_AI_REQUEST_STOP_SEQUENCES,
-  ATTR_GEN_AI_REQUEST_STREAM,
-  ATTR_GEN_AI_REQUEST_TEMPERATURE,
-  ATTR_GEN_AI_REQUEST_TOP_P,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  ATTR_OPENAI_API_TYPE,
   ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
-  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  ATTR_OPERATION,
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
-} from '@opentelemetry/semantic-conventions/incubating';
-import type OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+} from './semconv.js';
 
-export {
-  ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-};
-
-/** Attributes every span, event and metric point of a call shares. */
-export function operationAttributes(model: string): Attributes {
-  return {
-    [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_CHAT,
+/**
+ * The attributes a call has before it knows its server: GenAI operations carry the operation, provider,
+ * model and API type; other requests their bounded operation name.
+ */
+export function operationAttributes(operation: Operation, model: string | undefined): Readonly<Attributes> {
+  const { genAI } = operation;
+  if (!genAI) return { [ATTR_OPERATION]: operation.name };
+  const attributes: Attributes = {
+    [ATTR_GEN_AI_OPERATION_NAME]: genAI.operationName,
     [ATTR_GEN_AI_PROVIDER_NAME]: GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
-    [ATTR_GEN_AI_REQUEST_MODEL]: model,
   };
+  if (model !== undefined) attributes[ATTR_GEN_AI_REQUEST_MODEL] = model;
+  if (genAI.apiType) attributes[ATTR_OPENAI_API_TYPE] = genAI.apiType;
+  return attributes;
+}
+
+/** Per client: operation and model -> attributes. Models are user-supplied, so the map is bounded. */
+const MAX_CACHED_PER_CLIENT = 256;
+const callAttributesByClient = new WeakMap<OpenAI, LruMap<string, Readonly<Attributes>>>();
+
+/** Operation and server attributes of a call, made once per client, operation and model. */
+export function callAttributes(
+  client: OpenAI,
+  operation: Operation,
+  model: string | undefined,
+): Readonly<Attributes> {
+  let cache = callAttributesByClient.get(client);
+  if (!cache) {
+    cache = new LruMap(MAX_CACHED_PER_CLIENT);
+    callAttributesByClient.set(client, cache);
+  }
+  const key = model === undefined ? operation.name : `${operation.name}\0${model}`;
+  let attributes = cache.get(key);
+  if (!attributes) {
+    attributes = Object.freeze({ ...operationAttributes(operation, model), ...serverAttributes(client) });
+    cache.set(key, attributes);
+  }
+  return attributes;
 }
 
 const extended = new WeakMap<Attributes, Map<string, Readonly<Attributes>>>();
 const MAX_CACHED_VARIANTS = 64;
 
 /**
- * `base` plus one attribute, made once per base set and value and shared read-only (metric points of every
- * call reuse them: building fresh objects per call showed in the overhead profile). Values here are
+ * `base` plus one attribute, made once per base set and value and shared read-only. Values here are
  * low-cardinality by design: response models, token types.
  */
 export function withAttribute(base: Readonly<Attributes>, key: string, value: string): Readonly<Attributes> {
@@ -73,75 +90,9 @@ export function withAttribute(base: Readonly<Attributes>, key: string, value: st
   return attributes;
 }
 
-const callAttributesByClient = new WeakMap<OpenAI, Map<string, Readonly<Attributes>>>();
-
-/**
- * Operation and server attributes of a call, made once per client and model and shared read-only: they go on
- * every span and metric point of the call, and building them per call showed in the overhead profile.
- */
-export function callAttributes(client: OpenAI, model: string): Readonly<Attributes> {
-  let byModel = callAttributesByClient.get(client);
-  if (!byModel) {
-    byModel = new Map();
-    callAttributesByClient.set(client, byModel);
-  }
-  let attributes = byModel.get(model);
-  if (!attributes) {
-    attributes = Object.freeze({ ...operationAttributes(model), ...serverAttributes(client) });
-    byModel.set(model, attributes);
-  }
-  return attributes;
-}
-
-export function spanName(model: string): string {
-  return `${GEN_AI_OPERATION_NAME_VALUE_CHAT} ${model}`;
-}
-
-/** Request parameters the conventions name; only those the caller set. */
-export function requestAttributes(params: ChatCompletionCreateParams): Attributes {
-  const attributes: Attributes = {};
-  const set = (key: string, value: unknown) => {
-    if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
-      attributes[key] = value;
-  };
-  set(ATTR_GEN_AI_REQUEST_MAX_TOKENS, params.max_completion_tokens ?? params.max_tokens);
-  set(ATTR_GEN_AI_REQUEST_TEMPERATURE, params.temperature);
-  set(ATTR_GEN_AI_REQUEST_TOP_P, params.top_p);
-  set(ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, params.frequency_penalty);
-  set(ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, params.presence_penalty);
-  set(ATTR_GEN_AI_REQUEST_SEED, params.seed);
-  set(ATTR_GEN_AI_REQUEST_STREAM, params.stream === true);
-  if (typeof params.n === 'number' && params.n !== 1) attributes[ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = params.n;
-  if (typeof params.stop === 'string') attributes[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [params.stop];
-  else if (Array.isArray(params.stop)) attributes[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop;
-  return attributes;
-}
-
-/** The parts of a completion (or of the accumulated chunks of a stream) that the conventions record. */
-export interface ResponseSummary {
-  id?: string | undefined;
-  model?: string | undefined;
-  finishReasons: string[];
-  inputTokens?: number | undefined;
-  outputTokens?: number | undefined;
-  serviceTier?: string | null | undefined;
-  systemFingerprint?: string | null | undefined;
-}
-
-export function summarizeCompletion(completion: ChatCompletion | null | undefined): ResponseSummary {
-  // A proxy may answer 200 with a body that is not a completion; record what there is.
-  if (!completion || typeof completion !== 'object') return { finishReasons: [] };
-  return {
-    id: completion.id,
-    model: completion.model,
-    finishReasons: (completion.choices ?? [])
-      .map((c) => c.finish_reason)
-      .filter((r): r is NonNullable<typeof r> => !!r),
-    inputTokens: completion.usage?.prompt_tokens,
-    outputTokens: completion.usage?.completion_tokens,
-    serviceTier: completion.service_tier,
-    systemFingerprint: completion.system_fingerprint,
-  };
+export function spanName(operation: Operation, model: string | undefined): string {
+  const name = operation.genAI?.operationName ?? operation.name;
+  return model === undefined ? name : `${name} ${model}`;
 }
 
 export function responseAttributes(summary: ResponseSummary): Attributes {
@@ -152,27 +103,14 @@ export function responseAttributes(summary: ResponseSummary): Attributes {
     attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = summary.finishReasons;
   if (summary.inputTokens !== undefined) attributes[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = summary.inputTokens;
   if (summary.outputTokens !== undefined) attributes[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = summary.outputTokens;
+  if (summary.cachedInputTokens !== undefined)
+    attributes[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = summary.cachedInputTokens;
+  if (summary.reasoningTokens !== undefined)
+    attributes[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = summary.reasoningTokens;
+  if (summary.dimensionCount !== undefined)
+    attributes[ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = summary.dimensionCount;
   if (summary.serviceTier) attributes[ATTR_OPENAI_RESPONSE_SERVICE_TIER] = summary.serviceTier;
   if (summary.systemFingerprint)
     attributes[ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = summary.systemFingerprint;
-  return attributes;
-}
-
-const serverByClient = new WeakMap<OpenAI, Attributes>();
-
-/** `server.address` and `server.port` of a client's base URL (port made explicit, as the conventions ask). */
-export function serverAttributes(client: OpenAI): Attributes {
-  let attributes = serverByClient.get(client);
-  if (!attributes) {
-    attributes = {};
-    try {
-      const url = new URL(client.baseURL);
-      attributes[ATTR_SERVER_ADDRESS] = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      attributes[ATTR_SERVER_PORT] = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
-    } catch {
-      // A base URL that does not parse is openai-node's to report; the span just lacks server.*.
-    }
-    serverByClient.set(client, attributes);
-  }
   return attributes;
 }

@@ -1,7 +1,8 @@
 /**
- * The telemetry of one logical call: a single CLIENT span over every attempt and sleep, its retry and
- * give-up events, the metric points and the retry warning. Recovered failures leave no error on the span;
- * `error.type` and ERROR status are set only when the call finally fails (OpenTelemetry recording-errors).
+ * The telemetry of one logical call: for GenAI operations a single CLIENT span over every attempt and sleep
+ * with its retry and give-up events, and the GenAI histograms; for every request the counters and the retry
+ * warning. Recovered failures leave no error on the span; `error.type` and ERROR status are set only when the
+ * call finally fails (OpenTelemetry recording-errors).
  */
 import {
   type Attributes,
@@ -16,60 +17,67 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import {
-  ATTR_GEN_AI_INPUT_MESSAGES,
-  ATTR_GEN_AI_OUTPUT_MESSAGES,
-  ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-  ATTR_GEN_AI_TOKEN_TYPE,
-  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
-  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
-} from '@opentelemetry/semantic-conventions/incubating';
 import type OpenAI from 'openai';
-import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
-import type { Classification } from '../call/classify.js';
 import { callHook } from '../hook-errors.js';
-import type { Logger } from '../logger.js';
+import type { Operation, ResponseSummary } from '../operations/index.js';
 import type { CircuitState } from '../policy/circuit-breaker.js';
-import type { GiveUpReason } from '../policy/retry-policy.js';
+import type { Endpoint } from '../policy/circuit-breakers.js';
+import type { Classification, GiveUpReason, Logger } from '../types.js';
 import { VERSION } from '../version.js';
 import {
-  ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_RESPONSE_MODEL,
   callAttributes,
   operationAttributes,
-  type ResponseSummary,
-  requestAttributes,
   responseAttributes,
-  serverAttributes,
   spanName,
   withAttribute,
 } from './attributes.js';
-import { inputMessages, type OutputChoice, outputMessages } from './content.js';
-import { type CircuitStates, createInstruments, type Instruments } from './instruments.js';
+import {
+  type CircuitStateSource,
+  type Instruments,
+  instrumentsFor,
+  reportCircuitStates,
+} from './instruments.js';
 import {
   ATTR_ATTEMPT,
   ATTR_ATTEMPTS,
   ATTR_CIRCUIT_STATE,
   ATTR_CLIENT_REPLACED,
   ATTR_CLOSED_CLIENT_RECOVERIES,
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+  ATTR_GEN_AI_SYSTEM,
+  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GIVE_UP_REASON,
   ATTR_RECOVERY_OUTCOME,
   ATTR_RETRY_DELAY_MS,
   ATTR_RETRY_MAYBE_SENT,
   ATTR_RETRY_REASON,
+  ATTR_STREAM_END,
   EVENT_CIRCUIT_REJECTED,
+  EVENT_DISPATCHER_FALLBACK,
   EVENT_GIVE_UP,
   EVENT_RETRY,
+  GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
+  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
+  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
   INSTRUMENTATION_SCOPE,
   type RecoveryOutcome,
 } from './semconv.js';
 
 export interface TelemetryOptions {
-  circuitStates?: CircuitStates | undefined;
   tracerProvider?: TracerProvider | undefined;
   meterProvider?: MeterProvider | undefined;
   logger: Logger | undefined;
   captureContent: boolean;
+  /**
+   * `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_latest_experimental`: emit only the latest GenAI names.
+   * Otherwise the deprecated `gen_ai.system` is emitted beside `gen_ai.provider.name`, as the official
+   * instrumentations do for dashboards built on the 1.36 conventions.
+   */
+  latestConventionsOnly: boolean;
 }
 
 export interface RetryRecord {
@@ -82,14 +90,17 @@ export interface RetryRecord {
   maybeSent: boolean;
 }
 
+const NO_TRACE = '00000000000000000000000000000000';
+
 export class Telemetry {
   readonly #tracer: Tracer;
   readonly #fixedMeterProvider: MeterProvider | undefined;
-  readonly #circuitStates: CircuitStates | undefined;
+  #circuitSource: CircuitStateSource | undefined;
   #meterProvider: MeterProvider | undefined;
   #instruments: Instruments | undefined;
   readonly logger: Logger | undefined;
   readonly captureContent: boolean;
+  readonly latestConventionsOnly: boolean;
 
   constructor(options: TelemetryOptions) {
     // The global tracer provider is a proxy, so an SDK registered later is still picked up.
@@ -98,9 +109,9 @@ export class Telemetry {
       VERSION,
     );
     this.#fixedMeterProvider = options.meterProvider;
-    this.#circuitStates = options.circuitStates;
     this.logger = options.logger;
     this.captureContent = options.captureContent;
+    this.latestConventionsOnly = options.latestConventionsOnly;
   }
 
   get tracer(): Tracer {
@@ -112,50 +123,68 @@ export class Telemetry {
     const provider = this.#fixedMeterProvider ?? metrics.getMeterProvider();
     if (provider !== this.#meterProvider || !this.#instruments) {
       this.#meterProvider = provider;
-      this.#instruments = createInstruments(
-        provider.getMeter(INSTRUMENTATION_SCOPE, VERSION),
-        this.#circuitStates,
-      );
+      this.#instruments = instrumentsFor(provider);
+      if (this.#circuitSource) reportCircuitStates(provider, this.#circuitSource);
     }
     return this.#instruments;
   }
 
-  circuitTransition(endpoint: Attributes, state: CircuitState): void {
-    this.instruments.circuitTransitions.add(1, { ...endpoint, [ATTR_CIRCUIT_STATE]: state });
+  /** Reports these breakers in the circuit-state gauge, for as long as they are alive. */
+  watchCircuits(source: CircuitStateSource): void {
+    this.#circuitSource = source;
+    reportCircuitStates(this.#fixedMeterProvider ?? metrics.getMeterProvider(), source);
   }
 
-  startCall(params: ChatCompletionCreateParams): CallTelemetry {
-    return new CallTelemetry(this, params);
+  circuitTransition(endpoint: Endpoint, state: CircuitState): void {
+    this.instruments.circuitTransitions.add(1, { ...endpoint.attributes, [ATTR_CIRCUIT_STATE]: state });
+  }
+
+  startCall(operation: Operation, model: string | undefined, body: unknown): CallTelemetry {
+    return new CallTelemetry(this, operation, model, body);
   }
 }
 
 export class CallTelemetry {
-  readonly span: Span;
+  /** Only GenAI operations get a span of ours; other requests are an HTTP instrumentation's to trace. */
+  readonly span: Span | undefined;
   /** The context to run attempts in, so HTTP instrumentation nests under this span. */
   readonly context: Context;
   readonly #telemetry: Telemetry;
   readonly #instruments: Instruments;
-  readonly #model: string;
+  readonly #operation: Operation;
+  readonly #model: string | undefined;
   readonly #startedAt = performance.now();
   /** Attributes shared by this call's metric points: operation, provider, model, server. */
-  #metricAttributes: Attributes;
+  #metricAttributes: Readonly<Attributes>;
   #serverKnown = false;
   #ended = false;
 
-  constructor(telemetry: Telemetry, params: ChatCompletionCreateParams) {
+  constructor(telemetry: Telemetry, operation: Operation, model: string | undefined, body: unknown) {
     this.#telemetry = telemetry;
     this.#instruments = telemetry.instruments;
-    this.#model = typeof params.model === 'string' ? params.model : String(params.model);
-    this.#metricAttributes = operationAttributes(this.#model);
-    this.span = telemetry.tracer.startSpan(spanName(this.#model), {
+    this.#operation = operation;
+    this.#model = model;
+    this.#metricAttributes = operationAttributes(operation, model);
+    const { genAI } = operation;
+    if (!genAI) {
+      this.span = undefined;
+      this.context = context.active();
+      return;
+    }
+    const span = telemetry.tracer.startSpan(spanName(operation, model), {
       kind: SpanKind.CLIENT,
       attributes: this.#metricAttributes,
     });
-    this.context = trace.setSpan(context.active(), this.span);
-    if (this.span.isRecording()) {
-      this.span.setAttributes(requestAttributes(params));
-      if (telemetry.captureContent)
-        this.span.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, inputMessages(params.messages));
+    this.span = span;
+    this.context = trace.setSpan(context.active(), span);
+    if (span.isRecording()) {
+      span.setAttributes(genAI.requestAttributes(body));
+      if (!telemetry.latestConventionsOnly)
+        span.setAttribute(ATTR_GEN_AI_SYSTEM, GEN_AI_PROVIDER_NAME_VALUE_OPENAI);
+      if (telemetry.captureContent) {
+        const input = genAI.inputMessages(body);
+        if (input !== undefined) span.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
+      }
     }
   }
 
@@ -163,24 +192,21 @@ export class CallTelemetry {
   attemptStarted(client: OpenAI): void {
     if (this.#serverKnown) return;
     this.#serverKnown = true;
-    const server = serverAttributes(client);
-    this.#metricAttributes = callAttributes(client, this.#model);
-    this.span.setAttributes(server);
+    this.#metricAttributes = callAttributes(client, this.#operation, this.#model);
+    this.span?.setAttributes(this.#metricAttributes);
   }
 
   /** `attemptStartedAt` (performance.now()): the conventions time the first chunk from the request that sent it. */
   firstChunk(attemptStartedAt: number): void {
-    if (this.span.isRecording()) {
-      this.span.setAttribute(
-        ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-        (performance.now() - attemptStartedAt) / 1000,
-      );
-    }
+    const seconds = (performance.now() - attemptStartedAt) / 1000;
+    if (!this.#operation.genAI) return;
+    this.#instruments.timeToFirstChunk.record(seconds, this.#metricAttributes);
+    if (this.span?.isRecording()) this.span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, seconds);
   }
 
   retry(record: RetryRecord): void {
     const { attempt, failure, delayMs, clientReplaced, maybeSent } = record;
-    this.span.addEvent(EVENT_RETRY, {
+    this.span?.addEvent(EVENT_RETRY, {
       [ATTR_ATTEMPT]: attempt,
       [ATTR_RETRY_REASON]: failure.reason,
       [ATTR_RETRY_DELAY_MS]: delayMs,
@@ -188,32 +214,29 @@ export class CallTelemetry {
       [ATTR_CLIENT_REPLACED]: clientReplaced,
       [ATTR_RETRY_MAYBE_SENT]: maybeSent,
     });
-    this.#instruments.retries.add(1, {
-      [ATTR_RETRY_REASON]: failure.reason,
-      ...this.#metricAttributes,
-    });
-    const traceId = this.span.spanContext().traceId;
+    this.#instruments.retries.add(1, { [ATTR_RETRY_REASON]: failure.reason, ...this.#metricAttributes });
     const logger = this.#telemetry.logger;
     if (!logger) return;
     callHook('logger.warn()', () =>
       logger.warn(
-        `retrying chat ${this.#model} after ${failure.reason} (attempt ${attempt} failed, next in ${delayMs} ms)`,
+        `retrying ${this.#label()} after ${failure.reason} (attempt ${attempt} failed, next in ${delayMs} ms)`,
         {
           reason: failure.reason,
           attempt,
           delayMs,
           model: this.#model,
+          operation: this.#operation.name,
           errorType: failure.errorType,
           clientReplaced,
-          traceId: traceId && traceId !== '00000000000000000000000000000000' ? traceId : undefined,
+          traceId: this.#traceId(),
         },
       ),
     );
   }
 
   /** The endpoint's breaker refused an attempt; no request was sent. */
-  refused(endpoint: Attributes, state: CircuitState): void {
-    this.span.addEvent(EVENT_CIRCUIT_REJECTED, { ...endpoint, [ATTR_CIRCUIT_STATE]: state });
+  refused(endpoint: Endpoint, state: CircuitState): void {
+    this.span?.addEvent(EVENT_CIRCUIT_REJECTED, { ...endpoint.attributes, [ATTR_CIRCUIT_STATE]: state });
   }
 
   recovery(outcome: RecoveryOutcome, count: number): void {
@@ -223,18 +246,33 @@ export class CallTelemetry {
     });
   }
 
+  /** The user opted in to replacing a dead client's own transport with Node's global dispatcher. */
+  dispatcherFallback(replaced: 'dispatcher' | 'fetch'): void {
+    this.span?.addEvent(EVENT_DISPATCHER_FALLBACK, { 'resilient_chat.dispatcher.replaced': replaced });
+    const logger = this.#telemetry.logger;
+    if (!logger) return;
+    callHook('logger.warn()', () =>
+      logger.warn(
+        `the client's own ${replaced} was closed; going on through Node's global dispatcher (closedClient.fallbackToGlobalDispatcher), which does not apply that ${replaced}'s proxy, socket or TLS settings`,
+        { fallback: 'global_dispatcher', replaced, traceId: this.#traceId() },
+      ),
+    );
+  }
+
   succeeded(
     summary: ResponseSummary,
     attempts: number,
     recoveries: number,
-    output?: () => OutputChoice[],
+    output?: () => string | undefined,
   ): void {
     if (!this.#markEnded()) return;
-    const response = responseAttributes(summary);
-    if (this.span.isRecording()) {
-      this.span.setAttributes(response);
-      if (output && this.#telemetry.captureContent)
-        this.span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, outputMessages(output()));
+    const { span } = this;
+    if (span?.isRecording()) {
+      span.setAttributes(responseAttributes(summary));
+      if (output && this.#telemetry.captureContent) {
+        const messages = output();
+        if (messages !== undefined) span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, messages);
+      }
     }
     const attributes = summary.model
       ? withAttribute(this.#metricAttributes, ATTR_GEN_AI_RESPONSE_MODEL, summary.model)
@@ -252,15 +290,16 @@ export class CallTelemetry {
     partial?: ResponseSummary,
   ): void {
     if (!this.#markEnded()) return;
-    if (partial && this.span.isRecording()) this.span.setAttributes(responseAttributes(partial));
+    const { span } = this;
+    if (partial && span?.isRecording()) span.setAttributes(responseAttributes(partial));
     const errorAttributes = { [ATTR_ERROR_TYPE]: failure.errorType };
-    this.span.addEvent(EVENT_GIVE_UP, {
+    span?.addEvent(EVENT_GIVE_UP, {
       [ATTR_GIVE_UP_REASON]: reason,
       [ATTR_ATTEMPTS]: attempts,
       ...errorAttributes,
     });
-    this.span.setAttributes(errorAttributes);
-    this.span.setStatus({ code: SpanStatusCode.ERROR, message: `${reason}: ${failure.reason}` });
+    span?.setAttributes(errorAttributes);
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: `${reason}: ${failure.reason}` });
     this.#instruments.giveUps.add(1, {
       [ATTR_GIVE_UP_REASON]: reason,
       ...errorAttributes,
@@ -270,13 +309,46 @@ export class CallTelemetry {
     this.#end(attempts, recoveries, { ...this.#metricAttributes, ...errorAttributes });
   }
 
+  /**
+   * A stream was garbage-collected unended: nobody will read it. Its span ends saying so; no duration is
+   * recorded (the time until a collection says nothing about the operation).
+   */
+  abandoned(summary: ResponseSummary, attempts: number, recoveries: number): void {
+    if (!this.#markEnded()) return;
+    const { span } = this;
+    if (span) {
+      if (span.isRecording()) span.setAttributes(responseAttributes(summary));
+      span.setAttributes({
+        [ATTR_STREAM_END]: 'abandoned',
+        [ATTR_ATTEMPTS]: attempts,
+        [ATTR_CLOSED_CLIENT_RECOVERIES]: recoveries,
+      });
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: 'stream abandoned: garbage-collected before it was read to its end',
+      });
+      span.end();
+    }
+    this.#instruments.streamsAbandoned.add(1, this.#metricAttributes);
+  }
+
+  #label(): string {
+    return this.#operation.genAI ? spanName(this.#operation, this.#model) : this.#operation.name;
+  }
+
+  #traceId(): string | undefined {
+    const traceId = this.span?.spanContext().traceId;
+    return traceId && traceId !== NO_TRACE ? traceId : undefined;
+  }
+
   #markEnded(): boolean {
     if (this.#ended) return false;
     this.#ended = true;
     return true;
   }
 
-  #recordTokens(summary: ResponseSummary, attributes: Attributes): void {
+  #recordTokens(summary: ResponseSummary, attributes: Readonly<Attributes>): void {
+    if (!this.#operation.genAI) return;
     const { tokenUsage } = this.#instruments;
     if (summary.inputTokens !== undefined) {
       tokenUsage.record(
@@ -292,12 +364,16 @@ export class CallTelemetry {
     }
   }
 
-  #end(attempts: number, recoveries: number, metricAttributes: Attributes): void {
-    this.span.setAttributes({ [ATTR_ATTEMPTS]: attempts, [ATTR_CLOSED_CLIENT_RECOVERIES]: recoveries });
-    this.span.end();
-    this.#instruments.operationDuration.record(
-      (performance.now() - this.#startedAt) / 1000,
-      metricAttributes,
-    );
+  #end(attempts: number, recoveries: number, metricAttributes: Readonly<Attributes>): void {
+    if (this.span) {
+      this.span.setAttributes({ [ATTR_ATTEMPTS]: attempts, [ATTR_CLOSED_CLIENT_RECOVERIES]: recoveries });
+      this.span.end();
+    }
+    if (this.#operation.genAI) {
+      this.#instruments.operationDuration.record(
+        (performance.now() - this.#startedAt) / 1000,
+        metricAttributes,
+      );
+    }
   }
 }

@@ -6,13 +6,13 @@
  */
 import type OpenAI from 'openai';
 import type { Agent } from 'undici';
-import type { AcquireContext, ClientSource } from '../options.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   type PoolTransport,
 } from '../pool/transport.js';
+import type { AcquireContext, ClientSource } from '../types.js';
 
 export interface EvictingClientCacheOptions {
   create(key: string, transport: PoolTransport): OpenAI;

@@ -1,0 +1,40 @@
+/**
+ * A Map that keeps at most `limit` entries, dropping the least recently used. Per-model state (breakers,
+ * attribute sets) is keyed by user-supplied model names; without a bound, a service that passes arbitrary
+ * names through would grow it for the life of the process. Written by hand: a Map's insertion order already
+ * is the recency order, so the whole policy is a delete-and-set on read, smaller than any dependency.
+ */
+export class LruMap<K, V> {
+  readonly #entries = new Map<K, V>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.#entries.get(key);
+    if (value !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    if (this.#entries.size > this.#limit) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+  }
+
+  values(): IterableIterator<V> {
+    return this.#entries.values();
+  }
+}
