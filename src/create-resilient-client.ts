@@ -98,6 +98,7 @@ class ResilientOpenAI extends OpenAI {
       handle,
       (client, props) => new Page(client, props.response, storedData(client, props), props.options),
     );
+    // biome-ignore lint/suspicious/noThenProperty: a PagePromise is a thenable; its promise methods are replaced.
     page.then = guarded.then.bind(guarded) as typeof page.then;
     page.catch = guarded.catch.bind(guarded) as typeof page.catch;
     page.finally = guarded.finally.bind(guarded) as typeof page.finally;

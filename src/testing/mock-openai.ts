@@ -1,7 +1,9 @@
 /**
- * startMockOpenAI: an OpenAI-compatible chat-completions server on loopback, for tests, demos and
- * benchmarks. Each request takes the next scripted step (or `ok` when the script is empty), so a test says
- * exactly which attempt fails and how. It counts the requests and connections it saw.
+ * startMockOpenAI: an OpenAI-compatible server on loopback, for tests, demos and benchmarks. It serves chat
+ * completions and the Responses API (JSON and SSE), embeddings, models, and files (a cursor-paginated list,
+ * multipart upload, delete). Each request takes the next scripted step (or `ok` when the script is empty), so
+ * a test says exactly which attempt fails and how. Every answer carries an `x-request-id`. It counts the
+ * requests and connections it saw.
  *
  * Written by hand because the point is a real HTTP peer on a real socket that can fail the way production
  * peers do (a LiteLLM proxy's 500 body, SSE error frames, resets, stalls); no library serves that.
@@ -42,7 +44,12 @@ export type MockStep =
   | { type: 'stall'; at: 'headers' | 'body' | 'chunk' };
 
 export interface RecordedRequest {
+  method: string;
   path: string;
+  /** The request id this answer carried (`x-request-id`). */
+  requestId: string;
+  /** Bytes of the request body. */
+  bodyBytes: number;
   model: string | undefined;
   stream: boolean;
   headers: Record<string, string | string[] | undefined>;
@@ -58,6 +65,8 @@ export interface MockOpenAIOptions {
   chunks?: number;
   /** Keep every request in `requests` (default true); false keeps only `requestCount`, for long runs. */
   recordRequests?: boolean;
+  /** Called as each request arrives, before it is answered (tests wait on it instead of on time). */
+  onRequest?: (request: RecordedRequest, index: number) => void;
 }
 
 export interface MockOpenAI {
@@ -107,33 +116,37 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJson(req);
+    const raw = await readBody(req);
+    const body = parseJson(req, raw);
+    const index = requestCount++;
+    const requestId = `req_mock_${index + 1}`;
+    res.setHeader('x-request-id', requestId);
     const request: RecordedRequest = {
+      method: req.method ?? 'GET',
       path: req.url ?? '',
+      requestId,
+      bodyBytes: raw.length,
       model: typeof body.model === 'string' ? body.model : undefined,
       stream: body.stream === true,
       headers: { ...req.headers },
       step: 'ok',
     };
-    const index = requestCount++;
     const step = queue.shift() ?? options.fallback?.(request, index) ?? { type: 'ok' };
     request.step = step.type;
     if (options.recordRequests !== false) requests.push(request);
-    if (req.method !== 'POST' || !request.path.endsWith('/chat/completions')) {
+    options.onRequest?.(request, index);
+    const route = routeOf(request.method, request.path);
+    if (!route) {
       return sendJson(res, 404, {
         error: { message: `No route for ${req.method} ${request.path}`, type: 'invalid_request_error' },
       });
     }
     const model = request.model ?? 'gpt-mock';
-    const includeUsage =
-      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     switch (step.type) {
       case 'ok':
         if (step.delayMs) await delay(step.delayMs, res);
         if (res.destroyed) return;
-        return request.stream
-          ? streamAnswer(res, model, chunks, includeUsage)
-          : sendJson(res, 200, completion(model));
+        return answer(route, res, request, body, chunks, raw.length);
       case 'status':
         return sendJson(res, step.status, step.body ?? errorBody(step.status), step.headers);
       case 'litellm_closed_client':
@@ -141,15 +154,11 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
       case 'reset':
         req.socket.destroy();
         return;
-      case 'sse_error':
-        return streamAnswer(
-          res,
-          model,
-          step.afterChunks,
-          false,
-          step.error ?? LITELLM_CLOSED_CLIENT_BODY.error,
-          step.roleChunkFirst,
-        );
+      case 'sse_error': {
+        const error = step.error ?? LITELLM_CLOSED_CLIENT_BODY.error;
+        if (route === 'responses') return streamResponse(res, model, step.afterChunks, error);
+        return streamAnswer(res, model, step.afterChunks, false, error, step.roleChunkFirst);
+      }
       case 'stall':
         return stall(res, step.at, model, request.stream);
     }
@@ -208,15 +217,183 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
   };
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+function parseJson(req: IncomingMessage, raw: Buffer): Record<string, unknown> {
+  if (!req.headers['content-type']?.includes('json')) return {};
   try {
-    const parsed: unknown = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}');
+    const parsed: unknown = JSON.parse(raw.toString('utf8') || '{}');
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }
+}
+
+type Route =
+  | 'chat'
+  | 'responses'
+  | 'embeddings'
+  | 'models'
+  | 'model'
+  | 'files'
+  | 'file_upload'
+  | 'file_delete';
+
+function routeOf(method: string, url: string): Route | undefined {
+  const path = url.replace(/\?.*$/, '').replace(/^\/v1/, '');
+  if (method === 'POST' && path === '/chat/completions') return 'chat';
+  if (method === 'POST' && path === '/responses') return 'responses';
+  if (method === 'POST' && path === '/embeddings') return 'embeddings';
+  if (method === 'GET' && path === '/models') return 'models';
+  if (method === 'GET' && path.startsWith('/models/')) return 'model';
+  if (method === 'GET' && path === '/files') return 'files';
+  if (method === 'POST' && path === '/files') return 'file_upload';
+  if (method === 'DELETE' && path.startsWith('/files/')) return 'file_delete';
+  return undefined;
+}
+
+/** The files the mock lists, in pages of `limit` (default 2), so a list spans several pages. */
+const MOCK_FILES = ['file-a', 'file-b', 'file-c', 'file-d', 'file-e'];
+
+function answer(
+  route: Route,
+  res: ServerResponse,
+  request: RecordedRequest,
+  body: Record<string, unknown>,
+  chunks: number,
+  bodyBytes: number,
+) {
+  const model = request.model ?? 'gpt-mock';
+  const url = new URL(request.path, 'http://mock');
+  switch (route) {
+    case 'chat': {
+      const includeUsage =
+        (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      return request.stream
+        ? streamAnswer(res, model, chunks, includeUsage)
+        : sendJson(res, 200, completion(model));
+    }
+    case 'responses':
+      return request.stream ? streamResponse(res, model, chunks) : sendJson(res, 200, responseObject(model));
+    case 'embeddings':
+      return sendJson(res, 200, embeddings(model, body));
+    case 'models':
+      return sendJson(res, 200, {
+        object: 'list',
+        data: [modelObject('gpt-mock'), modelObject('gpt-mock-mini')],
+      });
+    case 'model':
+      return sendJson(res, 200, modelObject(decodeURIComponent(url.pathname.split('/').pop() ?? '')));
+    case 'files': {
+      const limit = Number(url.searchParams.get('limit') ?? 2);
+      const after = url.searchParams.get('after');
+      const start = after ? MOCK_FILES.indexOf(after) + 1 : 0;
+      const page = MOCK_FILES.slice(start, start + limit);
+      return sendJson(res, 200, {
+        object: 'list',
+        data: page.map((id) => fileObject(id, 100)),
+        has_more: start + limit < MOCK_FILES.length,
+      });
+    }
+    case 'file_upload':
+      return sendJson(res, 200, fileObject(`file-mock-${++sequence}`, bodyBytes));
+    case 'file_delete':
+      return sendJson(res, 200, { id: url.pathname.split('/').pop(), object: 'file', deleted: true });
+  }
+}
+
+function modelObject(id: string) {
+  return { id, object: 'model', created: 1_700_000_000, owned_by: 'mock' };
+}
+
+function fileObject(id: string, bytes: number) {
+  return {
+    id,
+    object: 'file',
+    bytes,
+    created_at: 1_700_000_000,
+    filename: `${id}.jsonl`,
+    purpose: 'batch',
+    status: 'processed',
+  };
+}
+
+const EMBEDDING_DIMENSIONS = 8;
+
+/** Embeddings as the request asks: floats, or base64 float32s (openai-node's default). */
+function embeddings(model: string, body: Record<string, unknown>) {
+  const dimensions = typeof body.dimensions === 'number' ? body.dimensions : EMBEDDING_DIMENSIONS;
+  const inputs = Array.isArray(body.input) ? body.input.length : 1;
+  const vector = Float32Array.from({ length: dimensions }, (_, i) => (i + 1) / dimensions);
+  const embedding =
+    body.encoding_format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector);
+  return {
+    object: 'list',
+    model,
+    data: Array.from({ length: inputs }, (_, index) => ({ object: 'embedding', index, embedding })),
+    usage: { prompt_tokens: 8 * inputs, total_tokens: 8 * inputs },
+  };
+}
+
+function responseObject(model: string, id = `resp_mock_${++sequence}`, text = CONTENT_WORDS.join('')) {
+  return {
+    id,
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    status: 'completed',
+    model,
+    service_tier: 'default',
+    output: [
+      {
+        type: 'message',
+        id: `msg_${id}`,
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text, annotations: [] }],
+      },
+    ],
+    usage: {
+      input_tokens: 12,
+      input_tokens_details: { cached_tokens: 4 },
+      output_tokens: CONTENT_WORDS.length,
+      output_tokens_details: { reasoning_tokens: 2 },
+      total_tokens: 12 + CONTENT_WORDS.length,
+    },
+    error: null,
+    incomplete_details: null,
+  };
+}
+
+/**
+ * A Responses API event stream: `response.created` and `response.in_progress` (no output), `count` text
+ * deltas, then `response.completed` with usage; or, with `error`, an error frame after `count` deltas.
+ */
+function streamResponse(res: ServerResponse, model: string, count: number, error?: unknown) {
+  const id = `resp_mock_s${++sequence}`;
+  const started = { ...responseObject(model, id, ''), status: 'in_progress', output: [], usage: null };
+  let sequenceNumber = 0;
+  const event = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequenceNumber++, ...data })}\n\n`;
+  res.writeHead(200, sseHeaders());
+  res.write(event('response.created', { response: started }));
+  res.write(event('response.in_progress', { response: started }));
+  let text = '';
+  for (let i = 0; i < count; i++) {
+    const delta = CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '';
+    text += delta;
+    res.write(
+      event('response.output_text.delta', { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta }),
+    );
+  }
+  if (error !== undefined) {
+    res.end(sse({ error }));
+    return;
+  }
+  res.end(event('response.completed', { response: responseObject(model, id, text) }));
 }
 
 function delay(ms: number, res: ServerResponse): Promise<void> {
