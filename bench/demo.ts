@@ -85,7 +85,7 @@ const paramsFor = (i: number) => ({
   model: `gpt-demo-${i % MODELS}`,
   messages: [{ role: 'user' as const, content: 'Say something resilient.' }],
 });
-const keyOf = (context: { params: { model: string } }) => context.params.model;
+const keyOf = (context: { params: { model?: string } }) => context.params.model ?? '';
 
 function clientFactory(server: MockOpenAI) {
   // openai-node's defaults (maxRetries: 2) for the bare mode; the wrapper turns them off per attempt.

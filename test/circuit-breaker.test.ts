@@ -3,13 +3,14 @@ import { describe, expect, test } from 'vitest';
 import { CircuitOpenError, classifyError, telemetryNames } from '../src/index.js';
 import { CircuitBreaker, type CircuitState, DEFAULT_BREAKER } from '../src/policy/circuit-breaker.js';
 import { giveUpEvents } from './support/assertions.js';
+import { newClient } from './support/clients.js';
 import { useLoopback } from './support/loopback.js';
 
 function breakerWithClock(options = {}) {
   let now = 1_000_000;
   const transitions: CircuitState[] = [];
   const breaker = new CircuitBreaker(
-    { ...DEFAULT_BREAKER, ...options },
+    { ...DEFAULT_BREAKER, probeTimeoutMs: 60_000, ...options },
     (s) => transitions.push(s),
     () => now,
   );
@@ -23,8 +24,8 @@ function breakerWithClock(options = {}) {
 }
 
 function run(breaker: CircuitBreaker, successes: number, failures: number) {
-  for (let i = 0; i < successes; i++) breaker.record('success', false);
-  for (let i = 0; i < failures; i++) breaker.record('failure', false);
+  for (let i = 0; i < successes; i++) breaker.record('success', 0);
+  for (let i = 0; i < failures; i++) breaker.record('failure', 0);
 }
 
 describe('CircuitBreaker (controlled clock)', () => {
@@ -65,11 +66,11 @@ describe('CircuitBreaker (controlled clock)', () => {
     advance(4_999);
     expect(breaker.permit().allowed).toBe(false);
     advance(1);
-    expect(breaker.permit()).toEqual({ allowed: true, probe: true });
-    expect(breaker.permit()).toEqual({ allowed: false, retryAfterMs: 0 }); // one probe at a time
-    breaker.record('success', true);
+    expect(breaker.permit()).toEqual({ allowed: true, probe: expect.any(Number) });
+    expect(breaker.permit()).toEqual({ allowed: false, retryAfterMs: 60_000 }); // one probe at a time
+    breaker.record('success', 1);
     expect(transitions).toEqual(['open', 'half_open', 'closed']);
-    expect(breaker.permit()).toEqual({ allowed: true, probe: false });
+    expect(breaker.permit()).toEqual({ allowed: true, probe: 0 });
   });
 
   test('a failed probe re-opens it for another break', () => {
@@ -77,7 +78,7 @@ describe('CircuitBreaker (controlled clock)', () => {
     run(breaker, 0, 1);
     advance(5_000);
     breaker.permit();
-    breaker.record('failure', true);
+    breaker.record('failure', 1);
     expect(transitions).toEqual(['open', 'half_open', 'open']);
     expect(breaker.permit()).toEqual({ allowed: false, retryAfterMs: 5_000 });
   });
@@ -87,9 +88,9 @@ describe('CircuitBreaker (controlled clock)', () => {
     run(breaker, 0, 1);
     advance(5_000);
     breaker.permit();
-    breaker.record('ignored', true);
+    breaker.record('ignored', 1);
     expect(breaker.state).toBe('half_open');
-    expect(breaker.permit()).toEqual({ allowed: true, probe: true });
+    expect(breaker.permit()).toEqual({ allowed: true, probe: expect.any(Number) });
   });
 });
 
@@ -136,17 +137,40 @@ describe('through createResilientChat', () => {
     ]);
   });
 
-  test('closed-client failures are local faults and never open the circuit', async () => {
-    env.server.script(...Array.from({ length: 6 }, () => ({ type: 'litellm_closed_client' as const })));
+  test('our own closed clients are local faults and never open the circuit', async () => {
+    const dead = newClient(env.server);
+    await dead.agent.destroy();
     const chat = env.chat({
+      clients: () => dead.client,
       closedClient: { maxRecoveries: 1 },
       circuitBreaker: { minimumThroughput: 2, failureRatio: 0.1 },
     });
     for (let i = 0; i < 3; i++)
       await chat.completions.create({ model: 'm', messages: [] }).catch(() => undefined);
 
-    expect(env.server.requests).toHaveLength(6);
+    expect(env.server.requests).toHaveLength(0);
     expect(await env.harness.counter(telemetryNames.METRIC_CIRCUIT_TRANSITIONS)).toBe(0);
+  });
+
+  test("a server's word that its client closed: the first of a call is free, a second counts like a 5xx", async () => {
+    env.server.script(...Array.from({ length: 6 }, () => ({ type: 'litellm_closed_client' as const })));
+    const chat = env.chat({
+      retry: { maxRetries: 0 },
+      circuitBreaker: { minimumThroughput: 2, failureRatio: 0.1 },
+    });
+    const errors: unknown[] = [];
+    for (let i = 0; i < 3; i++)
+      await chat.completions.create({ model: 'm', messages: [] }).catch((e: unknown) => errors.push(e));
+
+    // Calls 1 and 2: an immediate retry each (ignored by the breaker), then a counted failure; the second
+    // failure reaches the minimum throughput and opens the circuit, so call 3 sends nothing.
+    expect(env.server.requests).toHaveLength(4);
+    expect(errors[2]).toBeInstanceOf(CircuitOpenError);
+    expect(
+      await env.harness.counter(telemetryNames.METRIC_CIRCUIT_TRANSITIONS, {
+        'resilient_chat.circuit.state': 'open',
+      }),
+    ).toBe(1);
   });
 
   test('circuitBreaker: false turns it off', async () => {

@@ -1,5 +1,6 @@
 /** classifyError on errors that real openai-node clients throw against a real server and real dispatchers. */
 import OpenAI from 'openai';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { classifyError } from '../src/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../src/testing/index.js';
@@ -64,11 +65,11 @@ describe('closed clients', () => {
     expect(classifyError(outer).reason).toBe('connection');
   });
 
-  test("a LiteLLM proxy's HTTP 500 body", async () => {
+  test("a LiteLLM proxy's HTTP 500 body is the proxy's closed client, not ours", async () => {
     const error = await errorFor({ type: 'litellm_closed_client' });
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect(classifyError(error)).toEqual({
-      reason: 'client_closed',
+      reason: 'upstream_client_closed',
       retryable: true,
       errorType: 'InternalServerError',
       status: 500,
@@ -86,7 +87,77 @@ describe('closed clients', () => {
         },
       },
     });
-    expect(classifyError(error).reason).toBe('client_closed');
+    expect(classifyError(error).reason).toBe('upstream_client_closed');
+  });
+
+  test("undici's closed codes in a server's body never say our client is dead", async () => {
+    const error = await errorFor({
+      type: 'status',
+      status: 500,
+      body: { error: { message: 'upstream failed', type: 'server_error', code: 'UND_ERR_DESTROYED' } },
+    });
+    expect(classifyError(error)).toMatchObject({ reason: 'server_error', status: 500 });
+  });
+});
+
+describe('error bodies that say a request can never succeed as sent', () => {
+  test.each([
+    [429, 'insufficient_quota'],
+    [429, 'billing_hard_limit_reached'],
+    [400, 'context_length_exceeded'],
+    [400, 'content_filter'],
+  ])('%i %s: not retried, reported by its code', async (status, code) => {
+    const error = await errorFor({
+      type: 'status',
+      status,
+      body: { error: { message: 'no', type: code, param: null, code } },
+    });
+    expect(classifyError(error)).toEqual({
+      reason: 'not_retryable',
+      retryable: false,
+      errorType: code,
+      status,
+    });
+  });
+});
+
+describe('setup errors', () => {
+  test('a dispatcher that is not one fails at once as a setup error', async () => {
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: {} } as Record<string, unknown>,
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toMatchObject({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'TypeError',
+    });
+  });
+
+  test('a request undici itself rejects as invalid (UND_ERR_INVALID_ARG)', async () => {
+    // A real undici Agent whose requests carry a method undici refuses: undici's own validation throws.
+    class BadMethodAgent extends Agent {
+      override dispatch(options: Agent.DispatchOptions, handler: Agent.DispatchHandler): boolean {
+        return super.dispatch(
+          { ...options, method: 'BAD METHOD' as Agent.DispatchOptions['method'] },
+          handler,
+        );
+      }
+    }
+    const agent = new BadMethodAgent();
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: agent } as Record<string, unknown>,
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.close();
+    expect(classifyError(error)).toMatchObject({ reason: 'setup_error', errorType: 'UND_ERR_INVALID_ARG' });
   });
 });
 

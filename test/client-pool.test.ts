@@ -45,7 +45,7 @@ const dispatcherOf = (client: OpenAI) =>
 
 describe('leases', () => {
   test('one client per key, each with its own Agent', async () => {
-    const p = makePool({ key: ({ params }) => params.model });
+    const p = makePool({ key: ({ params }) => params.model ?? '' });
     const a = await p.acquire({ params: { ...params, model: 'a' } });
     const a2 = await p.acquire({ params: { ...params, model: 'a' } });
     const b = await p.acquire({ params: { ...params, model: 'b' } });
@@ -104,7 +104,7 @@ describe('leases', () => {
   });
 
   test('at exhaustion the least recently used client drains and the new key is served at once', async () => {
-    const p = makePool({ maxSize: 2, key: ({ params }) => params.model });
+    const p = makePool({ maxSize: 2, key: ({ params }) => params.model ?? '' });
     const a = await p.acquire({ params: { ...params, model: 'a' } });
     await new Promise((r) => setTimeout(r, 2));
     const b = await p.acquire({ params: { ...params, model: 'b' } });

@@ -2,10 +2,21 @@
  * Closed-client recovery against real undici dispatchers that are really closed or destroyed, under real
  * openai-node clients talking to a loopback server.
  */
+
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
+import { ProxyAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { attemptErrors, classifyError, createResilientChat, telemetryNames } from '../src/index.js';
+import {
+  attemptErrors,
+  ClientNotReplaceableError,
+  classifyError,
+  createResilientChat,
+  telemetryNames,
+} from '../src/index.js';
 import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
 import { giveUpEvents, onlySpan, quietLogger, retryEvents } from './support/assertions.js';
 import { newClient, RecordingSource } from './support/clients.js';
@@ -195,35 +206,69 @@ describe('a dispatcher destroyed while the request is in flight', () => {
   });
 });
 
-describe('a proxy that relays the closed client (LiteLLM)', () => {
-  test('HTTP 500 with the httpx message: fresh client, no backoff', async () => {
+describe("a proxy that relays its own closed client (LiteLLM): the server's fault, not ours", () => {
+  test('HTTP 500 with the httpx message: retried at once on the same client, which is kept', async () => {
     const proxied = newClient(server);
-    const fresh = newClient(server);
     server.script({ type: 'litellm_closed_client' });
-    const chat = chatOver(new RecordingSource([proxied, fresh]), { baseDelayMs: 2_000 });
+    const chat = chatOver(new RecordingSource([proxied]), { baseDelayMs: 2_000 });
 
     const started = performance.now();
     await chat.completions.create(params);
 
     expect(performance.now() - started).toBeLessThan(1_000); // a backoff would have cost up to 2 s
     expect(server.requests.map((r) => r.step)).toEqual(['litellm_closed_client', 'ok']);
-    await expectOneRecovery('InternalServerError', true);
+    expect(source.invalidated).toEqual([]);
+    expect(source.acquired).toEqual([proxied.client, proxied.client]);
+    await expectOneUpstreamRetry('InternalServerError');
   });
 
-  test('an SSE error frame before the first chunk', async () => {
+  test('an SSE error frame before the first chunk: the same', async () => {
     const proxied = newClient(server);
-    const fresh = newClient(server);
     server.script({ type: 'sse_error', afterChunks: 0 });
-    const chat = chatOver(new RecordingSource([proxied, fresh]));
+    const chat = chatOver(new RecordingSource([proxied]));
 
     const chunks = [];
     for await (const chunk of await chat.completions.create({ ...params, stream: true })) chunks.push(chunk);
 
     expect(chunks).toHaveLength(3);
     expect(server.requests.map((r) => r.step)).toEqual(['sse_error', 'ok']);
-    await expectOneRecovery('APIError', true);
+    expect(source.invalidated).toEqual([]);
+    await expectOneUpstreamRetry('APIError');
+  });
+
+  test('a second one in the same call backs off and spends the transient retries like any 5xx', async () => {
+    server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
+    const chat = chatOver(new RecordingSource([newClient(server)]), { maxRetries: 1 });
+
+    await chat.completions.create(params);
+
+    const span = await onlySpan(harness);
+    expect(
+      retryEvents(span).map((e) => [e[ATTR_RETRY_REASON], e[telemetryNames.ATTR_RETRY_DELAY_MS]]),
+    ).toEqual([
+      ['upstream_client_closed', 0],
+      ['upstream_client_closed', expect.any(Number)],
+    ]);
+    expect(source.invalidated).toEqual([]);
   });
 });
+
+async function expectOneUpstreamRetry(expectedErrorType: string) {
+  const span = await onlySpan(harness);
+  expect(span.status.code).toBe(SpanStatusCode.UNSET);
+  expect(span.attributes[telemetryNames.ATTR_CLOSED_CLIENT_RECOVERIES]).toBe(0);
+  expect(retryEvents(span)).toEqual([
+    {
+      [telemetryNames.ATTR_ATTEMPT]: 1,
+      [ATTR_RETRY_REASON]: 'upstream_client_closed',
+      [telemetryNames.ATTR_RETRY_DELAY_MS]: 0,
+      'error.type': expectedErrorType,
+      [telemetryNames.ATTR_CLIENT_REPLACED]: false,
+      [telemetryNames.ATTR_RETRY_MAYBE_SENT]: true,
+    },
+  ]);
+  expect(await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+}
 
 describe('limits', () => {
   test('gives up after closedClient.maxRecoveries, rethrowing the last error unchanged', async () => {
@@ -273,15 +318,91 @@ describe('limits', () => {
   });
 });
 
-describe('a single OpenAI instance', () => {
-  test('is replaced by a copy without the dead dispatcher, for this call and the next', async () => {
-    const { client, agent } = newClient(server);
-    await agent.destroy();
-    const chat = createResilientChat({
+describe("a single OpenAI instance: its transport is the user's policy", () => {
+  function chatOn(client: OpenAI, closedClient = {}) {
+    return createResilientChat({
       clients: client,
+      closedClient,
       tracerProvider: harness.tracerProvider,
       meterProvider: harness.meterProvider,
       logger: quietLogger,
+    });
+  }
+
+  test('a dead own dispatcher is never swapped for a direct connection: a clear error instead', async () => {
+    const { client, agent } = newClient(server);
+    await agent.destroy();
+    const chat = chatOn(client);
+
+    for (let i = 0; i < 2; i++) {
+      const error = await chat.completions.create(params).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientNotReplaceableError);
+      expect(error).toBeInstanceOf(OpenAI.APIConnectionError); // openai-node's catch blocks still match
+      expect((error as ClientNotReplaceableError).code).toBe('RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE');
+      expect((error as Error).message).toMatch(/factory, a source or a ClientPool/);
+      expect(classifyError((error as Error).cause).errorType).toBe('UND_ERR_DESTROYED');
+    }
+    expect(server.requests).toHaveLength(0);
+    const spans = await harness.spans();
+    expect(spans.map((s) => giveUpEvents(s)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON])).toEqual([
+      'client_not_replaceable',
+      'client_not_replaceable',
+    ]);
+  });
+
+  test('an egress ProxyAgent that was closed: no request ever bypasses the proxy', async () => {
+    const proxy = await startForwardProxy();
+    const agent = new ProxyAgent(proxy.url);
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: agent } as Record<string, unknown>,
+    });
+    const chat = chatOn(client);
+    await chat.completions.create(params);
+    expect(proxy.tunnels).toBe(1);
+    await agent.close();
+
+    for (let i = 0; i < 3; i++) {
+      await expect(chat.completions.create(params)).rejects.toBeInstanceOf(ClientNotReplaceableError);
+    }
+    expect(server.requests).toHaveLength(1); // only the one that went through the proxy
+    expect(proxy.tunnels).toBe(1);
+    await proxy.close();
+  });
+
+  test("a proxy's closed-client 500 keeps the user's healthy ProxyAgent", async () => {
+    const proxy = await startForwardProxy();
+    const agent = new ProxyAgent(proxy.url);
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: agent } as Record<string, unknown>,
+    });
+    server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
+    const chat = chatOn(client);
+    for (let i = 0; i < 4; i++) await chat.completions.create(params);
+
+    expect(server.requests).toHaveLength(6);
+    expect(agent.closed || agent.destroyed).toBe(false);
+    // Every connection the server saw came through a tunnel of the user's proxy: none went direct.
+    expect(server.connections).toBe(proxy.tunnels);
+    await agent.close();
+    await proxy.close();
+  });
+
+  test('fallbackToGlobalDispatcher: the opt-in replacement is logged and marked on the span, every time', async () => {
+    const { client, agent } = newClient(server);
+    await agent.destroy();
+    const warnings: { message: string; fields: unknown }[] = [];
+    const chat = createResilientChat({
+      clients: client,
+      closedClient: { fallbackToGlobalDispatcher: true },
+      tracerProvider: harness.tracerProvider,
+      meterProvider: harness.meterProvider,
+      logger: { warn: (message, fields) => warnings.push({ message, fields }) },
     });
 
     await chat.completions.create(params);
@@ -290,5 +411,48 @@ describe('a single OpenAI instance', () => {
     expect(server.requests).toHaveLength(2);
     const spans = await harness.spans();
     expect(spans.map((s) => s.attributes[telemetryNames.ATTR_ATTEMPTS])).toEqual([2, 1]);
+    expect(spans[0]?.events.map((e) => e.name)).toContain(telemetryNames.EVENT_DISPATCHER_FALLBACK);
+    const fallback = warnings.filter(
+      (w) => (w.fields as { fallback?: string }).fallback === 'global_dispatcher',
+    );
+    expect(fallback).toHaveLength(1);
+    expect(fallback[0]?.message).toMatch(/global dispatcher/);
   });
 });
+
+/** A counting HTTP forward proxy (CONNECT tunnels, as undici's ProxyAgent uses) on loopback. */
+async function startForwardProxy() {
+  let tunnels = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const proxy = createServer();
+  proxy.on('connect', (req, socket) => {
+    tunnels++;
+    sockets.add(socket);
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    sockets.add(upstream);
+    const drop = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', drop);
+    socket.on('error', drop);
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get tunnels() {
+      return tunnels;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}

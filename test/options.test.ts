@@ -92,7 +92,7 @@ describe('bad call input', () => {
       return client;
     };
     const chat = createResilientChat({ clients: factory, logger: false });
-    await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/params.model/);
+    await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/body.model/);
     expect(acquired).toBe(0);
   });
 });

@@ -102,7 +102,7 @@ beforeAll(async () => {
 
   pool = new ClientPool({
     create: (_key, transport) => new OpenAI({ apiKey: TEST_API_KEY, baseURL: mock.url, ...transport }),
-    key: ({ params }) => params.model,
+    key: ({ params }) => params.model ?? '',
     meterProvider: provider,
   });
   const common = { clients: pool, meterProvider: provider, logger: false as const };

@@ -55,7 +55,7 @@ async function drive(
 test('10,000 calls through ClientPool with eviction churn at concurrency 200: no closed-client failure at all', async () => {
   const pool = new ClientPool({
     create,
-    key: ({ params }) => params.model,
+    key: ({ params }) => params.model ?? '',
     maxSize: KEYS,
     connectionsPerClient: CONNECTIONS_PER_CLIENT,
     meterProvider: harness.meterProvider,
@@ -105,7 +105,7 @@ test('10,000 calls through ClientPool with eviction churn at concurrency 200: no
 
 test('the same churn through EvictingClientCache: bare openai-node fails, the wrapper recovers every call', async () => {
   const calls = 2_000;
-  const bareCache = new EvictingClientCache({ create, key: ({ params }) => params.model });
+  const bareCache = new EvictingClientCache({ create, key: ({ params }) => params.model ?? '' });
   const bareFailures = await drive(
     calls,
     200,
@@ -118,7 +118,7 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
   );
   await bareCache.close();
 
-  const cache = new EvictingClientCache({ create, key: ({ params }) => params.model });
+  const cache = new EvictingClientCache({ create, key: ({ params }) => params.model ?? '' });
   const chat = createResilientChat({
     clients: cache,
     closedClient: { maxRecoveries: 5 },

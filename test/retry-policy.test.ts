@@ -12,7 +12,12 @@ const serverError: Classification = {
   status: 503,
 };
 const closed: Classification = { reason: 'client_closed', retryable: true, errorType: 'UND_ERR_DESTROYED' };
-const fresh = () => ({ transientRetries: 0, recoveries: 0, deadlineAt: Number.POSITIVE_INFINITY });
+const fresh = () => ({
+  transientRetries: 0,
+  recoveries: 0,
+  upstreamClosedRetries: 0,
+  deadlineAt: Number.POSITIVE_INFINITY,
+});
 
 function policy(retry = {}, closedClient = {}, random = () => 1) {
   return new RetryPolicy(
@@ -46,7 +51,12 @@ describe('BackoffSchedule', () => {
 describe('RetryPolicy.decide', () => {
   test('transient failures back off until maxRetries is spent', () => {
     const p = policy({ maxRetries: 2 });
-    expect(p.decide(serverError, fresh())).toEqual({ action: 'retry', delayMs: 500, replaceClient: false });
+    expect(p.decide(serverError, fresh())).toEqual({
+      action: 'retry',
+      delayMs: 500,
+      replaceClient: false,
+      kind: 'transient',
+    });
     expect(p.decide(serverError, { ...fresh(), transientRetries: 1 })).toMatchObject({ delayMs: 1000 });
     expect(p.decide(serverError, { ...fresh(), transientRetries: 2 })).toEqual({
       action: 'give_up',
@@ -56,7 +66,12 @@ describe('RetryPolicy.decide', () => {
 
   test('a closed client is retried at once on a fresh client, within its own allowance', () => {
     const p = policy({ maxRetries: 0 }, { maxRecoveries: 1 });
-    expect(p.decide(closed, fresh())).toEqual({ action: 'retry', delayMs: 0, replaceClient: true });
+    expect(p.decide(closed, fresh())).toEqual({
+      action: 'retry',
+      delayMs: 0,
+      replaceClient: true,
+      kind: 'recovery',
+    });
     expect(p.decide(closed, { ...fresh(), recoveries: 1 })).toEqual({
       action: 'give_up',
       reason: 'recoveries_exhausted',
@@ -72,14 +87,14 @@ describe('RetryPolicy.decide', () => {
   test('no sleep may end past the deadline', () => {
     const p = policy();
     const now = 10_000;
-    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 400 }, now)).toEqual({
+    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 400 }, undefined, now)).toEqual({
       action: 'give_up',
       reason: 'deadline',
     });
-    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 600 }, now)).toMatchObject({
+    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 600 }, undefined, now)).toMatchObject({
       action: 'retry',
     });
-    expect(p.decide(closed, { ...fresh(), deadlineAt: now }, now)).toEqual({
+    expect(p.decide(closed, { ...fresh(), deadlineAt: now }, undefined, now)).toEqual({
       action: 'give_up',
       reason: 'deadline',
     });

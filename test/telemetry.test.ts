@@ -2,7 +2,12 @@
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { describe, expect, test } from 'vitest';
-import { type Logger, type RetryLogFields, telemetryNames } from '../src/index.js';
+import {
+  type DispatcherFallbackLogFields,
+  type Logger,
+  type RetryLogFields,
+  telemetryNames,
+} from '../src/index.js';
 import { onlySpan } from './support/assertions.js';
 import { TEST_API_KEY } from './support/clients.js';
 import { useLoopback } from './support/loopback.js';
@@ -45,6 +50,8 @@ describe('the chat span', () => {
       'gen_ai.request.stream': false,
       'gen_ai.response.id': completion.id,
       'gen_ai.response.model': 'gpt-4o-mini',
+      'gen_ai.system': 'openai',
+      'openai.api.type': 'chat_completions',
       'gen_ai.response.finish_reasons': ['stop'],
       'gen_ai.usage.input_tokens': 12,
       'gen_ai.usage.output_tokens': 6,
@@ -144,6 +151,7 @@ describe('metrics', () => {
       'gen_ai.provider.name': 'openai',
       'gen_ai.request.model': 'gpt-4o-mini',
       'gen_ai.response.model': 'gpt-4o-mini',
+      'openai.api.type': 'chat_completions',
       'server.address': '127.0.0.1',
       'server.port': env.server.port,
     });
@@ -174,7 +182,7 @@ describe('metrics', () => {
 describe('the retry log', () => {
   test('one warning per retry with reason, attempt, delay, model and the trace id', async () => {
     env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
-    const records: { message: string; fields: RetryLogFields }[] = [];
+    const records: { message: string; fields: RetryLogFields | DispatcherFallbackLogFields }[] = [];
 
     await chat({
       logger: { warn: (message, fields) => records.push({ message, fields }) },
@@ -187,17 +195,19 @@ describe('the retry log', () => {
         attempt: 1,
         delayMs: expect.any(Number),
         model: 'gpt-4o-mini',
+        operation: 'POST /chat/completions',
         errorType: 'InternalServerError',
         clientReplaced: false,
         traceId: span.spanContext().traceId,
       },
       {
-        reason: 'client_closed',
+        reason: 'upstream_client_closed',
         attempt: 2,
         delayMs: 0,
         model: 'gpt-4o-mini',
+        operation: 'POST /chat/completions',
         errorType: 'InternalServerError',
-        clientReplaced: true,
+        clientReplaced: false,
         traceId: span.spanContext().traceId,
       },
     ]);

@@ -24,7 +24,7 @@ const paramsFor = (i: number) => ({
   model: `gpt-bench-${i % KEYS}`,
   messages: [{ role: 'user' as const, content: 'hi' }],
 });
-const keyOf = ({ params }: { params: { model: string } }) => params.model;
+const keyOf = ({ params }: { params: { model?: string } }) => params.model ?? '';
 
 export interface ChurnRun {
   name: string;
