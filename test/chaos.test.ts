@@ -105,7 +105,7 @@ test(`${CALLS} calls under random faults: every call accounted for, every retry 
   const failedSpans = spans.filter((s) => s.status.code === 2).length;
   expect(failedSpans).toBe(outcomes.failed);
   expect(await harness.counter(telemetryNames.METRIC_GIVE_UPS)).toBe(outcomes.failed);
-  for (const reason of ['client_closed', 'server_error', 'rate_limited', 'connection', 'timeout']) {
+  for (const reason of ['upstream_client_closed', 'server_error', 'rate_limited', 'connection', 'timeout']) {
     expect(
       events.some((e) => e[telemetryNames.ATTR_RETRY_REASON] === reason),
       reason,
