@@ -369,8 +369,9 @@ function responseObject(model: string, id = `resp_mock_${++sequence}`, text = CO
 }
 
 /**
- * A Responses API event stream: `response.created` and `response.in_progress` (no output), `count` text
- * deltas, then `response.completed` with usage; or, with `error`, an error frame after `count` deltas.
+ * A Responses API event stream: `response.created` and `response.in_progress` (no output), the output item
+ * and its content part, `count` text deltas, their `done` events, then `response.completed` with usage; or,
+ * with `error`, an error frame after `count` deltas (with 0, before the output item).
  */
 function streamResponse(res: ServerResponse, model: string, count: number, error?: unknown) {
   const id = `resp_mock_s${++sequence}`;
@@ -381,18 +382,35 @@ function streamResponse(res: ServerResponse, model: string, count: number, error
   res.writeHead(200, sseHeaders());
   res.write(event('response.created', { response: started }));
   res.write(event('response.in_progress', { response: started }));
+  if (error !== undefined && count === 0) {
+    res.end(sse({ error }));
+    return;
+  }
+  const item = { type: 'message', id: `msg_${id}`, status: 'in_progress', role: 'assistant', content: [] };
+  const at = { item_id: item.id, output_index: 0, content_index: 0 };
+  res.write(event('response.output_item.added', { output_index: 0, item }));
+  res.write(
+    event('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [] } }),
+  );
   let text = '';
   for (let i = 0; i < count; i++) {
     const delta = CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '';
     text += delta;
-    res.write(
-      event('response.output_text.delta', { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta }),
-    );
+    res.write(event('response.output_text.delta', { ...at, delta }));
   }
   if (error !== undefined) {
     res.end(sse({ error }));
     return;
   }
+  const part = { type: 'output_text', text, annotations: [] };
+  res.write(event('response.output_text.done', { ...at, text }));
+  res.write(event('response.content_part.done', { ...at, part }));
+  res.write(
+    event('response.output_item.done', {
+      output_index: 0,
+      item: { ...item, status: 'completed', content: [part] },
+    }),
+  );
   res.end(event('response.completed', { response: responseObject(model, id, text) }));
 }
 
