@@ -141,7 +141,7 @@ describe('setup errors', () => {
   test('a request undici itself rejects as invalid (UND_ERR_INVALID_ARG)', async () => {
     // A real undici Agent whose requests carry a method undici refuses: undici's own validation throws.
     class BadMethodAgent extends Agent {
-      override dispatch(options: Agent.DispatchOptions, handler: Agent.DispatchHandler): boolean {
+      override dispatch(options: Agent.DispatchOptions, handler: Parameters<Agent['dispatch']>[1]): boolean {
         return super.dispatch(
           { ...options, method: 'BAD METHOD' as Agent.DispatchOptions['method'] },
           handler,

@@ -64,7 +64,8 @@ describe("openai's promise semantics, with the attempt that succeeded", () => {
     expect(data.choices[0]?.message.content).toMatch(/Resilient/);
     expect(request_id).toBe(env.server.requests[0]?.requestId);
     expect(response.headers.get('x-request-id')).toBe(request_id);
-    expect(data._request_id).toBe(request_id);
+    const completion = await client.chat.completions.create({ model: 'm', messages });
+    expect(completion._request_id).toBe(env.server.requests[1]?.requestId); // typed, as on openai's client
     expect(retryEvents(await onlySpan(env.harness)).map((e) => e[ATTR_RETRY_REASON])).toEqual([
       'client_closed',
     ]);
@@ -306,7 +307,12 @@ describe("openai-node's helpers, built on the resilient create", () => {
       tools: [
         {
           type: 'function',
-          function: { name: 'noop', parameters: { type: 'object', properties: {} }, function: () => 'ok' },
+          function: {
+            name: 'noop',
+            description: 'does nothing',
+            parameters: { type: 'object', properties: {} },
+            function: (_args: string) => 'ok',
+          },
         },
       ],
     });

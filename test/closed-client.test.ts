@@ -386,7 +386,8 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     for (let i = 0; i < 4; i++) await chat.completions.create(params);
 
     expect(server.requests).toHaveLength(6);
-    expect(agent.closed || agent.destroyed).toBe(false);
+    const state = agent as unknown as { closed: boolean; destroyed: boolean };
+    expect(state.closed || state.destroyed).toBe(false);
     // Every connection the server saw came through a tunnel of the user's proxy: none went direct.
     expect(server.connections).toBe(proxy.tunnels);
     await agent.close();
@@ -423,7 +424,7 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
 /** A counting HTTP forward proxy (CONNECT tunnels, as undici's ProxyAgent uses) on loopback. */
 async function startForwardProxy() {
   let tunnels = 0;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<import('node:stream').Duplex>();
   const proxy = createServer();
   proxy.on('connect', (req, socket) => {
     tunnels++;
