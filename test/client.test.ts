@@ -64,11 +64,11 @@ describe("openai's promise semantics, with the attempt that succeeded", () => {
     expect(data.choices[0]?.message.content).toMatch(/Resilient/);
     expect(request_id).toBe(env.server.requests[0]?.requestId);
     expect(response.headers.get('x-request-id')).toBe(request_id);
-    const completion = await client.chat.completions.create({ model: 'm', messages });
-    expect(completion._request_id).toBe(env.server.requests[1]?.requestId); // typed, as on openai's client
     expect(retryEvents(await onlySpan(env.harness)).map((e) => e[ATTR_RETRY_REASON])).toEqual([
       'client_closed',
     ]);
+    const completion = await client.chat.completions.create({ model: 'm', messages });
+    expect(completion._request_id).toBe(env.server.requests[1]?.requestId); // typed, as on openai's client
   });
 
   test('withResponse() on a stream: the request id of a stream is reachable', async () => {
