@@ -181,3 +181,30 @@ describe('through createResilientChat', () => {
     expect(env.server.requests).toHaveLength(5);
   });
 });
+
+describe('a slow half-open probe', () => {
+  test('holds the circuit only for probeTimeoutMs; then the next call is let through as a probe', () => {
+    const { breaker, advance } = breakerWithClock({
+      minimumThroughput: 2,
+      breakDurationMs: 1_000,
+      probeTimeoutMs: 500,
+    });
+    run(breaker, 0, 2);
+    expect(breaker.state).toBe('open');
+    advance(1_000);
+    const slow = breaker.permit();
+    expect(slow).toMatchObject({ allowed: true });
+    advance(200);
+    expect(breaker.permit()).toEqual({ allowed: false, retryAfterMs: 300 });
+    advance(300);
+    const second = breaker.permit();
+    expect(second).toMatchObject({ allowed: true });
+
+    // The slow probe answers at last: its success still closes the circuit.
+    breaker.record('success', slow.allowed ? slow.probe : 0);
+    expect(breaker.state).toBe('closed');
+    // The second probe's late answer changes nothing now.
+    breaker.record('failure', second.allowed ? second.probe : 0);
+    expect(breaker.state).toBe('closed');
+  });
+});

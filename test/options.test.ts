@@ -52,6 +52,36 @@ describe('createResilientChat rejects', () => {
     [null, 'options'],
   ])('%j naming %s', (options, option) => rejects(options, option));
 
+  test.each([
+    [{ retry: { totalTimeoutMS: 1000 } }, 'retry.totalTimeoutMS', 'retry.totalTimeoutMs'],
+    [{ retry: { maxRetry: 3 } }, 'retry.maxRetry', 'retry.maxRetries'],
+    [{ retries: 3 }, 'retries', 'retry'],
+    [{ closedClients: {} }, 'closedClients', 'closedClient'],
+    [{ circuitbreaker: false }, 'circuitbreaker', 'circuitBreaker'],
+    [{ captureContents: true }, 'captureContents', 'captureContent'],
+    [{ retryBudget: { ration: 0.2 } }, 'retryBudget.ration', 'retryBudget.ratio'],
+  ])('a misspelt key %j is refused, naming it and the nearest valid one', (extra, option, nearest) => {
+    rejects({ clients: client, ...extra }, option);
+    expect(() => createResilientChat({ clients: client, ...extra } as ResilientChatOptions)).toThrow(
+      `did you mean \`${nearest}\`?`,
+    );
+  });
+
+  test('a key that resembles nothing lists the valid ones', () => {
+    expect(() => createResilientChat({ clients: client, zzzzzzzz: 1 } as never)).toThrow(
+      /one of: clients, retry/,
+    );
+  });
+
+  test.each([
+    [{ circuitBreaker: { probeTimeoutMs: 2 ** 31 } }, 'circuitBreaker.probeTimeoutMs'],
+    [{ circuitBreaker: { breakDurationMs: Number.POSITIVE_INFINITY } }, 'circuitBreaker.breakDurationMs'],
+    [{ retryBudget: { windowMs: 2 ** 31 } }, 'retryBudget.windowMs'],
+    [{ closedClient: { fallbackToGlobalDispatcher: 'yes' } }, 'closedClient.fallbackToGlobalDispatcher'],
+  ])('durations past the timer limit and wrong types are refused: %j', (extra, option) => {
+    rejects({ clients: client, ...extra }, option);
+  });
+
   test('the message never echoes a string back (it may be an API key)', () => {
     const key = `sk-proj-${'A'.repeat(40)}`;
     expect(() => createResilientChat({ clients: key as never })).toThrow(
