@@ -157,7 +157,7 @@ scrape_configs:
     metric_relabel_configs:
 ${relabels.join('\n')}
 `;
-  prometheus = await startPrometheus(binaries.prometheus, config, 19_000 + Math.floor(Math.random() * 1000));
+  prometheus = await startPrometheus(binaries.prometheus, config);
   // Prometheus picks up scrape targets on a 5 s discovery tick, so wait for scrapes rather than for time.
   await scrapes(2); // phase 1 is in the database
   await drive(faults); // phase 2: counters increase between scrapes, so rate() and increase() see it
