@@ -6,6 +6,14 @@
  * Queries use the series names of the compose stack (the collector / Prometheus OTLP translation adds unit
  * suffixes and `_total`), and the labels that attributes become there (dots to underscores; service.name to
  * `job`).
+ *
+ * Rate windows are `$__rate_interval`, which Grafana derives from the Prometheus datasource's `timeInterval`
+ * (provisioning/datasources/datasources.yml): max(4 x timeInterval, $__interval + timeInterval). That setting
+ * says how often samples arrive (the metric export interval); with it, every window holds at least four.
+ *
+ * The JS metrics SDK sends no exemplars, so nothing here promises them. Slow or failed calls lead to their
+ * traces through links to Jaeger's search, with the dashboard's service and time range and the span tags that
+ * select them.
  */
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as common from '@grafana/grafana-foundation-sdk/common';
@@ -13,8 +21,11 @@ import {
   type Dashboard,
   DashboardBuilder,
   DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
   QueryVariableBuilder,
   RowBuilder,
+  TextBoxVariableBuilder,
   VariableRefresh,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
@@ -27,8 +38,26 @@ const CALLS = 'gen_ai_client_operation_duration_seconds';
 const SEL = 'job=~"$service", gen_ai_request_model=~"$model"';
 const RATE = '$__rate_interval';
 
-function query(expr: string, legend: string, exemplar = false): cog.Builder<cog.Dataquery> {
-  return new DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).exemplar(exemplar);
+/** The GenAI histogram the lead's stream telemetry adds: seconds until a stream's first chunk. */
+export const TIME_TO_FIRST_CHUNK = 'gen_ai_client_operation_time_to_first_chunk_seconds';
+
+function query(expr: string, legend: string): cog.Builder<cog.Dataquery> {
+  return new DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend);
+}
+
+/**
+ * A link to Jaeger's trace search for the selected service over the dashboard's time range (Grafana's
+ * `${__from}`/`${__to}` are milliseconds; Jaeger wants microseconds). `tags` are span tags Jaeger matches
+ * exactly; `extra` adds query parameters (already encoded).
+ */
+export function jaegerSearch(title: string, tags: Record<string, string> = {}, extra = '') {
+  const tagParam = Object.keys(tags).length > 0 ? `&tags=${encodeURIComponent(JSON.stringify(tags))}` : '';
+  return new DashboardLinkBuilder(title)
+    .type(DashboardLinkType.Link)
+    .url(
+      `\${jaeger}/search?service=\${service:percentencode}&start=\${__from}000&end=\${__to}000&limit=100${tagParam}${extra}`,
+    )
+    .targetBlank(true);
 }
 
 function timeseries(
@@ -60,18 +89,16 @@ export function buildDashboard(): Dashboard {
       'Chat completions through resilient-chat: traffic, retries, closed-client recoveries, give-ups, latency, tokens, circuit breakers, retry budget.',
     )
     .tags(['resilient-chat', 'genai', 'openai'])
-    .refresh('30s')
+    .refresh('1m')
     .time({ from: 'now-1h', to: 'now' })
     .tooltip(DashboardCursorSync.Crosshair)
+    // One service at a time: Jaeger's search, which the links open, takes exactly one.
     .withVariable(
       new QueryVariableBuilder('service')
         .label('Service')
         .datasource(PROMETHEUS)
         .query(`label_values(${CALLS}_count, job)`)
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.+'),
+        .refresh(VariableRefresh.OnTimeRangeChanged),
     )
     .withVariable(
       new QueryVariableBuilder('model')
@@ -83,15 +110,25 @@ export function buildDashboard(): Dashboard {
         .includeAll(true)
         .allValue('.+'),
     )
+    .withVariable(
+      new TextBoxVariableBuilder('jaeger')
+        .label('Jaeger URL')
+        .description("Where the browser reaches Jaeger's UI (docker-compose.otel.yml publishes it on localhost).")
+        .defaultValue('http://localhost:16686'),
+    )
+    .links([
+      jaegerSearch('Traces of this service in Jaeger'),
+      jaegerSearch('Failed calls in Jaeger', { error: 'true' }),
+    ])
     .withRow(new RowBuilder('Calls'))
     .withPanel(
       timeseries(
         'Calls per second',
-        'Chat-completion calls finished per second, by outcome.',
+        'Chat-completion calls finished per second, by outcome. Panel links: the failed calls in Jaeger.',
         'reqps',
         query(`sum(rate(${CALLS}_count{${SEL}, error_type=""}[${RATE}]))`, 'succeeded'),
         query(`sum(rate(${CALLS}_count{${SEL}, error_type!=""}[${RATE}]))`, 'failed'),
-      ),
+      ).links([jaegerSearch('Failed calls in Jaeger', { error: 'true' })]),
     )
     .withPanel(
       new StatPanel()
@@ -129,13 +166,25 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries(
         'Latency (whole call, every attempt and sleep)',
-        'Quantiles of gen_ai.client.operation.duration. Exemplars link to the trace in Jaeger.',
+        'Quantiles of gen_ai.client.operation.duration. Click a point: its link searches Jaeger for the calls at least that slow.',
         's',
         ...[0.5, 0.95, 0.99].map((q) =>
           query(
             `histogram_quantile(${q}, sum by (le) (rate(${CALLS}_bucket{${SEL}}[${RATE}])))`,
             `p${q * 100}`,
-            true,
+          ),
+        ),
+      ).dataLinks([jaegerSearch('Calls at least this slow, in Jaeger', {}, '&minDuration=${__value.raw}s')]),
+    )
+    .withPanel(
+      timeseries(
+        'Time to first chunk (streams)',
+        'Quantiles of gen_ai.client.operation.time_to_first_chunk: how long a streaming call waited for its first chunk, every attempt included.',
+        's',
+        ...[0.5, 0.95, 0.99].map((q) =>
+          query(
+            `histogram_quantile(${q}, sum by (le) (rate(${TIME_TO_FIRST_CHUNK}_bucket{${SEL}}[${RATE}])))`,
+            `p${q * 100}`,
           ),
         ),
       ),
@@ -155,35 +204,43 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries(
         'Retries by reason',
-        'Retries per second, by why the attempt failed.',
+        'Retries per second, by why the attempt failed. Panel links: calls that needed 2 or 3 attempts, in Jaeger.',
         'reqps',
         query(
           `sum by (resilient_chat_retry_reason) (rate(resilient_chat_retries_total{${SEL}}[${RATE}]))`,
           '{{resilient_chat_retry_reason}}',
         ),
-      ),
+      ).links([
+        jaegerSearch('Calls with 2 attempts, in Jaeger', { 'resilient_chat.attempts': '2' }),
+        jaegerSearch('Calls with 3 attempts, in Jaeger', { 'resilient_chat.attempts': '3' }),
+      ]),
     )
     .withPanel(
       timeseries(
         'Closed-client recoveries',
-        'Closed-client failures: recovered on a fresh client, or failed (a caller saw the race).',
+        'Closed-client failures: recovered on a fresh client, or failed (a caller saw the race). Panel links: those calls in Jaeger.',
         'reqps',
         query(
           `sum by (resilient_chat_recovery_outcome) (rate(resilient_chat_closed_client_recoveries_total{${SEL}}[${RATE}]))`,
           '{{resilient_chat_recovery_outcome}}',
         ),
-      ),
+      ).links([
+        jaegerSearch('Calls recovered on a fresh client, in Jaeger', {
+          'resilient_chat.closed_client.recoveries': '1',
+        }),
+        jaegerSearch('Failed calls, in Jaeger', { error: 'true' }),
+      ]),
     )
     .withPanel(
       timeseries(
         'Give-ups by reason',
-        'Calls that ended failed, by why no further attempt was made.',
+        'Calls that ended failed, by why no further attempt was made. Panel links: the failed calls in Jaeger.',
         'reqps',
         query(
           `sum by (resilient_chat_give_up_reason) (rate(resilient_chat_give_ups_total{${SEL}}[${RATE}]))`,
           '{{resilient_chat_give_up_reason}}',
         ),
-      ),
+      ).links([jaegerSearch('Failed calls in Jaeger', { error: 'true' })]),
     )
     .withPanel(
       timeseries(
