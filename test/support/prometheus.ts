@@ -42,10 +42,12 @@ function apt(args: string[], cwd: string): void {
 
 /** apt options that point apt-get at a sources list and package lists of its own, under `dir`. */
 function sidAptOptions(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
   const sources = join(dir, 'sources.list');
   const signedBy = existsSync(DEBIAN_KEYRING) ? `[signed-by=${DEBIAN_KEYRING}] ` : '';
   writeFileSync(sources, `deb ${signedBy}http://deb.debian.org/debian sid main\n`);
-  for (const sub of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['lists/partial', 'cache/archives/partial'])
+    mkdirSync(join(dir, sub), { recursive: true });
   return [
     '-o',
     `Dir::Etc::sourcelist=${sources}`,
@@ -87,7 +89,9 @@ export function prometheusBinaries(release: PrometheusRelease = 'bookworm'): Pro
       download(release, dir);
       const debs = readdirSync(dir).filter((f) => f.endsWith('.deb'));
       if (debs.length !== PACKAGES[release].length) {
-        throw new Error(`expected .debs of ${PACKAGES[release].join(', ')}, got ${debs.join(', ') || 'none'}`);
+        throw new Error(
+          `expected .debs of ${PACKAGES[release].join(', ')}, got ${debs.join(', ') || 'none'}`,
+        );
       }
       mkdirSync(tools, { recursive: true });
       for (const deb of debs) execFileSync('dpkg', ['-x', join(dir, deb), tools]);
@@ -147,7 +151,12 @@ export async function startPrometheus(
   // Ready once it has loaded its config and rules: /-/ready answers 503 until then. Poll the server (an event
   // Prometheus does not push), bounded by a generous deadline for busy machines.
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/-/ready`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
     if (Date.now() > deadline) throw new Error(`prometheus not ready after 60 s: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
