@@ -33,6 +33,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { dashboardJson, TIME_TO_FIRST_CHUNK } from '../otel/grafana/dashboard.js';
+import { grafanaRateInterval, durationSeconds as seconds } from '../otel/grafana/rate-interval.js';
 import { ClientPool, createResilientChat } from '../src/index.js';
 import { startTelemetry } from '../src/otel/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../src/testing/index.js';
@@ -58,57 +59,6 @@ function unitSuffix(unit: string): string {
   const suffix = table[unit];
   if (suffix === undefined) throw new Error(`no Prometheus unit suffix known for unit "${unit}"`);
   return suffix;
-}
-
-/** Grafana's interval rounding (rangeutil.roundInterval), for $__interval. */
-function roundInterval(ms: number): number {
-  const steps: [number, number][] = [
-    [15, 10],
-    [35, 20],
-    [75, 50],
-    [150, 100],
-    [350, 200],
-    [750, 500],
-    [1500, 1000],
-    [3500, 2000],
-    [7500, 5000],
-    [12500, 10000],
-    [17500, 15000],
-    [25000, 20000],
-    [45000, 30000],
-    [90000, 60000],
-    [210000, 120000],
-    [450000, 300000],
-    [750000, 600000],
-    [1050000, 900000],
-    [1500000, 1200000],
-    [2700000, 1800000],
-    [5400000, 3600000],
-    [9000000, 7200000],
-    [16200000, 10800000],
-    [32400000, 21600000],
-    [86400000, 43200000],
-  ];
-  for (const [below, value] of steps) if (ms < below) return value;
-  return 86400000;
-}
-
-/**
- * Grafana's `$__rate_interval` in seconds for a Prometheus datasource with `timeInterval` (the scrape, here
- * export, interval): max($__interval + timeInterval, 4 x timeInterval), where $__interval is the time range over
- * the panel's data points, rounded, and never below timeInterval.
- */
-function grafanaRateInterval(timeIntervalS: number, rangeS = 3600, maxDataPoints = 1000): number {
-  const interval = Math.max(timeIntervalS, roundInterval((rangeS * 1000) / maxDataPoints) / 1000);
-  return Math.max(interval + timeIntervalS, 4 * timeIntervalS);
-}
-
-/** Seconds in a Prometheus/Grafana duration such as `60s`, `1m`, `1h`. */
-function seconds(duration: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
-  if (!match) throw new Error(`not a duration: ${duration}`);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
 }
 
 type Series = { metric: Record<string, string>; value: [number, string] };
