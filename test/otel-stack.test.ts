@@ -21,9 +21,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -345,6 +346,94 @@ describe('the dashboard', () => {
       new Set([`${JOB} ${INSTANCE}`]),
     );
     expect(calls.some((s) => 'service_name' in s.metric)).toBe(false);
+  });
+});
+
+/** A label value as the text formats write it. */
+const quoted = (value: string) =>
+  `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+describe('60 s between samples (the default export interval) against the dashboard windows', () => {
+  const STEP_S = 60;
+  const SAMPLES = 16;
+  let spaced: RunningPrometheus;
+  let evalAt: number;
+
+  beforeAll(async () => {
+    // Every series the run produced, with its labels and its last value, replayed as a history sampled every
+    // 60 s (counters born at a non-zero value and rising to it, gauges constant), backfilled into a second
+    // Prometheus 3 with promtool: minutes of export history without minutes of waiting.
+    const series = await instant(`{job="${JOB}", __name__=~"(gen_ai|resilient_chat)_.+"}`, secondRoundAt);
+    const start = Math.floor(Date.now() / 1000 / STEP_S) * STEP_S - 3 * 3600;
+    evalAt = start + (SAMPLES - 1) * STEP_S + STEP_S / 2;
+    const byName = new Map<string, string[]>();
+    for (const { metric, value } of series) {
+      const { __name__: name = '', ...labels } = metric;
+      const labelText = Object.entries(labels)
+        .map(([k, v]) => `${k}=${quoted(v)}`)
+        .join(',');
+      const last = Number(value[1]);
+      const counter = /_(total|count|sum|bucket)$/.test(name);
+      const lines = byName.get(name) ?? [];
+      for (let k = 0; k < SAMPLES; k++) {
+        const v = counter ? (last * (k + 1)) / SAMPLES : last;
+        lines.push(`${name}{${labelText}} ${v} ${start + k * STEP_S}`);
+      }
+      byName.set(name, lines);
+    }
+    const openMetrics = `${[...byName.values()].flat().join('\n')}\n# EOF\n`;
+    spaced = await startPrometheus(sid.prometheus, 'global: {}\n', {
+      seed: (dataDir) => {
+        const input = join(dataDir, '..', 'history.om');
+        writeFileSync(input, openMetrics);
+        execFileSync(sid.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', input, dataDir], {
+          stdio: 'pipe',
+        });
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await spaced?.stop();
+  });
+
+  const targets = () =>
+    (
+      JSON.parse(read('otel/grafana/dashboards/chat-completion-resilience.json')) as {
+        panels: { title: string; targets?: { expr: string }[] }[];
+      }
+    ).panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+  const evaluate = async (expr: string, rateIntervalS: number) =>
+    (
+      await spaced.api<{ result: Series[] }>('query', {
+        query: expr
+          .replaceAll('$__rate_interval', `${rateIntervalS}s`)
+          .replaceAll('$service', JOB)
+          .replaceAll('$model', '.+'),
+        time: String(evalAt),
+      })
+    ).result;
+
+  test("every panel has data with the provisioned timeInterval's windows", async () => {
+    const { datasources } = parse(read('otel/grafana/provisioning/datasources/datasources.yml')) as {
+      datasources: { type: string; jsonData?: { timeInterval?: string } }[];
+    };
+    const timeInterval = seconds(
+      datasources.find((d) => d.type === 'prometheus')?.jsonData?.timeInterval ?? '15s',
+    );
+    const rateInterval = grafanaRateInterval(timeInterval);
+    const ttfc = (await evaluate(`count(${TIME_TO_FIRST_CHUNK}_bucket)`, rateInterval)).length > 0;
+    const empty: string[] = [];
+    for (const { panel, expr } of targets()) {
+      if (!ttfc && expr.includes(TIME_TO_FIRST_CHUNK)) continue;
+      if ((await evaluate(expr, rateInterval)).length === 0) empty.push(`${panel}: ${expr}`);
+    }
+    expect(empty).toEqual([]);
+  });
+
+  test("with Grafana's default (15 s, 1 m windows) the rate panels would be blank", async () => {
+    const calls = targets().find((t) => t.panel === 'Calls per second')?.expr ?? '';
+    expect(await evaluate(calls, grafanaRateInterval(15))).toEqual([]);
   });
 });
 

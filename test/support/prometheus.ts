@@ -115,6 +115,13 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** More command-line flags. */
+  args?: string[];
+  /** Fills the (empty) data directory before the server starts, e.g. with backfilled blocks. */
+  seed?: (dataDir: string) => void;
+}
+
 /**
  * Starts Prometheus with `config` (YAML text) in a throwaway data directory, on a loopback port the kernel
  * picks (`127.0.0.1:0`); the port is read back from Prometheus's own log line.
@@ -122,10 +129,12 @@ export interface RunningPrometheus {
 export async function startPrometheus(
   binary: string,
   config: string,
-  extraArgs: string[] = [],
+  options: StartOptions = {},
 ): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
   writeFileSync(join(dir, 'prometheus.yml'), config);
+  mkdirSync(join(dir, 'data'));
+  options.seed?.(join(dir, 'data'));
   const child: ChildProcess = spawn(
     binary,
     [
@@ -133,7 +142,7 @@ export async function startPrometheus(
       `--storage.tsdb.path=${join(dir, 'data')}`,
       '--web.listen-address=127.0.0.1:0',
       '--log.level=info',
-      ...extraArgs,
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
   );
