@@ -1,7 +1,7 @@
 /**
  * The "Chat completion resilience" Grafana dashboard, built as code with Grafana's typed builders. The JSON
  * that Grafana loads (dashboards/chat-completion-resilience.json) is generated from this by
- * `npm run otel:dashboard`; test/otel-dashboard.test.ts fails when the two drift apart.
+ * `npm run otel:dashboard`; test/otel-stack.test.ts fails when the two drift apart.
  *
  * Queries use the series names of the compose stack (the collector / Prometheus OTLP translation adds unit
  * suffixes and `_total`), and the labels that attributes become there (dots to underscores; service.name to
