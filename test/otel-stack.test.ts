@@ -338,6 +338,27 @@ describe('the dashboard', () => {
     expect(circuit.find((s) => s.metric.gen_ai_request_model === 'gpt-storm')?.value[1]).toBe('2');
   });
 
+  test("Jaeger's trace-to-metrics queries return the span's model, and parse without it", async () => {
+    const { datasources } = parse(read('otel/grafana/provisioning/datasources/datasources.yml')) as {
+      datasources: { type: string; jsonData?: { tracesToMetrics?: { queries: { query: string }[] } } }[];
+    };
+    const queries = datasources.find((d) => d.type === 'jaeger')?.jsonData?.tracesToMetrics?.queries ?? [];
+    expect(queries.length).toBeGreaterThan(0);
+    for (const { query } of queries) {
+      // Provisioning files write `$` as `$$`; Grafana puts the mapped span tags where `$__tags` is.
+      const expr = query.replaceAll('$$', '$').replace('[5m]', '[1h]');
+      const tagged = await instant(
+        expr.replace('$__tags', 'gen_ai_request_model="gpt-4o-mini"'),
+        secondRoundAt,
+      );
+      expect(
+        tagged.map((s) => s.metric.job),
+        query,
+      ).toEqual([JOB]);
+      await instant(expr.replace('$__tags', ''), secondRoundAt); // throws on a parse error
+    }
+  });
+
   test('job and instance are the resource, as on the OTLP path; the variables list the service and models', async () => {
     const labels = await prometheus.api<string[]>('label/gen_ai_request_model/values');
     expect(labels).toEqual(expect.arrayContaining(['gpt-4o-mini', 'gpt-storm']));
