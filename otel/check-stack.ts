@@ -124,7 +124,12 @@ async function checkPrometheus(): Promise<void> {
         continue;
       }
       // Empty: a defect if its metrics arrived, otherwise the demo does not provoke it (say which).
-      const metrics = [...new Set(concrete.match(/\b(?:gen_ai|resilient_chat)_[a-z_]+/g) ?? [])];
+      // Metric names are the identifiers a selector follows (label names are followed by `=`, `!=` or `)`).
+      const metrics = [
+        ...new Set(
+          [...concrete.matchAll(/\b((?:gen_ai|resilient_chat)_[a-z_]+)\{/g)].map((m) => m[1] as string),
+        ),
+      ];
       const present: string[] = [];
       for (const metric of metrics) {
         if ((await query(`count(${metric}{job="${SERVICE}"})`)).length > 0) present.push(metric);
