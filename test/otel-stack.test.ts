@@ -13,10 +13,12 @@
  * - `job` and `instance` come from the resource's service.name and service.instance.id, as on the OTLP path
  *   (the exporter adds them as labels; the scrape config moves them), not from the scrape target;
  * - samples carry the exporter's timestamps, so, as on the OTLP path, no staleness marker ends a series;
- * - the scrape interval is the export interval, and dashboard windows are `$__rate_interval` as Grafana computes
- *   it from the datasource's `timeInterval` set to that interval;
+ * - the scrape interval is the export interval (2 s here, so the run takes seconds), and dashboard windows are
+ *   `$__rate_interval` as Grafana computes it from a datasource `timeInterval` set to that interval;
  * - the process is fresh: every counter series is born at its first value, so the alerts must see first events.
- * The full OTLP path is checked where Docker runs, by otel/check-stack.sh.
+ * The provisioned interval (60 s) is checked on a 60 s-spaced history of the run's series, backfilled with
+ * promtool. `job` on the real OTLP payloads is checked for startTelemetry and the demo. The full OTLP path is
+ * checked where Docker runs, by otel/check-stack.sh.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
