@@ -599,6 +599,14 @@ describe('what becomes `job` on the OTLP path', () => {
       await server.close();
       const jobs = new Set(receiver.resources.map((r) => otlpJob(r.resource.attributes)));
       expect(jobs).toEqual(new Set(['my-service']));
+      // `instance`: one per process, so replicas and restarts do not write over each other's series.
+      const instances = new Set(
+        receiver.resources.map(
+          (r) => r.resource.attributes.find((a) => a.key === 'service.instance.id')?.value.stringValue,
+        ),
+      );
+      expect(instances.size).toBe(1);
+      expect([...instances][0]).toBeTruthy();
       expect(receiver.resources.map((r) => r.path)).toEqual(
         expect.arrayContaining(['/v1/traces', '/v1/metrics']),
       );
