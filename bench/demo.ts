@@ -5,8 +5,15 @@
  * bare openai-node over a LiteLLM-style cache that destroys evicted clients (the production hazard),
  * resilient-chat over that same cache (recovery), and resilient-chat over ClientPool (no race at all).
  */
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { metrics as metricsApi } from '@opentelemetry/api';
+import {
+  detectResources,
+  envDetector,
+  type Resource,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import OpenAI from 'openai';
 import {
   ClientPool,
@@ -130,7 +137,7 @@ const modes: Mode[] = [
     name: 'resilient-chat, evicting cache',
     async run(server, flags, progress) {
       const cache = new EvictingClientCache({ create: clientFactory(server), key: keyOf });
-      const counting = countingMeter(otlpReaders('evicting-cache'));
+      const counting = modeMeter('evicting-cache');
       const chat = createResilientChat({
         clients: cache,
         meterProvider: counting.meterProvider,
@@ -148,7 +155,7 @@ const modes: Mode[] = [
   {
     name: 'resilient-chat, ClientPool',
     async run(server, flags, progress) {
-      const counting = countingMeter(otlpReaders('client-pool'));
+      const counting = modeMeter('client-pool');
       const pool = new ClientPool({
         create: clientFactory(server),
         key: keyOf,
@@ -172,9 +179,26 @@ const modes: Mode[] = [
   },
 ];
 
-const otlp = await startDemoTelemetry();
+/**
+ * The demo's OpenTelemetry resource: service.name `resilient-chat-demo` unless OTEL_SERVICE_NAME (or
+ * OTEL_RESOURCE_ATTRIBUTES) says otherwise, as README promises. Each mode's metrics get their own
+ * service.instance.id (Prometheus's `instance` on the OTLP path), so the modes' cumulative series, which all
+ * carry the same names and attributes, are not written over one another.
+ */
+const runId = randomUUID();
+function demoResource(instance = 'process'): Resource {
+  return resourceFromAttributes({ 'service.name': 'resilient-chat-demo' })
+    .merge(detectResources({ detectors: [envDetector] }))
+    .merge(resourceFromAttributes({ 'service.instance.id': `${instance}-${runId}` }));
+}
+
+const otlp = await startDemoTelemetry(demoResource());
 function otlpReaders(instance: string) {
   return otlp ? [otlp.metricReader(instance)] : [];
+}
+/** A meter provider for one mode: counted in-process, exported over OTLP when an endpoint is set. */
+function modeMeter(instance: string) {
+  return countingMeter(otlpReaders(instance), { resource: demoResource(instance) });
 }
 
 function progressReporter(json: boolean) {

@@ -5,6 +5,7 @@
 import { trace } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 
@@ -14,11 +15,13 @@ export interface DemoTelemetry {
   shutdown(): Promise<void>;
 }
 
-export async function startDemoTelemetry(): Promise<DemoTelemetry | undefined> {
+/** `resource` names the demo's traces (the metric providers carry their own). */
+export async function startDemoTelemetry(resource?: Resource): Promise<DemoTelemetry | undefined> {
   const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint) return undefined;
   process.env.OTEL_SERVICE_NAME ??= 'resilient-chat-demo';
   const tracerProvider = new TracerProvider({
+    ...(resource ? { resource } : {}),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
   });
   trace.setGlobalTracerProvider(tracerProvider);
