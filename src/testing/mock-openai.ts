@@ -58,6 +58,11 @@ export interface MockOpenAIOptions {
   chunks?: number;
   /** Keep every request in `requests` (default true); false keeps only `requestCount`, for long runs. */
   recordRequests?: boolean;
+  /**
+   * Called as each request arrives, once its step is chosen and before the step runs: the moment a test
+   * knows the server holds that request (say, to destroy the client that sent it while it is in flight).
+   */
+  onRequest?: (request: RecordedRequest, index: number) => void;
 }
 
 export interface MockOpenAI {
@@ -119,6 +124,7 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
     const step = queue.shift() ?? options.fallback?.(request, index) ?? { type: 'ok' };
     request.step = step.type;
     if (options.recordRequests !== false) requests.push(request);
+    options.onRequest?.(request, index);
     if (req.method !== 'POST' || !request.path.endsWith('/chat/completions')) {
       return sendJson(res, 404, {
         error: { message: `No route for ${req.method} ${request.path}`, type: 'invalid_request_error' },
