@@ -13,10 +13,16 @@ const makeOptions: ServerBehaviour = behaviour
 const server = await startMockOpenAI(makeOptions(config, (message) => send({ kind: 'report', message })));
 
 process.on('message', (message: ToChild) => {
-  if (message.kind !== 'stats') return;
-  const { requestCount, connections, openConnections } = server;
-  send({ kind: 'stats', id: message.id, stats: { requestCount, connections, openConnections } });
+  if (message.kind === 'stats') void replyStats(message.id, message.idle === true);
 });
+
+async function replyStats(id: number, idle: boolean): Promise<void> {
+  // The mock server has no event for "last connection closed"; its count is checked on each timer turn
+  // until it reaches 0 (the caller's own timeout bounds the wait).
+  while (idle && server.openConnections > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const { requestCount, connections, openConnections } = server;
+  send({ kind: 'stats', id, stats: { requestCount, connections, openConnections } });
+}
 process.on('SIGTERM', () => {
   void server.close().then(() => process.exit(0));
 });

@@ -38,6 +38,8 @@ export interface ServerProcess {
   url: string;
   /** The server's counters, read in the child. */
   stats(): Promise<ServerStats>;
+  /** The server's counters once it has no open connection (say, after the clients closed their sockets). */
+  idle(): Promise<ServerStats>;
   stop(): Promise<void>;
 }
 
@@ -46,7 +48,7 @@ export type ToParent =
   | { kind: 'ready'; url: string }
   | { kind: 'report'; message: unknown }
   | { kind: 'stats'; id: number; stats: ServerStats };
-export type ToChild = { kind: 'stats'; id: number };
+export type ToChild = { kind: 'stats'; id: number; idle?: boolean };
 
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('./server-main.ts', import.meta.url));
@@ -72,18 +74,20 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       throw new Error(`the mock server process exited (code ${code}) before it was ready`);
     }),
   ]);
+  const stats = (idle: boolean) => {
+    const id = nextId++;
+    return new Promise<ServerStats>((resolve, reject) => {
+      pendingStats.set(id, (stats) => {
+        pendingStats.delete(id);
+        resolve(stats);
+      });
+      child.send({ kind: 'stats', id, idle } satisfies ToChild, (error) => error && reject(error));
+    });
+  };
   return {
     url,
-    stats() {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pendingStats.set(id, (stats) => {
-          pendingStats.delete(id);
-          resolve(stats);
-        });
-        child.send({ kind: 'stats', id } satisfies ToChild, (error) => error && reject(error));
-      });
-    },
+    stats: () => stats(false),
+    idle: () => stats(true),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
