@@ -6,7 +6,7 @@
  */
 import OpenAI from 'openai';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { startServerProcess } from '../bench/lib/server-process.js';
 import { classifyError, createResilientChat, type ResilientChat, telemetryNames } from '../src/index.js';
 import { quietLogger, retryEvents } from './support/assertions.js';
@@ -26,6 +26,7 @@ test(`${CALLS} calls under random faults: every call accounted for, every retry 
   const server = await startServerProcess({
     behaviour: new URL('./support/chaos-server.ts', import.meta.url),
   });
+  onTestFinished(() => server.stop()); // also when an assertion fails first
   const harness = createTelemetryHarness();
   const agent = new Agent();
   const client = new OpenAI({
