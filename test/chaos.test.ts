@@ -1,42 +1,20 @@
 /**
- * Chaos: 5,000 calls (half streaming) against a server that fails at random in every way it can. Every call
- * must end in a result or a documented error, nothing may be left running, and every retry must be counted
- * exactly once: span events = counter = extra attempts the server saw.
+ * Chaos: 5,000 calls (half streaming) against a server that fails at random in every way it can
+ * (support/chaos-server.ts, in its own process so that this one's event loop serves only the client side).
+ * Every call must end in a result or a documented error, nothing may be left running, and every retry must be
+ * counted exactly once: span events = counter = extra attempts the server saw.
  */
 import OpenAI from 'openai';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
+import { startServerProcess } from '../bench/lib/server-process.js';
 import { classifyError, createResilientChat, type ResilientChat, telemetryNames } from '../src/index.js';
-import { type MockStep, startMockOpenAI } from '../src/testing/index.js';
 import { quietLogger, retryEvents } from './support/assertions.js';
 import { TEST_API_KEY } from './support/clients.js';
 import { createTelemetryHarness } from './support/telemetry.js';
 
 const CALLS = 5_000;
 const CONCURRENCY = 100;
-
-/** Faults by weight; whatever is left is a normal answer after 0-10 ms. */
-const FAULTS: [number, (stream: boolean) => MockStep][] = [
-  [0.05, () => ({ type: 'litellm_closed_client' })],
-  [0.05, () => ({ type: 'status', status: 503 })],
-  [0.02, () => ({ type: 'status', status: 500 })],
-  [0.03, () => ({ type: 'status', status: 429, headers: { 'retry-after-ms': '5' } })],
-  [0.03, () => ({ type: 'reset' })],
-  [0.01, () => ({ type: 'status', status: 400 })],
-  [0.01, () => ({ type: 'stall', at: 'body' })],
-  [0.01, () => ({ type: 'stall', at: 'headers' })],
-  [0.03, (stream) => (stream ? { type: 'sse_error', afterChunks: 0 } : { type: 'ok' })],
-  [0.02, (stream) => (stream ? { type: 'sse_error', afterChunks: 1 } : { type: 'ok' })],
-];
-
-function randomStep(stream: boolean): MockStep {
-  let draw = Math.random();
-  for (const [weight, step] of FAULTS) {
-    if (draw < weight) return step(stream);
-    draw -= weight;
-  }
-  return { type: 'ok', delayMs: Math.floor(Math.random() * 10) };
-}
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -45,7 +23,10 @@ afterAll(() => process.off('unhandledRejection', onUnhandled));
 
 test(`${CALLS} calls under random faults: every call accounted for, every retry counted once`, async () => {
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  const server = await startMockOpenAI({ fallback: (request) => randomStep(request.stream) });
+  const server = await startServerProcess({
+    behaviour: new URL('./support/chaos-server.ts', import.meta.url),
+  });
+  onTestFinished(() => server.stop()); // also when an assertion fails first
   const harness = createTelemetryHarness();
   const agent = new Agent();
   const client = new OpenAI({
@@ -101,7 +82,7 @@ test(`${CALLS} calls under random faults: every call accounted for, every retry 
   expect(events.length).toBeGreaterThan(500);
   expect(await harness.counter(telemetryNames.METRIC_RETRIES)).toBe(events.length);
   expect(attempts - CALLS).toBe(events.length); // each retry is one more attempt
-  expect(server.requests.length).toBe(attempts); // and the server saw every attempt
+  expect((await server.stats()).requestCount).toBe(attempts); // and the server saw every attempt
   const failedSpans = spans.filter((s) => s.status.code === 2).length;
   expect(failedSpans).toBe(outcomes.failed);
   expect(await harness.counter(telemetryNames.METRIC_GIVE_UPS)).toBe(outcomes.failed);
@@ -114,11 +95,16 @@ test(`${CALLS} calls under random faults: every call accounted for, every retry 
   expect(classifyError(undefined).reason).toBe('not_retryable');
 
   await agent.close();
-  await server.close();
+  // Nothing keeps a connection open: once the agent is closed the server ends up with none. (Today some are
+  // Node's global dispatcher's, which the wrapper puts in place of the agent after a LiteLLM 500, issue 8
+  // item 1; they close when its keep-alive runs out, about 4 s later.)
+  expect((await server.idle()).openConnections).toBe(0);
+  await server.stop();
   await harness.shutdown();
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // A rejection nobody handled is reported on the next turn of the event loop; a later one would need a
+  // timer still pending, which the timer count below catches.
+  await new Promise((resolve) => setImmediate(resolve));
   expect(unhandled).toEqual([]);
-  expect(server.openConnections).toBe(0);
   const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   expect(timersAfter).toBeLessThanOrEqual(timersBefore); // no retry sleep, attempt timer or pool timer left
 }, 90_000);
