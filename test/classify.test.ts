@@ -1,10 +1,11 @@
 /** classifyError on errors that real openai-node clients throw against a real server and real dispatchers. */
+import { createRequire } from 'node:module';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { classifyError } from '../src/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../src/testing/index.js';
-import { newClient } from './support/clients.js';
+import { newClient, TEST_API_KEY } from './support/clients.js';
 
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 let server: MockOpenAI;
@@ -246,5 +247,59 @@ describe('transport failures and cancellation', () => {
       errorType: 'RangeError',
     });
     expect(classifyError(undefined)).toMatchObject({ reason: 'not_retryable', errorType: 'undefined' });
+  });
+});
+
+describe('classification edges', () => {
+  test('the closed-client message in a 4xx body is not a closed client', async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({
+      type: 'status',
+      status: 400,
+      body: { error: { message: 'Cannot send a request, as the client has been closed.' } },
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toMatchObject({ reason: 'not_retryable', status: 400 });
+  });
+
+  test("OpenAI's server_error SSE frame (no code) is a server error", async () => {
+    server.script({
+      type: 'sse_error',
+      afterChunks: 0,
+      error: { message: 'The server had an error', type: 'server_error' },
+    });
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    const error = await (async () => {
+      for await (const _ of await client.chat.completions.create({ ...params, stream: true })) {
+        // consume
+      }
+    })().catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toMatchObject({ reason: 'server_error', retryable: true, status: 500 });
+  });
+
+  test("errors from openai's CommonJS build (a CJS app) are classified like the ESM ones", async () => {
+    const require = createRequire(import.meta.url);
+    const OpenAICjs = require('openai') as typeof OpenAI;
+    expect(OpenAICjs.APIError).not.toBe(OpenAI.APIError); // really another copy
+    const client = new OpenAICjs({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0 });
+    server.script(
+      { type: 'status', status: 429, headers: { 'retry-after': '1' } },
+      { type: 'status', status: 503 },
+    );
+    const rateLimited = await client.chat.completions.create(params).catch((e: unknown) => e);
+    const unavailable = await client.chat.completions.create(params).catch((e: unknown) => e);
+    const timedOut = await (async () => {
+      server.script({ type: 'stall', at: 'headers' });
+      return client.chat.completions.create(params, { timeout: 50 }).catch((e: unknown) => e);
+    })();
+
+    expect(classifyError(rateLimited)).toMatchObject({ reason: 'rate_limited', retryAfterMs: 1000 });
+    expect(classifyError(unavailable)).toMatchObject({ reason: 'server_error', status: 503 });
+    expect(classifyError(timedOut)).toMatchObject({
+      reason: 'timeout',
+      errorType: 'APIConnectionTimeoutError',
+    });
   });
 });

@@ -1,5 +1,7 @@
-/** One Idempotency-Key per logical call, the same on every attempt; the caller's own key wins. */
+/** Headers: one Idempotency-Key per logical call, the same on every attempt; the caller's own key and headers win. */
+import { SpanStatusCode } from '@opentelemetry/api';
 import { expect, test } from 'vitest';
+import { onlySpan } from './support/assertions.js';
 import { useLoopback } from './support/loopback.js';
 
 const env = useLoopback();
@@ -29,4 +31,17 @@ test("the caller's own header wins, and the caller's other headers are kept", as
   await env.chat().completions.create(params, { headers: { 'Idempotency-Key': 'mine', 'X-Team': 'search' } });
   expect(keys()).toEqual(['mine']);
   expect(env.server.requests[0]?.headers['x-team']).toBe('search');
+});
+
+test('a header value that fetch rejects fails the call as a rejected promise, and the span ends', async () => {
+  const call = env.chat().completions.create(params, { headers: { 'X-Bad': 'a\nb' } });
+  await expect(call).rejects.toThrow();
+  expect((await onlySpan(env.harness)).status.code).toBe(SpanStatusCode.ERROR);
+  expect(env.server.requests).toHaveLength(0);
+});
+
+test("null still removes a default header, as openai-node's own options do", async () => {
+  await env.chat().completions.create(params, { headers: { 'X-Stainless-Lang': null } });
+  expect(env.server.requests[0]?.headers['x-stainless-lang']).toBeUndefined();
+  expect(env.server.requests[0]?.headers['idempotency-key']).toBeDefined();
 });

@@ -275,3 +275,30 @@ describe('secrets and content', () => {
     ]);
   });
 });
+
+describe('a logger that throws', () => {
+  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  test('a throwing logger neither breaks the call nor leaves the span open; Node is warned', async () => {
+    env.server.script({ type: 'status', status: 503 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const chat = env.chat({
+      retry: { baseDelayMs: 1 },
+      logger: {
+        warn() {
+          throw new Error('logger broke');
+        },
+      },
+    });
+
+    const completion = await chat.completions.create(params);
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+
+    expect(completion.object).toBe('chat.completion');
+    expect((await onlySpan(env.harness)).status.code).toBe(SpanStatusCode.UNSET);
+    expect(warnings).toEqual(['resilient-chat: logger.warn() threw: logger broke']);
+  });
+});
