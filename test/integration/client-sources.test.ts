@@ -1,8 +1,8 @@
 /** Client sources the user writes: what happens when their acquire or release throws. */
 import { expect, test } from 'vitest';
-import { telemetryNames } from '../src/index.js';
-import { newClient, RecordingSource } from './support/clients.js';
-import { useLoopback } from './support/loopback.js';
+import { telemetryNames } from '../../src/index.js';
+import { newClient, RecordingSource } from '../support/clients.js';
+import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };

@@ -7,10 +7,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createResilientChat, InvalidOptionError } from '../src/index.js';
-import { startTelemetry } from '../src/otel/index.js';
-import { startMockOpenAI } from '../src/testing/index.js';
-import { TEST_API_KEY } from './support/clients.js';
+import { createResilientChat, InvalidOptionError } from '../../src/index.js';
+import { startTelemetry } from '../../src/otel/index.js';
+import { startMockOpenAI } from '../../src/testing/index.js';
+import { TEST_API_KEY } from '../support/clients.js';
 
 interface Received {
   path: string;

@@ -1,9 +1,9 @@
 /** The retry decision and its backoff schedule, with the randomness injected. */
 import { describe, expect, test } from 'vitest';
-import type { Classification } from '../src/call/classify.js';
-import { resolveRetryPolicy } from '../src/options.js';
-import { BackoffSchedule } from '../src/policy/backoff.js';
-import { RetryPolicy } from '../src/policy/retry-policy.js';
+import type { Classification } from '../../src/call/classify.js';
+import { resolveRetryPolicy } from '../../src/options.js';
+import { BackoffSchedule } from '../../src/policy/backoff.js';
+import { RetryPolicy } from '../../src/policy/retry-policy.js';
 
 const serverError: Classification = {
   reason: 'server_error',

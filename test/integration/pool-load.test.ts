@@ -4,11 +4,11 @@
  */
 import OpenAI from 'openai';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { ClientPool, createResilientChat, telemetryNames } from '../src/index.js';
-import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
-import { quietLogger } from './support/assertions.js';
-import { TEST_API_KEY } from './support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+import { ClientPool, createResilientChat, telemetryNames } from '../../src/index.js';
+import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { quietLogger } from '../support/assertions.js';
+import { TEST_API_KEY } from '../support/clients.js';
+import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const KEYS = 8;
 const CONNECTIONS_PER_CLIENT = 32;

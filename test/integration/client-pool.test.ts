@@ -7,11 +7,11 @@ import {
   InvalidOptionError,
   PoolClosedError,
   telemetryNames,
-} from '../src/index.js';
-import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../src/pool/pool-telemetry.js';
-import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
-import { TEST_API_KEY } from './support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+} from '../../src/index.js';
+import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../../src/pool/pool-telemetry.js';
+import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { TEST_API_KEY } from '../support/clients.js';
+import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 let server: MockOpenAI;
 let harness: TelemetryHarness;

@@ -2,9 +2,9 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { attemptErrors, type RetryOptions, telemetryNames } from '../src/index.js';
-import { giveUpEvents, onlySpan, retryEvents } from './support/assertions.js';
-import { useLoopback } from './support/loopback.js';
+import { attemptErrors, type RetryOptions, telemetryNames } from '../../src/index.js';
+import { giveUpEvents, onlySpan, retryEvents } from '../support/assertions.js';
+import { useLoopback } from '../support/loopback.js';
 
 const { ATTR_RETRY_REASON, ATTR_RETRY_DELAY_MS, ATTR_GIVE_UP_REASON, METRIC_RETRIES, METRIC_GIVE_UPS } =
   telemetryNames;

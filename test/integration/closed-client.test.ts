@@ -16,11 +16,11 @@ import {
   classifyError,
   createResilientChat,
   telemetryNames,
-} from '../src/index.js';
-import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
-import { giveUpEvents, onlySpan, quietLogger, retryEvents } from './support/assertions.js';
-import { newClient, RecordingSource } from './support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+} from '../../src/index.js';
+import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { giveUpEvents, onlySpan, quietLogger, retryEvents } from '../support/assertions.js';
+import { newClient, RecordingSource } from '../support/clients.js';
+import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const { METRIC_RETRIES, METRIC_CLOSED_CLIENT_RECOVERIES, ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME } =
   telemetryNames;

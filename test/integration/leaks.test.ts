@@ -7,11 +7,11 @@ import { runInNewContext } from 'node:vm';
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { ClientPool, createResilientChat, telemetryNames } from '../src/index.js';
-import { MAX_BREAKERS } from '../src/policy/circuit-breakers.js';
-import { quietLogger } from './support/assertions.js';
-import { TEST_API_KEY } from './support/clients.js';
-import { useLoopback } from './support/loopback.js';
+import { ClientPool, createResilientChat, telemetryNames } from '../../src/index.js';
+import { MAX_BREAKERS } from '../../src/policy/circuit-breakers.js';
+import { quietLogger } from '../support/assertions.js';
+import { TEST_API_KEY } from '../support/clients.js';
+import { useLoopback } from '../support/loopback.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

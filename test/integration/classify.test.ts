@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { classifyError } from '../src/index.js';
-import { type MockOpenAI, type MockStep, startMockOpenAI } from '../src/testing/index.js';
-import { newClient, TEST_API_KEY } from './support/clients.js';
+import { classifyError } from '../../src/index.js';
+import { type MockOpenAI, type MockStep, startMockOpenAI } from '../../src/testing/index.js';
+import { newClient, TEST_API_KEY } from '../support/clients.js';
 
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 let server: MockOpenAI;

@@ -7,10 +7,10 @@ import {
   type Logger,
   type RetryLogFields,
   telemetryNames,
-} from '../src/index.js';
-import { onlySpan } from './support/assertions.js';
-import { TEST_API_KEY } from './support/clients.js';
-import { useLoopback } from './support/loopback.js';
+} from '../../src/index.js';
+import { onlySpan } from '../support/assertions.js';
+import { TEST_API_KEY } from '../support/clients.js';
+import { useLoopback } from '../support/loopback.js';
 
 const SECRET_PROMPT = 'my card number is 4111-1111-1111-1111';
 const params = {

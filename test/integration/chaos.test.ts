@@ -7,11 +7,11 @@
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
-import { startServerProcess } from '../bench/lib/server-process.js';
-import { classifyError, createResilientChat, type ResilientChat, telemetryNames } from '../src/index.js';
-import { quietLogger, retryEvents } from './support/assertions.js';
-import { TEST_API_KEY } from './support/clients.js';
-import { createTelemetryHarness } from './support/telemetry.js';
+import { startServerProcess } from '../../bench/lib/server-process.js';
+import { classifyError, createResilientChat, type ResilientChat, telemetryNames } from '../../src/index.js';
+import { quietLogger, retryEvents } from '../support/assertions.js';
+import { TEST_API_KEY } from '../support/clients.js';
+import { createTelemetryHarness } from '../support/telemetry.js';
 
 const CALLS = 5_000;
 const CONCURRENCY = 100;
@@ -24,7 +24,7 @@ afterAll(() => process.off('unhandledRejection', onUnhandled));
 test(`${CALLS} calls under random faults: every call accounted for, every retry counted once`, async () => {
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const server = await startServerProcess({
-    behaviour: new URL('./support/chaos-server.ts', import.meta.url),
+    behaviour: new URL('../support/chaos-server.ts', import.meta.url),
   });
   onTestFinished(() => server.stop()); // also when an assertion fails first
   const harness = createTelemetryHarness();

@@ -6,7 +6,7 @@ import {
   InvalidClientError,
   InvalidOptionError,
   type ResilientChatOptions,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const client = new OpenAI({ apiKey: 'sk-unused', baseURL: 'http://127.0.0.1:9/v1' });
 

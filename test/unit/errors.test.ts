@@ -7,7 +7,7 @@ import {
   isResilientChatError,
   PoolClosedError,
   type ResilientChatError,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 describe('codes', () => {
   test('checking `code` narrows to the class', () => {
@@ -32,8 +32,8 @@ describe('codes', () => {
 describe('two copies of the package in one process', () => {
   test('instanceof and isResilientChatError hold across copies; unrelated errors are not taken', async () => {
     // A second, separate instance of the errors module, as a CommonJS copy beside the ESM one would be.
-    const secondCopy = '../src/errors.js?second-copy'; // a module id of its own: vite loads it again
-    const copy = (await import(secondCopy)) as typeof import('../src/errors.js');
+    const secondCopy = '../../src/errors.js?second-copy'; // a module id of its own: vite loads it again
+    const copy = (await import(secondCopy)) as typeof import('../../src/errors.js');
     expect(copy.CircuitOpenError).not.toBe(CircuitOpenError);
 
     const fromCopy = new copy.CircuitOpenError('127.0.0.1:443 m', 5);

@@ -1,8 +1,8 @@
 /** Headers: one Idempotency-Key per logical call, the same on every attempt; the caller's own key and headers win. */
 import { SpanStatusCode } from '@opentelemetry/api';
 import { expect, test } from 'vitest';
-import { onlySpan } from './support/assertions.js';
-import { useLoopback } from './support/loopback.js';
+import { onlySpan } from '../support/assertions.js';
+import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
 const params = { model: 'gpt-4o-mini', messages: [] };

@@ -6,18 +6,18 @@
  */
 import type OpenAI from 'openai';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { type ServerProcess, startServerProcess } from '../bench/lib/server-process.js';
-import type { ClientSource } from '../src/index.js';
-import { createResilientChat, telemetryNames } from '../src/index.js';
-import { quietLogger, retryEvents } from './support/assertions.js';
-import { newClient, type TestClient } from './support/clients.js';
+import { type ServerProcess, startServerProcess } from '../../bench/lib/server-process.js';
+import type { ClientSource } from '../../src/index.js';
+import { createResilientChat, telemetryNames } from '../../src/index.js';
+import { quietLogger, retryEvents } from '../support/assertions.js';
+import { newClient, type TestClient } from '../support/clients.js';
 import {
   CALL_HEADER,
   CLIENT_HEADER,
   type HeldRequest,
   type HoldingConfig,
-} from './support/holding-server.js';
-import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
+} from '../support/holding-server.js';
+import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const { ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME, METRIC_CLOSED_CLIENT_RECOVERIES, METRIC_RETRIES } =
   telemetryNames;
@@ -120,7 +120,7 @@ beforeEach(async () => {
   let onHeld: (held: HeldRequest) => void = () => undefined;
   // Answers take 2-12 ms, so that requests overlap on every client.
   server = await startServerProcess({
-    behaviour: new URL('./support/holding-server.ts', import.meta.url),
+    behaviour: new URL('../support/holding-server.ts', import.meta.url),
     config: { holdEvery: HOLD_EVERY, delayMs: [2, 12] } satisfies HoldingConfig,
     onReport: (held) => onHeld(held as HeldRequest),
   });

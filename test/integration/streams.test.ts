@@ -1,9 +1,9 @@
 /** Streams up to their first chunk: the caller's abort, the client timeout, held-back chunks, time to first chunk. */
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { telemetryNames } from '../src/index.js';
-import { giveUpEvents, onlySpan, retryEvents } from './support/assertions.js';
-import { useLoopback } from './support/loopback.js';
+import { telemetryNames } from '../../src/index.js';
+import { giveUpEvents, onlySpan, retryEvents } from '../support/assertions.js';
+import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };

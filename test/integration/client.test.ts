@@ -7,10 +7,10 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI, { toFile } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import { createResilientClient, telemetryNames } from '../src/index.js';
-import { giveUpEvents, onlySpan, quietLogger, retryEvents } from './support/assertions.js';
-import { newClient, RecordingSource } from './support/clients.js';
-import { useLoopback } from './support/loopback.js';
+import { createResilientClient, telemetryNames } from '../../src/index.js';
+import { giveUpEvents, onlySpan, quietLogger, retryEvents } from '../support/assertions.js';
+import { newClient, RecordingSource } from '../support/clients.js';
+import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
 const messages = [{ role: 'user' as const, content: 'hi' }];

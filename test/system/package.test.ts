@@ -1,9 +1,9 @@
 /** The package's own metadata stays consistent with what the code reports. */
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../../src/version.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
 test('the instrumentation scope version is the package version', () => {
   expect(VERSION).toBe(pkg.version);

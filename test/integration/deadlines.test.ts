@@ -5,10 +5,10 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { sleep } from '../src/call/abort.js';
-import { createResilientChat, telemetryNames } from '../src/index.js';
-import { giveUpEvents, onlySpan, quietLogger } from './support/assertions.js';
-import { useLoopback } from './support/loopback.js';
+import { sleep } from '../../src/call/abort.js';
+import { createResilientChat, telemetryNames } from '../../src/index.js';
+import { giveUpEvents, onlySpan, quietLogger } from '../support/assertions.js';
+import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
