@@ -5,10 +5,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { InvalidOptionError } from '../src/index.js';
-import { startTelemetry } from '../src/otel/index.js';
+import { MissingPackageError, startTelemetry } from '../src/otel/index.js';
+import { packageLoader } from '../src/otel/optional-package.js';
 import { TEST_API_KEY } from './support/clients.js';
 import {
   attr,
@@ -33,7 +37,6 @@ interface Run {
   stdout: string;
   /** Exports this run sent (each run has its own service.instance.id). */
   exports(): OtlpExport[];
-  instanceId: () => string | undefined;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -53,7 +56,6 @@ async function runService(env: Record<string, string>, mode: 'wait' | 'exit', op
     child,
     stdout: '',
     exports: () => receiver.exports.filter((e) => instanceOf(e) === pid(run)),
-    instanceId: () => undefined,
     exited: once(child, 'exit').then(([code, signal]) => ({ code, signal })),
   };
   let stderr = '';
@@ -108,6 +110,9 @@ describe('startTelemetry', () => {
     expect(Number(attr(span?.attributes, 'resilient_chat.attempts')?.intValue)).toBe(2);
     const retry = span?.events?.find((e) => e.name === 'resilient_chat.retry');
     expect(attr(retry?.attributes, 'resilient_chat.retry.reason')?.stringValue).toBe('server_error');
+    // The undici instrumentation is on by default: one HTTP child span per attempt.
+    const attempts = spansOf(traces).filter((s) => s.parentSpanId === span?.spanId && s.name === 'POST');
+    expect(attempts).toHaveLength(2);
 
     const exported = metricsOf(metrics);
     const retries = exported.find((m) => m.name === 'resilient_chat.retries');
@@ -139,7 +144,7 @@ describe('startTelemetry', () => {
     expect(run.exports().filter((e) => e.path === '/v1/traces')).toEqual([]);
   });
 
-  test('OTEL_RESOURCE_ATTRIBUTES beats the code; per-signal http/json; OTEL_METRICS_EXPORTER=none; beforeExit flushes', async () => {
+  test('OTEL_RESOURCE_ATTRIBUTES beats the code; per-signal http/json; OTEL_METRICS_EXPORTER=none; beforeExit flushes; instrumentFetch: false', async () => {
     const run = await runService(
       {
         OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-service,service.version=9.9.9',
@@ -147,6 +152,7 @@ describe('startTelemetry', () => {
         OTEL_METRICS_EXPORTER: 'none',
       },
       'exit',
+      { instrumentFetch: false },
     );
     expect((await run.exited).code).toBe(0);
     const sent = run.exports();
@@ -156,7 +162,7 @@ describe('startTelemetry', () => {
     expect(sent.filter((e) => e.path === '/v1/metrics')).toEqual([]);
     expect(attr(resourceAttributes(sent[0]), 'service.name')?.stringValue).toBe('attr-service');
     expect(attr(resourceAttributes(sent[0]), 'service.version')?.stringValue).toBe('9.9.9');
-    expect(spansOf(sent).some((s) => s.name === 'chat gpt-4o-mini')).toBe(true);
+    expect(spansOf(sent).map((s) => s.name)).toEqual(['chat gpt-4o-mini']);
   });
 
   test('OTEL_EXPORTER_OTLP_PROTOCOL=http/json for both signals; console writes spans to stdout beside OTLP', async () => {
@@ -185,4 +191,22 @@ describe('startTelemetry', () => {
     expect((await run.exited).signal).toBe('SIGTERM');
     expect(run.exports().filter((e) => e.path === '/v1/traces')).toEqual([]);
   });
+});
+
+test('a missing SDK package is named, with the command that installs it', () => {
+  // Resolution from a directory with no node_modules, as in a service that has not installed the SDK.
+  const loader = packageLoader(createRequire(join(tmpdir(), 'no-such-service', 'index.js')));
+  expect(() => loader.load('@opentelemetry/sdk-node', 'resilient-chat/otel (startTelemetry)')).toThrow(
+    new MissingPackageError('@opentelemetry/sdk-node', 'resilient-chat/otel (startTelemetry)', undefined)
+      .message,
+  );
+  let thrown: unknown;
+  try {
+    loader.load('@opentelemetry/instrumentation-undici', 'x');
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(MissingPackageError);
+  expect((thrown as MissingPackageError).packageName).toBe('@opentelemetry/instrumentation-undici');
+  expect((thrown as Error).message).toContain('npm install @opentelemetry/instrumentation-undici');
 });

@@ -50,6 +50,7 @@ type Resources = {
   defaultResource(): Resource;
   resourceFromAttributes(attributes: Record<string, string>): Resource;
 };
+type Core = { getBooleanFromEnv(name: string): boolean };
 type UndiciModule = {
   UndiciInstrumentation: new (config: UndiciInstrumentationConfig) => Instrumentation;
 };
@@ -79,18 +80,19 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
       `${NEEDED_FOR} needs @opentelemetry/sdk-node 0.300 or later (the release line of @opentelemetry/api 1.10); the installed one has no startNodeSdk.`,
     );
   }
-  // The copy sdk-node itself uses, so the base resource is of the class it merges with.
-  const resources = packages
-    .within('@opentelemetry/sdk-node')
-    .load<Resources>('@opentelemetry/resources', NEEDED_FOR);
+  // The copies sdk-node itself uses: the base resource must be of the class it merges with, and the
+  // environment is read by the same rules.
+  const sdkPackages = packages.within('@opentelemetry/sdk-node');
+  const resources = sdkPackages.load<Resources>('@opentelemetry/resources', NEEDED_FOR);
+  const { getBooleanFromEnv } = sdkPackages.load<Core>('@opentelemetry/core', NEEDED_FOR);
   const instrumentations: Instrumentation[] = [];
-  if (options.instrumentFetch !== false) {
+  // A disabled SDK starts nothing; the instrumentation would still hook fetch from its constructor on.
+  if (options.instrumentFetch !== false && !getBooleanFromEnv('OTEL_SDK_DISABLED')) {
     const { UndiciInstrumentation } = packages.load<UndiciModule>(
       '@opentelemetry/instrumentation-undici',
       `${NEEDED_FOR}, to trace HTTP attempts and propagate traceparent (opt out with instrumentFetch: false),`,
     );
-    // Disabled until the SDK registers it: a disabled SDK (OTEL_SDK_DISABLED) then leaves fetch untouched.
-    instrumentations.push(new UndiciInstrumentation({ enabled: false }));
+    instrumentations.push(new UndiciInstrumentation({}));
   }
 
   const defaults: Record<string, string> = { 'service.name': options.serviceName };
