@@ -33,8 +33,9 @@ export async function packTarball(): Promise<string> {
   }
   await symlink(repoModules, join(work, 'node_modules'), 'dir');
   const { stdout } = await npm(['pack', '--json', '--pack-destination', work], work);
-  const [{ filename }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string }[];
-  return join(work, filename);
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string }[];
+  if (!packed) throw new Error(`npm pack reported no tarball:\n${stdout}`);
+  return join(work, packed.filename);
 }
 
 /**
