@@ -2,7 +2,9 @@
  * resilient-chat/otel: one call that starts OpenTelemetry for a service that has none yet (and for the demo).
  *
  * Everything an operator sets through the standard OTEL_* environment variables is obeyed, because the SDK is
- * started by sdk-node's own environment-driven startup (`startNodeSdk`) rather than from exporters we pick:
+ * sdk-node's `NodeSDK` left to configure itself from the environment rather than given exporters we pick
+ * (NodeSDK rather than the newer `startNodeSdk`, which only 0.301+ has with these semantics; NodeSDK behaves the
+ * same on the 0.2xx line of @opentelemetry/api 1.9 and on 0.30x):
  * OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER (otlp, console, none),
  * OTEL_EXPORTER_OTLP_PROTOCOL and its per-signal variants (http/protobuf by default, http/json, grpc), the
  * endpoints and headers, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, the samplers and limits.
@@ -16,7 +18,7 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation-undici';
 import type { Resource } from '@opentelemetry/resources';
-import type { startNodeSdk } from '@opentelemetry/sdk-node';
+import type { NodeSDK, NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { InvalidOptionError } from '../errors.js';
 import { EXIT_SIGNALS, flushOnExit } from './flush-on-exit.js';
 import { packageLoader } from './optional-package.js';
@@ -45,7 +47,7 @@ export interface Telemetry {
 
 const NEEDED_FOR = 'resilient-chat/otel (startTelemetry)';
 
-type SdkNode = { startNodeSdk?: typeof startNodeSdk; startNodeSDK?: typeof startNodeSdk };
+type SdkNode = { NodeSDK: new (configuration: Partial<NodeSDKConfiguration>) => NodeSDK };
 type Resources = {
   defaultResource(): Resource;
   resourceFromAttributes(attributes: Record<string, string>): Resource;
@@ -73,13 +75,7 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   }
 
   const packages = packageLoader();
-  const sdkNode = packages.load<SdkNode>('@opentelemetry/sdk-node', NEEDED_FOR);
-  const start = sdkNode.startNodeSdk ?? sdkNode.startNodeSDK;
-  if (typeof start !== 'function') {
-    throw new Error(
-      `${NEEDED_FOR} needs @opentelemetry/sdk-node 0.300 or later (the release line of @opentelemetry/api 1.10); the installed one has no startNodeSdk.`,
-    );
-  }
+  const { NodeSDK } = packages.load<SdkNode>('@opentelemetry/sdk-node', NEEDED_FOR);
   // The copies sdk-node itself uses: the base resource must be of the class it merges with, and the
   // environment is read by the same rules.
   const sdkPackages = packages.within('@opentelemetry/sdk-node');
@@ -97,12 +93,13 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
 
   const defaults: Record<string, string> = { 'service.name': options.serviceName };
   if (options.serviceVersion) defaults['service.version'] = options.serviceVersion;
-  const sdk = start({
-    // The base resource is the lowest priority: detectors, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-    // are merged over it (sdk-node's `resourceAttributes` option would override the environment instead).
-    baseResource: resources.defaultResource().merge(resources.resourceFromAttributes(defaults)),
+  const sdk = new NodeSDK({
+    // The resource given is the base: the detectors, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES among
+    // them, are merged over it (NodeSDK's `serviceName` option would override the environment instead).
+    resource: resources.defaultResource().merge(resources.resourceFromAttributes(defaults)),
     instrumentations,
   });
+  sdk.start();
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
