@@ -11,7 +11,6 @@ import { afterAll, expect, test } from 'vitest';
 import {
   DUPLICATE_INSTRUMENTATION_MESSAGE,
   type DuplicateInstrumentationFields,
-  instrumentedOpenAIMethods,
   warnIfOpenAIInstrumented,
 } from '../src/telemetry/duplicate-instrumentation.js';
 import { startMockOpenAI } from '../src/testing/index.js';
