@@ -23,7 +23,7 @@ import { InvalidOptionError } from '../errors.js';
 import { EXIT_SIGNALS, flushOnExit } from './flush-on-exit.js';
 import { packageLoader } from './optional-package.js';
 
-export { MissingPackageError } from './optional-package.js';
+export { MissingPackageError } from './missing-package-error.js';
 
 export interface StartTelemetryOptions {
   /** `service.name`, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES set one (the operator's wins). */

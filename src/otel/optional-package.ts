@@ -10,20 +10,7 @@
  * calls), and the OpenTelemetry packages ship CommonJS builds; their API state is global, shared by both.
  */
 import { createRequire } from 'node:module';
-
-export class MissingPackageError extends Error {
-  override readonly name = 'MissingPackageError';
-  /** The npm package that could not be loaded. */
-  readonly packageName: string;
-
-  constructor(packageName: string, neededFor: string, cause: unknown) {
-    super(
-      `${neededFor} needs the package ${packageName}, which is not installed: run \`npm install ${packageName}\`.`,
-      { cause },
-    );
-    this.packageName = packageName;
-  }
-}
+import { MissingPackageError } from './missing-package-error.js';
 
 export interface PackageLoader {
   /** Loads a package as the caller's code would find it, or throws MissingPackageError. */
