@@ -6,8 +6,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
-import { consumerProject, packTarball, repoRoot, run } from './support/packed.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { consumerProject, packTarball, removeScratchDirs, repoRoot, run } from './support/packed.js';
 
 const tsc = join(repoRoot, 'node_modules', '.bin', 'tsc');
 let tarball: string;
@@ -15,6 +15,7 @@ let tarball: string;
 beforeAll(async () => {
   tarball = await packTarball();
 }, 120_000);
+afterAll(removeScratchDirs);
 
 /** Makes a real call against the package's own mock server, through an openai client of the same system. */
 const CALL = `

@@ -7,12 +7,12 @@
  *
  * Needs the registry (CI has it). npm's cache is used first, so reruns fetch little.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type OtlpReceiver, spansOf, startOtlpReceiver } from './support/otlp-receiver.js';
-import { npm, packTarball, run } from './support/packed.js';
+import { npm, packTarball, removeScratchDirs, run, scratchDir } from './support/packed.js';
 
 const INSTALL_TIMEOUT = 300_000;
 let tarball: string;
@@ -21,7 +21,10 @@ let receiver: OtlpReceiver;
 beforeAll(async () => {
   [tarball, receiver] = await Promise.all([packTarball(), startOtlpReceiver()]);
 }, 120_000);
-afterAll(() => receiver?.close());
+afterAll(async () => {
+  await receiver?.close();
+  await removeScratchDirs();
+});
 
 async function view(spec: string, field: string): Promise<unknown> {
   const { stdout } = await npm(['view', spec, field, '--json'], tmpdir());
@@ -41,7 +44,7 @@ async function previousMinor(name: string): Promise<string> {
 
 /** A fresh project that installs the given packages and our tarball in one `npm install`. */
 async function installBeside(packages: string[]): Promise<{ dir: string; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'resilient-chat-install-'));
+  const dir = await scratchDir('resilient-chat-install-');
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'traced-service', private: true }));
   const { stdout, stderr } = await npm(
     ['install', '--prefer-offline', '--ignore-scripts', tarball, 'openai', ...packages],
@@ -119,7 +122,7 @@ describe('npm install beside the OpenTelemetry setup', () => {
       ]);
       await runBoth(dir, 'latest');
 
-      const nodeDir = await mkdtemp(join(tmpdir(), 'node-22.12-'));
+      const nodeDir = await scratchDir('node-22.12-');
       await writeFile(join(nodeDir, 'package.json'), JSON.stringify({ private: true }));
       const binary = `node-${process.platform}-${process.arch}@22.12.0`;
       await npm(['install', '--prefer-offline', '--ignore-scripts', binary], nodeDir);
