@@ -8,9 +8,11 @@ import { createRequire } from 'node:module';
 import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
 import OpenAI from 'openai';
 import { afterAll, expect, test } from 'vitest';
+import { consoleLogger } from '../src/logger.js';
 import {
   DUPLICATE_INSTRUMENTATION_MESSAGE,
   type DuplicateInstrumentationFields,
+  type WarningLogger,
   warnIfOpenAIInstrumented,
 } from '../src/telemetry/duplicate-instrumentation.js';
 import { startMockOpenAI } from '../src/testing/index.js';
@@ -18,6 +20,8 @@ import { TEST_API_KEY } from './support/clients.js';
 import { createTelemetryHarness } from './support/telemetry.js';
 
 const require = createRequire(import.meta.url);
+// The wrapper passes its own logger: resilient-chat's Logger must fit (checked by the type checker).
+export const loggerFits: WarningLogger = consoleLogger;
 const harness = createTelemetryHarness();
 const instrumentations: OpenAIInstrumentation[] = [];
 

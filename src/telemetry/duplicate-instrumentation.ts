@@ -27,9 +27,12 @@ export interface DuplicateInstrumentationFields {
   methods: string[];
 }
 
-/** Any logger with a `warn(message, fields)`: resilient-chat's Logger fits. */
+/**
+ * Any logger with a `warn(message, fields)`. The fields are typed loosely (they are
+ * DuplicateInstrumentationFields) so that resilient-chat's Logger, whose fields are typed for retries, fits.
+ */
 export interface WarningLogger {
-  warn(message: string, fields: DuplicateInstrumentationFields): void;
+  warn(message: string, fields: object): void;
 }
 
 const warnedAbout = new WeakSet<object>();
@@ -54,7 +57,8 @@ export function warnIfOpenAIInstrumented(client: unknown, logger: WarningLogger)
   const fresh = methods.map((path) => methodAt(client, path)).filter((fn) => !warnedAbout.has(fn));
   if (fresh.length > 0) {
     for (const fn of fresh) warnedAbout.add(fn);
-    logger.warn(DUPLICATE_INSTRUMENTATION_MESSAGE, { methods });
+    const fields: DuplicateInstrumentationFields = { methods };
+    logger.warn(DUPLICATE_INSTRUMENTATION_MESSAGE, fields);
   }
   return methods;
 }
