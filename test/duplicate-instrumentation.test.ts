@@ -12,7 +12,6 @@ import { consoleLogger } from '../src/logger.js';
 import {
   DUPLICATE_INSTRUMENTATION_MESSAGE,
   type DuplicateInstrumentationFields,
-  type WarningLogger,
   warnIfOpenAIInstrumented,
 } from '../src/telemetry/duplicate-instrumentation.js';
 import { startMockOpenAI } from '../src/testing/index.js';
@@ -20,8 +19,6 @@ import { TEST_API_KEY } from './support/clients.js';
 import { createTelemetryHarness } from './support/telemetry.js';
 
 const require = createRequire(import.meta.url);
-// The wrapper passes its own logger: resilient-chat's Logger must fit (checked by the type checker).
-export const loggerFits: WarningLogger = consoleLogger;
 const harness = createTelemetryHarness();
 const instrumentations: OpenAIInstrumentation[] = [];
 
@@ -64,6 +61,8 @@ test('an openai 7 client nobody else instruments: nothing found, no warning', ()
   const client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: 'http://127.0.0.1:9/v1' });
   expect(warnIfOpenAIInstrumented(client, logger)).toEqual([]);
   expect(logger.warnings).toEqual([]);
+  // The wrapper passes resilient-chat's own Logger, which must fit.
+  expect(warnIfOpenAIInstrumented(client, consoleLogger)).toEqual([]);
 });
 
 test('as published, the official instrumentation stops below openai 7, hence the forcing', () => {
