@@ -113,7 +113,7 @@ async function runBoth(dir: string, label: string) {
 
 describe('npm install beside the OpenTelemetry setup', () => {
   test(
-    'latest sdk-node and auto-instrumentations-node; CommonJS also on Node 22.12',
+    'latest sdk-node and auto-instrumentations-node; ESM and CommonJS also on Node 22.12',
     async () => {
       const { dir } = await installBeside([
         '@opentelemetry/api',
@@ -129,13 +129,15 @@ describe('npm install beside the OpenTelemetry setup', () => {
       const node22 = join(nodeDir, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
       const { stdout: version } = await run(node22, ['--version']);
       expect(version.trim()).toBe('v22.12.0');
-      const { stderr } = await run(node22, ['service.cjs', 'latest-node22'], {
+      const { stderr } = await run(node22, ['service.cjs', 'latest-node22-cjs'], {
         cwd: dir,
         env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_METRICS_EXPORTER: 'none' },
       });
       // require(esm) of a package in node_modules loads without an experimental warning on 22.12.
       expect(stderr).not.toContain('ExperimentalWarning');
-      expect(spansOf(receiver.exports).some((s) => s.name === 'chat latest-node22')).toBe(true);
+      expect(spansOf(receiver.exports).some((s) => s.name === 'chat latest-node22-cjs')).toBe(true);
+      await writeFile(join(dir, 'service22.mjs'), ESM_SERVICE.replaceAll('installed-esm', 'latest-node22-esm'));
+      await tracedCall(dir, node22, 'service22.mjs', 'latest-node22-esm');
     },
     INSTALL_TIMEOUT,
   );
