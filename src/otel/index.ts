@@ -61,11 +61,9 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
     throw new InvalidOptionError('serviceName', 'a non-empty string', options?.serviceName);
   }
-  for (const name of ['serviceVersion'] as const) {
-    const value = options[name];
-    if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      throw new InvalidOptionError(name, 'a non-empty string', value);
-    }
+  const { serviceVersion } = options;
+  if (serviceVersion !== undefined && (typeof serviceVersion !== 'string' || serviceVersion === '')) {
+    throw new InvalidOptionError('serviceVersion', 'a non-empty string', serviceVersion);
   }
   for (const name of ['instrumentFetch', 'shutdownOnSignals'] as const) {
     const value = options[name];
@@ -92,7 +90,7 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   }
 
   const defaults: Record<string, string> = { 'service.name': options.serviceName };
-  if (options.serviceVersion) defaults['service.version'] = options.serviceVersion;
+  if (serviceVersion) defaults['service.version'] = serviceVersion;
   const sdk = new NodeSDK({
     // The resource given is the base: the detectors, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES among
     // them, are merged over it (NodeSDK's `serviceName` option would override the environment instead).
