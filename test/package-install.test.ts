@@ -136,7 +136,10 @@ describe('npm install beside the OpenTelemetry setup', () => {
       // require(esm) of a package in node_modules loads without an experimental warning on 22.12.
       expect(stderr).not.toContain('ExperimentalWarning');
       expect(spansOf(receiver.exports).some((s) => s.name === 'chat latest-node22-cjs')).toBe(true);
-      await writeFile(join(dir, 'service22.mjs'), ESM_SERVICE.replaceAll('installed-esm', 'latest-node22-esm'));
+      await writeFile(
+        join(dir, 'service22.mjs'),
+        ESM_SERVICE.replaceAll('installed-esm', 'latest-node22-esm'),
+      );
       await tracedCall(dir, node22, 'service22.mjs', 'latest-node22-esm');
     },
     INSTALL_TIMEOUT,
