@@ -123,13 +123,14 @@ describe('startTelemetry', () => {
     expect(JSON.stringify(sent)).not.toContain(TEST_API_KEY);
   });
 
-  test('OTEL_SERVICE_NAME beats OTEL_RESOURCE_ATTRIBUTES and the code; OTEL_TRACES_EXPORTER=none; OTEL_METRIC_EXPORT_INTERVAL; SIGINT flushes', async () => {
+  test('OTEL_SERVICE_NAME beats OTEL_RESOURCE_ATTRIBUTES and the code; OTEL_TRACES_EXPORTER=none; OTEL_METRIC_EXPORT_INTERVAL; per-signal metrics protocol; SIGINT flushes', async () => {
     const run = await runService(
       {
         OTEL_SERVICE_NAME: 'env-service',
         OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-service,deployment.environment.name=test',
         OTEL_TRACES_EXPORTER: 'none',
         OTEL_METRIC_EXPORT_INTERVAL: '200',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
       },
       'wait',
     );
@@ -139,6 +140,7 @@ describe('startTelemetry', () => {
     run.child.kill('SIGINT');
     expect((await run.exited).signal).toBe('SIGINT');
 
+    expect(periodic.protocol).toBe('http/json');
     expect(attr(resourceAttributes(periodic), 'service.name')?.stringValue).toBe('env-service');
     expect(attr(resourceAttributes(periodic), 'deployment.environment.name')?.stringValue).toBe('test');
     expect(run.exports().filter((e) => e.path === '/v1/traces')).toEqual([]);
