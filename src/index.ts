@@ -34,6 +34,7 @@ export type {
   ClientsOption,
   ClosedClientOptions,
   DispatcherFallbackLogFields,
+  DuplicateInstrumentationLogFields,
   GiveUpReason,
   Logger,
   ResilientChatOptions,

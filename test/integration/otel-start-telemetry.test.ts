@@ -1,113 +1,214 @@
 /**
- * resilient-chat/otel against a real OTLP/HTTP receiver on loopback: the exporters the SDK really uses send
- * the chat span (with its retry event) and the metrics, cumulative, and nothing secret.
+ * resilient-chat/otel by the OpenTelemetry environment rules, against a real OTLP/HTTP receiver on loopback
+ * that decodes protobuf with the official definitions. Each case runs a small traced service as its own
+ * process (test/support/traced-service.ts): the SDK's globals, signals and beforeExit belong to a process.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import OpenAI from 'openai';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createResilientChat, InvalidOptionError } from '../../src/index.js';
-import { startTelemetry } from '../../src/otel/index.js';
-import { startMockOpenAI } from '../../src/testing/index.js';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { InvalidOptionError } from '../../src/index.js';
+import { MissingPackageError, startTelemetry } from '../../src/otel/index.js';
+import { packageLoader } from '../../src/otel/optional-package.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import {
+  attr,
+  metricsOf,
+  type OtlpExport,
+  type OtlpReceiver,
+  resourceAttributes,
+  spansOf,
+  startOtlpReceiver,
+} from '../support/otlp-receiver.js';
 
-interface Received {
-  path: string;
-  contentType: string | undefined;
-  body: unknown;
-}
-
-const received: Received[] = [];
-const receiver = createServer(async (req: IncomingMessage, res) => {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  const text = Buffer.concat(parts).toString('utf8');
-  received.push({ path: req.url ?? '', contentType: req.headers['content-type'], body: JSON.parse(text) });
-  res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-});
+const service = fileURLToPath(new URL('../support/traced-service.ts', import.meta.url));
+let receiver: OtlpReceiver;
 
 beforeAll(async () => {
-  receiver.listen(0, '127.0.0.1');
-  await once(receiver, 'listening');
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  delete process.env.OTEL_SERVICE_NAME;
+  receiver = await startOtlpReceiver();
 });
+afterAll(() => receiver.close());
 
-afterAll(async () => {
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  await new Promise((resolve) => receiver.close(resolve));
-});
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  /** Exports this run sent (each run has its own service.instance.id). */
+  exports(): OtlpExport[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
-type AnyValue = {
-  stringValue?: string;
-  intValue?: string | number;
-  boolValue?: boolean;
-  arrayValue?: unknown;
-};
-type KeyValue = { key: string; value: AnyValue };
-const attr = (list: KeyValue[] | undefined, key: string) => list?.find((a) => a.key === key)?.value;
+/** Starts the service with only the given OTEL_* variables (plus the endpoint) and waits for its call. */
+async function runService(env: Record<string, string>, mode: 'wait' | 'exit', options = {}): Promise<Run> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', service, mode], {
+    env: {
+      ...clean,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      TRACED_SERVICE_OPTIONS: JSON.stringify(options),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run: Run = {
+    child,
+    stdout: '',
+    exports: () => receiver.exports.filter((e) => instanceOf(e) === pid(run)),
+    exited: once(child, 'exit').then(([code, signal]) => ({ code, signal })),
+  };
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdout?.on('data', (d) => {
+    run.stdout += d;
+  });
+  const called = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', () => {
+      if (run.stdout.includes('called\n')) resolve();
+    });
+    void run.exited.then(() => reject(new Error(`service ended before its call:\n${run.stdout}\n${stderr}`)));
+  });
+  await called;
+  return run;
+}
 
-test('traces and cumulative metrics reach an OTLP/HTTP receiver, and shutdown flushes them', async () => {
-  expect(() => startTelemetry({ serviceName: '' })).toThrow(InvalidOptionError);
-  const telemetry = startTelemetry({ serviceName: 'otel-test-service', metricExportIntervalMs: 60_000 });
-  const server = await startMockOpenAI({ script: [{ type: 'status', status: 503 }] });
-  const chat = createResilientChat({
-    clients: new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url }),
-    retry: { baseDelayMs: 1 },
-    logger: false,
+const instanceOf = (e: OtlpExport) => attr(resourceAttributes(e), 'process.pid')?.intValue?.toString();
+const pid = (run: Run) => run.child.pid?.toString();
+
+describe('startTelemetry', () => {
+  test('rejects bad options before touching the SDK', () => {
+    expect(() => startTelemetry({ serviceName: '' })).toThrow(InvalidOptionError);
+    expect(() => startTelemetry({ serviceName: 's', instrumentFetch: 'yes' as never })).toThrow(
+      /`instrumentFetch`/,
+    );
+    expect(() => startTelemetry({ serviceName: 's', serviceVersion: 3 as never })).toThrow(
+      /`serviceVersion`/,
+    );
   });
 
-  await chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
-  await telemetry.shutdown();
-  await server.close();
+  test('defaults: http/protobuf traces and cumulative metrics, the code service name; SIGTERM flushes, then the process ends by SIGTERM', async () => {
+    const run = await runService({}, 'wait');
+    run.child.kill('SIGTERM');
+    const { signal } = await run.exited;
+    expect(signal).toBe('SIGTERM');
 
-  const traces = received.filter((r) => r.path === '/v1/traces');
-  const metrics = received.filter((r) => r.path === '/v1/metrics');
-  expect(traces.length).toBeGreaterThan(0);
-  expect(metrics.length).toBeGreaterThan(0);
-  expect(traces[0]?.contentType).toContain('application/json');
+    const sent = run.exports();
+    const traces = sent.filter((e) => e.path === '/v1/traces');
+    const metrics = sent.filter((e) => e.path === '/v1/metrics');
+    expect(traces.length).toBeGreaterThan(0);
+    expect(metrics.length).toBeGreaterThan(0);
+    expect(sent.every((e) => e.protocol === 'http/protobuf')).toBe(true);
+    expect(attr(resourceAttributes(traces[0]), 'service.name')?.stringValue).toBe('code-service');
+    expect(attr(resourceAttributes(traces[0]), 'service.version')?.stringValue).toBe('1.2.3');
 
-  type Span = {
-    name: string;
-    kind: number;
-    attributes: KeyValue[];
-    events: { name: string; attributes: KeyValue[] }[];
-  };
-  const resourceSpans = traces.flatMap(
-    (t) =>
-      (
-        t.body as {
-          resourceSpans: { resource: { attributes: KeyValue[] }; scopeSpans: { spans: Span[] }[] }[];
-        }
-      ).resourceSpans,
+    const span = spansOf(traces).find((s) => s.name === 'chat gpt-4o-mini');
+    expect(span?.kind).toBe(3); // CLIENT in OTLP's numbering
+    expect(attr(span?.attributes, 'gen_ai.provider.name')?.stringValue).toBe('openai');
+    expect(Number(attr(span?.attributes, 'resilient_chat.attempts')?.intValue)).toBe(2);
+    const retry = span?.events?.find((e) => e.name === 'resilient_chat.retry');
+    expect(attr(retry?.attributes, 'resilient_chat.retry.reason')?.stringValue).toBe('server_error');
+    // The undici instrumentation is on by default: one HTTP child span per attempt.
+    const attempts = spansOf(traces).filter((s) => s.parentSpanId === span?.spanId && s.name === 'POST');
+    expect(attempts).toHaveLength(2);
+
+    const exported = metricsOf(metrics);
+    const retries = exported.find((m) => m.name === 'resilient_chat.retries');
+    const duration = exported.find((m) => m.name === 'gen_ai.client.operation.duration');
+    expect(retries?.unit).toBe('{retry}');
+    expect(retries?.sum?.aggregationTemporality).toBe(2); // CUMULATIVE, which Prometheus keeps
+    expect(duration?.histogram?.aggregationTemporality).toBe(2);
+    expect(JSON.stringify(sent)).not.toContain(TEST_API_KEY);
+  });
+
+  test('OTEL_SERVICE_NAME beats OTEL_RESOURCE_ATTRIBUTES and the code; OTEL_TRACES_EXPORTER=none; OTEL_METRIC_EXPORT_INTERVAL; per-signal metrics protocol; SIGINT flushes', async () => {
+    const run = await runService(
+      {
+        OTEL_SERVICE_NAME: 'env-service',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-service,deployment.environment.name=test',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRIC_EXPORT_INTERVAL: '200',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+      },
+      'wait',
+    );
+    // A periodic export arrives while the service is still up: the interval is the operator's.
+    const periodic = await receiver.waitFor((e) => e.path === '/v1/metrics' && instanceOf(e) === pid(run));
+    expect(run.child.exitCode).toBe(null);
+    run.child.kill('SIGINT');
+    expect((await run.exited).signal).toBe('SIGINT');
+
+    expect(periodic.protocol).toBe('http/json');
+    expect(attr(resourceAttributes(periodic), 'service.name')?.stringValue).toBe('env-service');
+    expect(attr(resourceAttributes(periodic), 'deployment.environment.name')?.stringValue).toBe('test');
+    expect(run.exports().filter((e) => e.path === '/v1/traces')).toEqual([]);
+  });
+
+  test('OTEL_RESOURCE_ATTRIBUTES beats the code; per-signal http/json; OTEL_METRICS_EXPORTER=none; beforeExit flushes; instrumentFetch: false', async () => {
+    const run = await runService(
+      {
+        OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-service,service.version=9.9.9',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_METRICS_EXPORTER: 'none',
+      },
+      'exit',
+      { instrumentFetch: false },
+    );
+    expect((await run.exited).code).toBe(0);
+    const sent = run.exports();
+    expect(sent.map((e) => `${e.path} ${e.protocol}`)).toEqual(
+      expect.arrayContaining(['/v1/traces http/json']),
+    );
+    expect(sent.filter((e) => e.path === '/v1/metrics')).toEqual([]);
+    expect(attr(resourceAttributes(sent[0]), 'service.name')?.stringValue).toBe('attr-service');
+    expect(attr(resourceAttributes(sent[0]), 'service.version')?.stringValue).toBe('9.9.9');
+    expect(spansOf(sent).map((s) => s.name)).toEqual(['chat gpt-4o-mini']);
+  });
+
+  test('OTEL_EXPORTER_OTLP_PROTOCOL=http/json for both signals; console writes spans to stdout beside OTLP', async () => {
+    const run = await runService(
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_EXPORTER: 'console,otlp' },
+      'exit',
+    );
+    await run.exited;
+    const sent = run.exports();
+    expect(new Set(sent.map((e) => `${e.path} ${e.protocol}`))).toEqual(
+      new Set(['/v1/traces http/json', '/v1/metrics http/json']),
+    );
+    expect(run.stdout).toContain("name: 'chat gpt-4o-mini'");
+  });
+
+  test('OTEL_SDK_DISABLED=true: nothing is sent, and the service still works', async () => {
+    const before = receiver.exports.length;
+    const run = await runService({ OTEL_SDK_DISABLED: 'true' }, 'exit');
+    expect((await run.exited).code).toBe(0);
+    expect(receiver.exports.length).toBe(before);
+  });
+
+  test('shutdownOnSignals: false leaves SIGTERM to the service (Node default: it ends, nothing flushed)', async () => {
+    const run = await runService({}, 'wait', { shutdownOnSignals: false });
+    run.child.kill('SIGTERM');
+    expect((await run.exited).signal).toBe('SIGTERM');
+    expect(run.exports().filter((e) => e.path === '/v1/traces')).toEqual([]);
+  });
+});
+
+test('a missing SDK package is named, with the command that installs it', () => {
+  // Resolution from a directory with no node_modules, as in a service that has not installed the SDK.
+  const loader = packageLoader(createRequire(join(tmpdir(), 'no-such-service', 'index.js')));
+  expect(() => loader.load('@opentelemetry/sdk-node', 'resilient-chat/otel (startTelemetry)')).toThrow(
+    new MissingPackageError('@opentelemetry/sdk-node', 'resilient-chat/otel (startTelemetry)', undefined)
+      .message,
   );
-  expect(attr(resourceSpans[0]?.resource.attributes, 'service.name')?.stringValue).toBe('otel-test-service');
-  const spans = resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
-  const span = spans.find((s) => s.name === 'chat gpt-4o-mini');
-  expect(span?.kind).toBe(3); // CLIENT in OTLP's numbering
-  expect(attr(span?.attributes, 'gen_ai.provider.name')?.stringValue).toBe('openai');
-  expect(Number(attr(span?.attributes, 'resilient_chat.attempts')?.intValue)).toBe(2);
-  const retry = span?.events.find((e) => e.name === 'resilient_chat.retry');
-  expect(attr(retry?.attributes, 'resilient_chat.retry.reason')?.stringValue).toBe('server_error');
-  expect(attr(retry?.attributes, 'error.type')?.stringValue).toBe('InternalServerError');
-
-  type Metric = {
-    name: string;
-    unit: string;
-    sum?: { aggregationTemporality: number };
-    histogram?: { aggregationTemporality: number };
-  };
-  const exported = metrics.flatMap((m) =>
-    (m.body as { resourceMetrics: { scopeMetrics: { metrics: Metric[] }[] }[] }).resourceMetrics.flatMap(
-      (r) => r.scopeMetrics.flatMap((s) => s.metrics),
-    ),
-  );
-  const retries = exported.find((m) => m.name === 'resilient_chat.retries');
-  const duration = exported.find((m) => m.name === 'gen_ai.client.operation.duration');
-  expect(retries?.unit).toBe('{retry}');
-  expect(retries?.sum?.aggregationTemporality).toBe(2); // CUMULATIVE
-  expect(duration?.histogram?.aggregationTemporality).toBe(2);
-
-  expect(JSON.stringify(received)).not.toContain(TEST_API_KEY);
+  let thrown: unknown;
+  try {
+    loader.load('@opentelemetry/instrumentation-undici', 'x');
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(MissingPackageError);
+  expect((thrown as MissingPackageError).packageName).toBe('@opentelemetry/instrumentation-undici');
+  expect((thrown as Error).message).toContain('npm install @opentelemetry/instrumentation-undici');
 });

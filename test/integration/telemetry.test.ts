@@ -182,7 +182,7 @@ describe('metrics', () => {
 describe('the retry log', () => {
   test('one warning per retry with reason, attempt, delay, model and the trace id', async () => {
     env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
-    const records: { message: string; fields: RetryLogFields | DispatcherFallbackLogFields }[] = [];
+    const records: { message: string; fields: Parameters<Logger['warn']>[1] }[] = [];
 
     await chat({
       logger: { warn: (message, fields) => records.push({ message, fields }) },

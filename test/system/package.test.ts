@@ -18,3 +18,19 @@ test('openai and the OpenTelemetry API are peers, not bundled', () => {
 test('the semantic conventions are pinned to one exact version', () => {
   expect(pkg.dependencies['@opentelemetry/semantic-conventions']).toMatch(/^\d+\.\d+\.\d+$/);
 });
+
+test('only openai and the OpenTelemetry API are peers: the SDK is loaded by resilient-chat/otel when used', () => {
+  // SDK peers pinned to one 0.x minor made `npm install` fail (ERESOLVE) beside auto-instrumentations-node.
+  expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@opentelemetry/api', 'openai']);
+  expect(pkg.peerDependenciesMeta).toBeUndefined();
+});
+
+test('every entry point has a require condition (CommonJS declarations) before the ESM one', () => {
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    if (subpath === './package.json') continue;
+    const entry = target as { require: { types: string; default: string }; types: string; default: string };
+    expect(Object.keys(entry)).toEqual(['require', 'types', 'default']);
+    expect(entry.require.types).toBe(entry.types.replace('./dist/', './dist/cjs/'));
+    expect(entry.require.default).toBe(entry.default.replace('./dist/', './dist/cjs/'));
+  }
+});
