@@ -2,12 +2,7 @@
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { describe, expect, test } from 'vitest';
-import {
-  type DispatcherFallbackLogFields,
-  type Logger,
-  type RetryLogFields,
-  telemetryNames,
-} from '../../src/index.js';
+import { type Logger, telemetryNames } from '../../src/index.js';
 import { onlySpan } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
