@@ -40,7 +40,7 @@ export async function packTarball(): Promise<string> {
     'tsconfig.json',
     'tsconfig.build.json',
     'README.md',
-    'scripts',
+    '.ci',
     'src',
   ]) {
     await cp(join(repoRoot, entry), join(work, entry), { recursive: true });

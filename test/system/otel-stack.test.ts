@@ -617,6 +617,7 @@ ${relabels.join('\n')}
       const saved = { ...process.env };
       try {
         process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+        process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/json'; // this receiver reads JSON; protobuf is the default
         delete process.env.OTEL_SERVICE_NAME;
         delete process.env.OTEL_RESOURCE_ATTRIBUTES;
         receiver.resources.length = 0;
