@@ -14,7 +14,7 @@
  * - for each `require` target in package.json's exports map, a one-line module that requires the ESM entry.
  * Nothing here lists source files: new files under src/ are covered as they are.
  */
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +31,15 @@ for (const entry of await readdir(dist, { recursive: true, withFileTypes: true }
   if (!entry.isFile() || !entry.name.endsWith('.d.ts') || from.startsWith(cjs + sep)) continue;
   const to = join(cjs, relative(dist, from));
   await mkdir(dirname(to), { recursive: true });
-  await copyFile(from, to);
+  // The declaration map sits beside the ESM copy; point the CommonJS copy at it, one directory up.
+  const text = await readFile(from, 'utf8');
+  const mapped = text.replace(/\/\/# sourceMappingURL=(\S+)\s*$/, (_, map) => {
+    const target = relative(dirname(to), join(dirname(from), map))
+      .split(sep)
+      .join('/');
+    return `//# sourceMappingURL=${target}\n`;
+  });
+  await writeFile(to, mapped);
 }
 
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));

@@ -3,7 +3,9 @@
  * packs a copy of the project in a directory of its own (test files run in parallel, and the repository's
  * dist/ is not theirs to rebuild), so it tests the current sources, not whatever dist/ happens to hold.
  */
+
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,10 +42,12 @@ export async function packTarball(): Promise<string> {
     'tsconfig.json',
     'tsconfig.build.json',
     'README.md',
+    'LICENSE',
     '.ci',
     'src',
   ]) {
-    await cp(join(repoRoot, entry), join(work, entry), { recursive: true });
+    if (existsSync(join(repoRoot, entry)))
+      await cp(join(repoRoot, entry), join(work, entry), { recursive: true });
   }
   await symlink(repoModules, join(work, 'node_modules'), 'dir');
   const { stdout } = await npm(['pack', '--json', '--pack-destination', work], work);
