@@ -4,7 +4,7 @@
  * .cts files and "module": "commonjs" projects (the TS2322 a CommonJS service met when our declarations
  * pointed at openai's ESM declaration copy). Needs no registry: the consumer links the repository's packages.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { consumerProject, packTarball, removeScratchDirs, repoRoot, run } from '../support/packed.js';
@@ -128,6 +128,18 @@ describe('types', () => {
       { module: 'commonjs' },
       { 'service.ts': USE(`import openai = require('openai');`, CJS_IMPORTS) },
     );
+    expect(errors).toBe('');
+  });
+
+  test('the examples in docs/examples type-check against the packed package, as a service would write them', async () => {
+    const dir = await consumerProject(tarball, 'module');
+    const examples = join(repoRoot, 'docs', 'examples');
+    const files: Record<string, string> = {};
+    for (const name of await readdir(examples)) {
+      if (/\.(ts|mts|cts)$/.test(name)) files[name] = await readFile(join(examples, name), 'utf8');
+    }
+    expect(Object.keys(files).length).toBeGreaterThanOrEqual(5);
+    const errors = await typecheck(dir, { module: 'nodenext', types: ['node'], lib: ['es2023'] }, files);
     expect(errors).toBe('');
   });
 
