@@ -9,11 +9,23 @@ if (major < 22) {
   );
 }
 
+/**
+ * Three tiers, all run by `npm test` (and so in CI):
+ * - unit: pure logic under controlled clocks; no sockets.
+ * - integration: real openai-node clients, real undici dispatchers, loopback servers, the real OTel SDK.
+ * - system: what needs more than node_modules: a real Prometheus and promtool (fetched by the repository
+ *   itself, skipped with a reason where apt-get as root is missing, never in CI), the packed package.
+ * One tier: `npm run test:unit`, `npm run test:integration`, `npm run test:system`.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Tests run real servers and real sockets; give slow CI machines room without hiding hangs.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      { extends: true, test: { name: 'system', include: ['test/system/**/*.test.ts'] } },
+    ],
   },
 });

@@ -23,6 +23,7 @@ import { CircuitBreakers } from './policy/circuit-breakers.js';
 import { RetryBudget } from './policy/retry-budget.js';
 import { RetryPolicy } from './policy/retry-policy.js';
 import { Telemetry } from './telemetry/call-telemetry.js';
+import { warnIfOpenAIInstrumented } from './telemetry/duplicate-instrumentation.js';
 import type { AcquireContext, ResilientClientOptions } from './types.js';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof OpenAI>[0]>;
@@ -50,7 +51,11 @@ export function createResilientClient(options: ResilientClientOptions): OpenAI {
   const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
   const deps: CallDependencies = { source, policy, breakers, telemetry };
   const single = isOpenAIClient(resolved.clients) ? resolved.clients : undefined;
-  return new ResilientOpenAI(deps, facadeOptions(single));
+  const client = new ResilientOpenAI(deps, facadeOptions(single));
+  // Another instrumentation patching openai's methods would trace and count every call twice: say so once.
+  if (resolved.logger)
+    for (const c of single ? [client, single] : [client]) warnIfOpenAIInstrumented(c, resolved.logger);
+  return client;
 }
 
 /**

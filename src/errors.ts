@@ -1,10 +1,24 @@
 /**
- * Errors that resilient-chat itself raises. Like undici's `lib/core/errors.js`, each carries a stable
- * `code` so callers can branch without matching messages. Errors from openai-node are never wrapped: a call
- * that gives up rethrows the last attempt's error as it was.
+ * Errors that resilient-chat itself raises. Like undici's `lib/core/errors.js`, each carries a stable literal
+ * `code` (checking it narrows the type) and a brand under `Symbol.for('resilient-chat.error')`, so
+ * `instanceof` and `isResilientChatError` hold across two copies of this package in one process (an ESM and
+ * a CommonJS one, say). Errors from openai-node are never wrapped: a call that gives up rethrows the last
+ * attempt's error as it was.
  */
 
 import { APIConnectionError } from 'openai';
+
+const kResilientChatError = Symbol.for('resilient-chat.error');
+
+/** True for an error of this package's, from whichever copy of it threw. */
+function hasBrand(value: unknown, code: ResilientChatErrorCode): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[kResilientChatError] === true &&
+    (value as { code?: unknown }).code === code
+  );
+}
 
 export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_INVALID_OPTION'
@@ -16,7 +30,12 @@ export type ResilientChatErrorCode =
 /** An option passed to `createResilientChat` is missing, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
   override readonly name = 'InvalidOptionError';
-  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_INVALID_OPTION';
+  readonly code = 'RESILIENT_CHAT_INVALID_OPTION' as const;
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_INVALID_OPTION');
+  }
   /** The option's path, e.g. `retry.maxDelayMs`. */
   readonly option: string;
 
@@ -34,7 +53,12 @@ export class InvalidOptionError extends TypeError {
 /** A client factory or client source handed back something that is not an OpenAI client. */
 export class InvalidClientError extends TypeError {
   override readonly name = 'InvalidClientError';
-  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_INVALID_CLIENT';
+  readonly code = 'RESILIENT_CHAT_INVALID_CLIENT' as const;
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_INVALID_CLIENT');
+  }
 
   constructor(origin: string, received: unknown) {
     super(
@@ -49,7 +73,12 @@ export class InvalidClientError extends TypeError {
  */
 export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
-  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_CIRCUIT_OPEN';
+  readonly code = 'RESILIENT_CHAT_CIRCUIT_OPEN' as const;
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_CIRCUIT_OPEN');
+  }
   /** `server.address:port model` of the endpoint whose breaker refused the call. */
   readonly endpoint: string;
   /** Time until the breaker lets a probe through, in ms (or until an unanswered probe stops holding it). */
@@ -75,7 +104,12 @@ export class CircuitOpenError extends Error {
  */
 export class ClientNotReplaceableError extends APIConnectionError {
   override readonly name = 'ClientNotReplaceableError';
-  override readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE';
+  override readonly code = 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE' as const;
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE');
+  }
 
   constructor(transport: 'dispatcher' | 'fetch', cause: unknown) {
     super({
@@ -88,7 +122,12 @@ export class ClientNotReplaceableError extends APIConnectionError {
 /** `acquire` was called on a ClientPool after `close()`. */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
-  readonly code: ResilientChatErrorCode = 'RESILIENT_CHAT_POOL_CLOSED';
+  readonly code = 'RESILIENT_CHAT_POOL_CLOSED' as const;
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_POOL_CLOSED');
+  }
 
   constructor() {
     super('resilient-chat: the ClientPool is closed');
@@ -122,4 +161,27 @@ export function recordEarlierAttemptErrors(finalError: unknown, earlier: readonl
 /** Errors of the attempts that failed before the one whose error a call finally threw (oldest first). */
 export function attemptErrors(error: unknown): readonly unknown[] {
   return typeof error === 'object' && error !== null ? (earlierAttempts.get(error) ?? []) : [];
+}
+
+/** Any error resilient-chat raises; `code` tells which. */
+export type ResilientChatError =
+  | InvalidOptionError
+  | InvalidClientError
+  | CircuitOpenError
+  | PoolClosedError
+  | ClientNotReplaceableError;
+
+/**
+ * Whether `value` is an error resilient-chat raised, from any copy of the package.
+ *
+ * @example
+ * try { await client.chat.completions.create(params); }
+ * catch (error) { if (isResilientChatError(error) && error.code === 'RESILIENT_CHAT_CIRCUIT_OPEN') fallback(); }
+ */
+export function isResilientChatError(value: unknown): value is ResilientChatError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[kResilientChatError] === true
+  );
 }

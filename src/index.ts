@@ -12,7 +12,9 @@ export {
   ClientNotReplaceableError,
   InvalidClientError,
   InvalidOptionError,
+  isResilientChatError,
   PoolClosedError,
+  type ResilientChatError,
   type ResilientChatErrorCode,
 } from './errors.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
@@ -32,6 +34,7 @@ export type {
   ClientsOption,
   ClosedClientOptions,
   DispatcherFallbackLogFields,
+  DuplicateInstrumentationLogFields,
   GiveUpReason,
   Logger,
   ResilientChatOptions,

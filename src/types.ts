@@ -157,6 +157,15 @@ export interface DispatcherFallbackLogFields {
   traceId: string | undefined;
 }
 
+/** Fields of the warning logged once when another instrumentation already patches openai's methods. */
+export interface DuplicateInstrumentationLogFields {
+  /** The patched methods, as paths on the client (`chat.completions.create`). */
+  methods: string[];
+}
+
 export interface Logger {
-  warn(message: string, fields: RetryLogFields | DispatcherFallbackLogFields): void;
+  warn(
+    message: string,
+    fields: RetryLogFields | DispatcherFallbackLogFields | DuplicateInstrumentationLogFields,
+  ): void;
 }

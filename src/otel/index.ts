@@ -1,58 +1,110 @@
 /**
- * resilient-chat/otel: one call that starts OpenTelemetry for a service that has none yet (and for the demo):
- * the Node SDK with OTLP/HTTP export of traces and of metrics. Metrics are exported with cumulative
- * temporality, because Prometheus drops delta series arriving over OTLP.
+ * resilient-chat/otel: one call that starts OpenTelemetry for a service that has none yet (and for the demo).
  *
- * The standard environment variables apply: OTEL_EXPORTER_OTLP_ENDPOINT (and the per-signal variants and
- * headers) for where to send, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES for the resource,
- * OTEL_METRIC_EXPORT_INTERVAL for how often metrics go out.
+ * Everything an operator sets through the standard OTEL_* environment variables is obeyed, because the SDK is
+ * sdk-node's `NodeSDK` left to configure itself from the environment rather than given exporters we pick
+ * (NodeSDK rather than the newer `startNodeSdk`, which only 0.301+ has with these semantics; NodeSDK behaves the
+ * same on the 0.2xx line of @opentelemetry/api 1.9 and on 0.30x):
+ * OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER (otlp, console, none),
+ * OTEL_EXPORTER_OTLP_PROTOCOL and its per-signal variants (http/protobuf by default, http/json, grpc), the
+ * endpoints and headers, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, the samplers and limits.
+ * What we add: our service name and version as the lowest-priority resource attributes (OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES win), the undici instrumentation so every HTTP attempt is a child span that sends
+ * `traceparent`, and a flush on SIGTERM, SIGINT and beforeExit.
  *
- * The SDK packages are optional peer dependencies: install @opentelemetry/sdk-node, sdk-trace, sdk-metrics,
- * exporter-trace-otlp-http and exporter-metrics-otlp-http to use this entry point.
+ * The SDK is not a dependency of resilient-chat: install @opentelemetry/sdk-node (and, unless `instrumentFetch`
+ * is false, @opentelemetry/instrumentation-undici) to use this entry point. See optional-package.ts for why.
  */
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { AggregationTemporality, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { startNodeSdk } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation-undici';
+import type { Resource } from '@opentelemetry/resources';
+import type { NodeSDK, NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { InvalidOptionError } from '../errors.js';
+import { EXIT_SIGNALS, flushOnExit } from './flush-on-exit.js';
+import { packageLoader } from './optional-package.js';
+
+export { MissingPackageError } from './missing-package-error.js';
 
 export interface StartTelemetryOptions {
-  /** `service.name`, unless OTEL_SERVICE_NAME is set (the environment wins, as operators expect). */
+  /** `service.name`, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES set one (the operator's wins). */
   serviceName: string;
-  /** `service.version`, when given. */
+  /** `service.version`, unless OTEL_RESOURCE_ATTRIBUTES sets one. */
   serviceVersion?: string;
-  /** How often metrics are exported, in ms. Default: OTEL_METRIC_EXPORT_INTERVAL, else 60000. */
-  metricExportIntervalMs?: number;
+  /**
+   * Registers @opentelemetry/instrumentation-undici, which traces both Node's global fetch and npm undici's
+   * (ClientPool's): each HTTP attempt becomes a child span of the chat span and carries `traceparent` to the
+   * server. Default true; set false when the service registers it itself (auto-instrumentations-node does).
+   */
+  instrumentFetch?: boolean;
+  /** Flush and shut down on SIGTERM and SIGINT (then exit as the signal would have). Default true. */
+  shutdownOnSignals?: boolean;
 }
 
 export interface Telemetry {
-  /** Flushes every pending span and metric point, then stops the SDK. */
+  /** Flushes every pending span and metric point, then stops the SDK. Safe to call more than once. */
   shutdown(): Promise<void>;
 }
+
+const NEEDED_FOR = 'resilient-chat/otel (startTelemetry)';
+
+type SdkNode = { NodeSDK: new (configuration: Partial<NodeSDKConfiguration>) => NodeSDK };
+type Resources = {
+  defaultResource(): Resource;
+  resourceFromAttributes(attributes: Record<string, string>): Resource;
+};
+type Core = { getBooleanFromEnv(name: string): boolean };
+type UndiciModule = {
+  UndiciInstrumentation: new (config: UndiciInstrumentationConfig) => Instrumentation;
+};
 
 export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
     throw new InvalidOptionError('serviceName', 'a non-empty string', options?.serviceName);
   }
-  const interval =
-    options.metricExportIntervalMs ?? Number(process.env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000);
-  if (!Number.isFinite(interval) || interval <= 0) {
-    throw new InvalidOptionError('metricExportIntervalMs', 'a number of milliseconds above 0', interval);
+  const { serviceVersion } = options;
+  if (serviceVersion !== undefined && (typeof serviceVersion !== 'string' || serviceVersion === '')) {
+    throw new InvalidOptionError('serviceVersion', 'a non-empty string', serviceVersion);
   }
-  const resourceAttributes: Record<string, string> = {};
-  if (!process.env.OTEL_SERVICE_NAME) resourceAttributes['service.name'] = options.serviceName;
-  if (options.serviceVersion) resourceAttributes['service.version'] = options.serviceVersion;
+  for (const name of ['instrumentFetch', 'shutdownOnSignals'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new InvalidOptionError(name, 'true or false', value);
+    }
+  }
 
-  const sdk = startNodeSdk({
-    resourceAttributes,
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
-    metricReaders: [
-      new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ temporalityPreference: AggregationTemporality.CUMULATIVE }),
-        exportIntervalMillis: interval,
-      }),
-    ],
+  const packages = packageLoader();
+  const { NodeSDK } = packages.load<SdkNode>('@opentelemetry/sdk-node', NEEDED_FOR);
+  // The copies sdk-node itself uses: the base resource must be of the class it merges with, and the
+  // environment is read by the same rules.
+  const sdkPackages = packages.within('@opentelemetry/sdk-node');
+  const resources = sdkPackages.load<Resources>('@opentelemetry/resources', NEEDED_FOR);
+  const { getBooleanFromEnv } = sdkPackages.load<Core>('@opentelemetry/core', NEEDED_FOR);
+  const instrumentations: Instrumentation[] = [];
+  // A disabled SDK starts nothing; the instrumentation would still hook fetch from its constructor on.
+  if (options.instrumentFetch !== false && !getBooleanFromEnv('OTEL_SDK_DISABLED')) {
+    const { UndiciInstrumentation } = packages.load<UndiciModule>(
+      '@opentelemetry/instrumentation-undici',
+      `${NEEDED_FOR}, to trace HTTP attempts and propagate traceparent (opt out with instrumentFetch: false),`,
+    );
+    instrumentations.push(new UndiciInstrumentation({}));
+  }
+
+  const defaults: Record<string, string> = { 'service.name': options.serviceName };
+  if (serviceVersion) defaults['service.version'] = serviceVersion;
+  const sdk = new NodeSDK({
+    // The resource given is the base: the detectors, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES among
+    // them, are merged over it (NodeSDK's `serviceName` option would override the environment instead).
+    resource: resources.defaultResource().merge(resources.resourceFromAttributes(defaults)),
+    instrumentations,
   });
-  return { shutdown: () => sdk.shutdown() };
+  sdk.start();
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    removeHooks();
+    stopping ??= sdk.shutdown();
+    return stopping;
+  };
+  const removeHooks = flushOnExit(shutdown, options.shutdownOnSignals === false ? [] : EXIT_SIGNALS);
+  return { shutdown };
 }

@@ -65,7 +65,10 @@ export interface MockOpenAIOptions {
   chunks?: number;
   /** Keep every request in `requests` (default true); false keeps only `requestCount`, for long runs. */
   recordRequests?: boolean;
-  /** Called as each request arrives, before it is answered (tests wait on it instead of on time). */
+  /**
+   * Called as each request arrives, once its step is chosen and before the step runs: the moment a test
+   * knows the server holds that request (say, to destroy the client that sent it while it is in flight).
+   */
   onRequest?: (request: RecordedRequest, index: number) => void;
 }
 

@@ -2,7 +2,6 @@
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import type { ClientSource } from '../../src/index.js';
-import type { MockOpenAI } from '../../src/testing/index.js';
 
 /** The key every test client uses: tests assert it never reaches telemetry. */
 export const TEST_API_KEY = 'sk-test-SECRET-0123456789abcdef';
@@ -12,12 +11,17 @@ export interface TestClient {
   agent: Agent;
 }
 
-export function newClient(server: MockOpenAI, options: { maxRetries?: number } = {}): TestClient {
+/** A client of `server` (an in-process mock or one in a child process), sending `headers` on every request. */
+export function newClient(
+  server: { url: string },
+  options: { maxRetries?: number; headers?: Record<string, string> } = {},
+): TestClient {
   const agent = new Agent({ keepAliveTimeout: 10_000 });
   const client = new OpenAI({
     apiKey: TEST_API_KEY,
     baseURL: server.url,
     maxRetries: options.maxRetries ?? 2,
+    defaultHeaders: options.headers ?? {},
     // undici's Agent type differs from the DOM RequestInit's; openai-node passes it to fetch as is.
     fetchOptions: { dispatcher: agent } as Record<string, unknown>,
   });

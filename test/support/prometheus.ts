@@ -189,3 +189,19 @@ export async function startPrometheus(
     },
   };
 }
+
+/**
+ * Why the system tier cannot run here, or undefined when it can (both Prometheus releases present, fetched if
+ * need be). Fetching needs apt-get as root; a contributor's laptop may have neither, and then the tier is
+ * skipped with this reason. In CI (`CI` set) nothing is skipped: the error is thrown and the run fails.
+ */
+export function prometheusUnavailable(): string | undefined {
+  try {
+    prometheusBinaries('bookworm');
+    prometheusBinaries('sid');
+    return undefined;
+  } catch (error) {
+    if (process.env.CI) throw error;
+    return (error as Error).message;
+  }
+}

@@ -1,0 +1,305 @@
+/** classifyError on errors that real openai-node clients throw against a real server and real dispatchers. */
+import { createRequire } from 'node:module';
+import OpenAI from 'openai';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { classifyError } from '../../src/index.js';
+import { type MockOpenAI, type MockStep, startMockOpenAI } from '../../src/testing/index.js';
+import { newClient, TEST_API_KEY } from '../support/clients.js';
+
+const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+let server: MockOpenAI;
+
+beforeAll(async () => {
+  server = await startMockOpenAI();
+});
+afterAll(() => server.close());
+
+/** The error a bare openai-node client (no retries of its own) throws for one scripted response. */
+async function errorFor(step: MockStep): Promise<unknown> {
+  const { client, agent } = newClient(server, { maxRetries: 0 });
+  server.script(step);
+  try {
+    return await client.chat.completions.create(params).then(
+      () => expect.fail('expected the call to fail'),
+      (e: unknown) => e,
+    );
+  } finally {
+    await agent.destroy();
+  }
+}
+
+async function destroyedClientError(): Promise<unknown> {
+  const { client, agent } = newClient(server, { maxRetries: 0 });
+  await agent.destroy();
+  return client.chat.completions.create(params).catch((e: unknown) => e);
+}
+
+describe('closed clients', () => {
+  test('a destroyed undici dispatcher, three causes deep', async () => {
+    const error = await destroyedClientError();
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'UND_ERR_DESTROYED',
+    });
+  });
+
+  test('still found when another layer wraps it, or aggregates it', async () => {
+    const error = await destroyedClientError();
+    const wrapped = new Error('litellm.InternalServerError: OpenAIException - Connection error.', {
+      cause: error,
+    });
+    const aggregated = new AggregateError([new Error('unrelated'), wrapped], 'several attempts failed');
+    expect(classifyError(wrapped).reason).toBe('client_closed');
+    expect(classifyError(aggregated)).toMatchObject({
+      reason: 'client_closed',
+      errorType: 'UND_ERR_DESTROYED',
+    });
+  });
+
+  test('a cause chain that loops back on itself terminates', async () => {
+    const error = (await destroyedClientError()) as Error;
+    const outer = new Error('outer', { cause: error });
+    (error.cause as Error).cause = outer; // fetch failed -> outer -> APIConnectionError -> ...
+    expect(classifyError(outer).reason).toBe('connection');
+  });
+
+  test("a LiteLLM proxy's HTTP 500 body is the proxy's closed client, not ours", async () => {
+    const error = await errorFor({ type: 'litellm_closed_client' });
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(classifyError(error)).toEqual({
+      reason: 'upstream_client_closed',
+      retryable: true,
+      errorType: 'InternalServerError',
+      status: 500,
+    });
+  });
+
+  test('the httpx message deep in a relayed stack trace (the incident body)', async () => {
+    const error = await errorFor({
+      type: 'status',
+      status: 500,
+      body: {
+        detail: {
+          message: 'litellm.InternalServerError: InternalServerError: OpenAIException - Connection error.',
+          stacktrace: ['...', 'RuntimeError: Cannot send a request, as the client has been closed.'],
+        },
+      },
+    });
+    expect(classifyError(error).reason).toBe('upstream_client_closed');
+  });
+
+  test("undici's closed codes in a server's body never say our client is dead", async () => {
+    const error = await errorFor({
+      type: 'status',
+      status: 500,
+      body: { error: { message: 'upstream failed', type: 'server_error', code: 'UND_ERR_DESTROYED' } },
+    });
+    expect(classifyError(error)).toMatchObject({ reason: 'server_error', status: 500 });
+  });
+});
+
+describe('error bodies that say a request can never succeed as sent', () => {
+  test.each([
+    [429, 'insufficient_quota'],
+    [429, 'billing_hard_limit_reached'],
+    [400, 'context_length_exceeded'],
+    [400, 'content_filter'],
+  ])('%i %s: not retried, reported by its code', async (status, code) => {
+    const error = await errorFor({
+      type: 'status',
+      status,
+      body: { error: { message: 'no', type: code, param: null, code } },
+    });
+    expect(classifyError(error)).toEqual({
+      reason: 'not_retryable',
+      retryable: false,
+      errorType: code,
+      status,
+    });
+  });
+});
+
+describe('setup errors', () => {
+  test('a dispatcher that is not one fails at once as a setup error', async () => {
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: {} } as Record<string, unknown>,
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toMatchObject({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'TypeError',
+    });
+  });
+
+  test('a request undici itself rejects as invalid (UND_ERR_INVALID_ARG)', async () => {
+    // A real undici Agent whose requests carry a method undici refuses: undici's own validation throws.
+    class BadMethodAgent extends Agent {
+      override dispatch(options: Agent.DispatchOptions, handler: Parameters<Agent['dispatch']>[1]): boolean {
+        return super.dispatch(
+          { ...options, method: 'BAD METHOD' as Agent.DispatchOptions['method'] },
+          handler,
+        );
+      }
+    }
+    const agent = new BadMethodAgent();
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: agent } as Record<string, unknown>,
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.close();
+    expect(classifyError(error)).toMatchObject({ reason: 'setup_error', errorType: 'UND_ERR_INVALID_ARG' });
+  });
+});
+
+describe('statuses, as openai-node decides', () => {
+  test.each([
+    [429, 'rate_limited', true, 'RateLimitError'],
+    [408, 'timeout', true, 'APIError'],
+    [409, 'server_error', true, 'ConflictError'],
+    [500, 'server_error', true, 'InternalServerError'],
+    [503, 'server_error', true, 'InternalServerError'],
+    [400, 'not_retryable', false, 'BadRequestError'],
+    [401, 'not_retryable', false, 'AuthenticationError'],
+    [404, 'not_retryable', false, 'NotFoundError'],
+  ])('%i is %s', async (status, reason, retryable, errorType) => {
+    expect(classifyError(await errorFor({ type: 'status', status }))).toEqual({
+      reason,
+      retryable,
+      errorType,
+      status,
+    });
+  });
+
+  test('x-should-retry wins over the status, both ways', async () => {
+    const yes = await errorFor({ type: 'status', status: 400, headers: { 'x-should-retry': 'true' } });
+    const no = await errorFor({ type: 'status', status: 500, headers: { 'x-should-retry': 'false' } });
+    expect(classifyError(yes)).toMatchObject({ retryable: true, reason: 'server_error' });
+    expect(classifyError(no)).toMatchObject({ retryable: false, reason: 'not_retryable' });
+  });
+
+  test('Retry-After is read into retryAfterMs', async () => {
+    const error = await errorFor({ type: 'status', status: 429, headers: { 'retry-after': '2' } });
+    expect(classifyError(error).retryAfterMs).toBe(2000);
+  });
+});
+
+describe('transport failures and cancellation', () => {
+  test('a reset connection', async () => {
+    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({
+      reason: 'connection',
+      retryable: true,
+    });
+  });
+
+  test('a refused connection', async () => {
+    const gone = await startMockOpenAI();
+    const { client, agent } = newClient(gone, { maxRetries: 0 });
+    await gone.close();
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({
+      reason: 'connection',
+      retryable: true,
+      errorType: 'ECONNREFUSED',
+    });
+  });
+
+  test("openai-node's own timeout", async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({ type: 'stall', at: 'headers' });
+    const error = await client.chat.completions.create(params, { timeout: 50 }).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({
+      reason: 'timeout',
+      retryable: true,
+      errorType: 'APIConnectionTimeoutError',
+    });
+  });
+
+  test("the caller's abort", async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    const error = await client.chat.completions
+      .create(params, { signal: AbortSignal.abort() })
+      .catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toEqual({
+      reason: 'aborted',
+      retryable: false,
+      errorType: 'APIUserAbortError',
+    });
+  });
+
+  test('anything else is not retryable', () => {
+    expect(classifyError(new RangeError('bad'))).toEqual({
+      reason: 'not_retryable',
+      retryable: false,
+      errorType: 'RangeError',
+    });
+    expect(classifyError(undefined)).toMatchObject({ reason: 'not_retryable', errorType: 'undefined' });
+  });
+});
+
+describe('classification edges', () => {
+  test('the closed-client message in a 4xx body is not a closed client', async () => {
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({
+      type: 'status',
+      status: 400,
+      body: { error: { message: 'Cannot send a request, as the client has been closed.' } },
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toMatchObject({ reason: 'not_retryable', status: 400 });
+  });
+
+  test("OpenAI's server_error SSE frame (no code) is a server error", async () => {
+    server.script({
+      type: 'sse_error',
+      afterChunks: 0,
+      error: { message: 'The server had an error', type: 'server_error' },
+    });
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    const error = await (async () => {
+      for await (const _ of await client.chat.completions.create({ ...params, stream: true })) {
+        // consume
+      }
+    })().catch((e: unknown) => e);
+    await agent.destroy();
+    expect(classifyError(error)).toMatchObject({ reason: 'server_error', retryable: true, status: 500 });
+  });
+
+  test("errors from openai's CommonJS build (a CJS app) are classified like the ESM ones", async () => {
+    const require = createRequire(import.meta.url);
+    const OpenAICjs = require('openai') as typeof OpenAI;
+    expect(OpenAICjs.APIError).not.toBe(OpenAI.APIError); // really another copy
+    const client = new OpenAICjs({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0 });
+    server.script(
+      { type: 'status', status: 429, headers: { 'retry-after': '1' } },
+      { type: 'status', status: 503 },
+    );
+    const rateLimited = await client.chat.completions.create(params).catch((e: unknown) => e);
+    const unavailable = await client.chat.completions.create(params).catch((e: unknown) => e);
+    const timedOut = await (async () => {
+      server.script({ type: 'stall', at: 'headers' });
+      return client.chat.completions.create(params, { timeout: 50 }).catch((e: unknown) => e);
+    })();
+
+    expect(classifyError(rateLimited)).toMatchObject({ reason: 'rate_limited', retryAfterMs: 1000 });
+    expect(classifyError(unavailable)).toMatchObject({ reason: 'server_error', status: 503 });
+    expect(classifyError(timedOut)).toMatchObject({
+      reason: 'timeout',
+      errorType: 'APIConnectionTimeoutError',
+    });
+  });
+});

@@ -1,0 +1,128 @@
+/** Bad options fail at createResilientChat with a TypeError naming the option. */
+import OpenAI from 'openai';
+import { describe, expect, test } from 'vitest';
+import {
+  createResilientChat,
+  InvalidClientError,
+  InvalidOptionError,
+  type ResilientChatOptions,
+} from '../../src/index.js';
+
+const client = new OpenAI({ apiKey: 'sk-unused', baseURL: 'http://127.0.0.1:9/v1' });
+
+function rejects(options: unknown, option: string) {
+  let thrown: unknown;
+  try {
+    createResilientChat(options as ResilientChatOptions);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(TypeError);
+  expect(thrown).toBeInstanceOf(InvalidOptionError);
+  expect((thrown as InvalidOptionError).option).toBe(option);
+  expect((thrown as InvalidOptionError).code).toBe('RESILIENT_CHAT_INVALID_OPTION');
+  expect((thrown as Error).message).toContain(`\`${option}\``);
+}
+
+describe('createResilientChat rejects', () => {
+  test.each([
+    [{ clients: client, retry: { maxRetries: -1 } }, 'retry.maxRetries'],
+    [{ clients: client, retry: { maxRetries: Number.NaN } }, 'retry.maxRetries'],
+    [{ clients: client, retry: { maxRetries: 1.5 } }, 'retry.maxRetries'],
+    [{ clients: client, retry: { maxRetries: Number.POSITIVE_INFINITY } }, 'retry.maxRetries'],
+    [{ clients: client, retry: { baseDelayMs: -5 } }, 'retry.baseDelayMs'],
+    [{ clients: client, retry: { baseDelayMs: '500' } }, 'retry.baseDelayMs'],
+    [{ clients: client, retry: { baseDelayMs: 1000, maxDelayMs: 500 } }, 'retry.maxDelayMs'],
+    [{ clients: client, retry: { maxDelayMs: Number.NaN } }, 'retry.maxDelayMs'],
+    [{ clients: client, retry: { attemptTimeoutMs: 0 } }, 'retry.attemptTimeoutMs'],
+    [{ clients: client, retry: { totalTimeoutMs: Number.POSITIVE_INFINITY } }, 'retry.totalTimeoutMs'],
+    [{ clients: client, retry: { maxRetryAfterMs: -1 } }, 'retry.maxRetryAfterMs'],
+    [{ clients: client, retry: 3 }, 'retry'],
+    [{ clients: client, closedClient: { maxRecoveries: -1 } }, 'closedClient.maxRecoveries'],
+    [{ clients: client, closedClient: [] }, 'closedClient'],
+    [{}, 'clients'],
+    [{ clients: 'sk-my-key' }, 'clients'],
+    [{ clients: { acquire: 'nope' } }, 'clients'],
+    [{ clients: { acquire: () => client, release: 1 } }, 'clients.release'],
+    [{ clients: { acquire: () => client, invalidate: {} } }, 'clients.invalidate'],
+    [{ clients: client, tracerProvider: {} }, 'tracerProvider'],
+    [{ clients: client, meterProvider: 'global' }, 'meterProvider'],
+    [{ clients: client, logger: console.warn }, 'logger'],
+    [{ clients: client, captureContent: 'yes' }, 'captureContent'],
+    [null, 'options'],
+  ])('%j naming %s', (options, option) => rejects(options, option));
+
+  test.each([
+    [{ retry: { totalTimeoutMS: 1000 } }, 'retry.totalTimeoutMS', 'retry.totalTimeoutMs'],
+    [{ retry: { maxRetry: 3 } }, 'retry.maxRetry', 'retry.maxRetries'],
+    [{ retries: 3 }, 'retries', 'retry'],
+    [{ closedClients: {} }, 'closedClients', 'closedClient'],
+    [{ circuitbreaker: false }, 'circuitbreaker', 'circuitBreaker'],
+    [{ captureContents: true }, 'captureContents', 'captureContent'],
+    [{ retryBudget: { ration: 0.2 } }, 'retryBudget.ration', 'retryBudget.ratio'],
+  ])('a misspelt key %j is refused, naming it and the nearest valid one', (extra, option, nearest) => {
+    rejects({ clients: client, ...extra }, option);
+    expect(() => createResilientChat({ clients: client, ...extra } as ResilientChatOptions)).toThrow(
+      `did you mean \`${nearest}\`?`,
+    );
+  });
+
+  test('a key that resembles nothing lists the valid ones', () => {
+    expect(() => createResilientChat({ clients: client, zzzzzzzz: 1 } as never)).toThrow(
+      /one of: clients, retry/,
+    );
+  });
+
+  test.each([
+    [{ circuitBreaker: { probeTimeoutMs: 2 ** 31 } }, 'circuitBreaker.probeTimeoutMs'],
+    [{ circuitBreaker: { breakDurationMs: Number.POSITIVE_INFINITY } }, 'circuitBreaker.breakDurationMs'],
+    [{ retryBudget: { windowMs: 2 ** 31 } }, 'retryBudget.windowMs'],
+    [{ closedClient: { fallbackToGlobalDispatcher: 'yes' } }, 'closedClient.fallbackToGlobalDispatcher'],
+  ])('durations past the timer limit and wrong types are refused: %j', (extra, option) => {
+    rejects({ clients: client, ...extra }, option);
+  });
+
+  test('the message never echoes a string back (it may be an API key)', () => {
+    const key = `sk-proj-${'A'.repeat(40)}`;
+    expect(() => createResilientChat({ clients: key as never })).toThrow(
+      /received a string of 48 characters$/,
+    );
+    expect(() => createResilientChat({ clients: key as never })).not.toThrow(/sk-proj/);
+  });
+});
+
+describe('accepted shapes', () => {
+  test('an instance, a factory and a source, with every option at a valid edge', () => {
+    for (const clients of [client, () => client, { acquire: async () => client }]) {
+      expect(() =>
+        createResilientChat({
+          clients,
+          retry: { maxRetries: 0, baseDelayMs: 0, maxDelayMs: 0, attemptTimeoutMs: 1, totalTimeoutMs: 1 },
+          closedClient: { maxRecoveries: 0 },
+          logger: false,
+          captureContent: false,
+        }),
+      ).not.toThrow();
+    }
+  });
+});
+
+describe('bad call input', () => {
+  test('a factory that returns something else fails the call with a named error and sends nothing', async () => {
+    const chat = createResilientChat({ clients: () => ({}) as OpenAI, logger: false });
+    const error = await chat.completions.create({ model: 'm', messages: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidClientError);
+    expect((error as Error).message).toMatch(/the `clients` factory must return an OpenAI client/);
+  });
+
+  test('params without a model are rejected before any attempt', async () => {
+    let acquired = 0;
+    const factory = () => {
+      acquired++;
+      return client;
+    };
+    const chat = createResilientChat({ clients: factory, logger: false });
+    await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/body.model/);
+    expect(acquired).toBe(0);
+  });
+});
