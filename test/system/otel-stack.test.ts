@@ -522,16 +522,17 @@ ${relabels.join('\n')}
       expect(output).toContain('SUCCESS');
     });
 
-    test('every alert has severity, summary, description and a runbook that README.md has', () => {
-      const readme = read('README.md');
+    test('every alert has severity, summary, description and a runbook that docs/runbooks.md has', () => {
+      const runbooks = read('docs/runbooks.md');
       for (const rule of all.filter((r) => r.alert)) {
         expect(rule.labels?.severity, rule.alert).toMatch(/^(warning|critical)$/);
         expect(rule.annotations?.summary, rule.alert).toBeTruthy();
         expect(rule.annotations?.description, rule.alert).toBeTruthy();
         const anchor = rule.annotations?.runbook_url?.split('#')[1] ?? '';
-        expect(anchor, rule.alert).toMatch(/^runbook-/);
-        expect(readme, `README section for ${anchor}`).toMatch(
-          new RegExp(`^### Runbook: ${rule.alert}$`, 'm'),
+        expect(rule.annotations?.runbook_url, rule.alert).toBe(`docs/runbooks.md#${anchor}`);
+        expect(anchor, rule.alert).toBe(`runbook-${rule.alert?.toLowerCase()}`);
+        expect(runbooks, `docs/runbooks.md section for ${anchor}`).toMatch(
+          new RegExp(`^## Runbook: ${rule.alert}$`, 'm'),
         );
       }
     });
