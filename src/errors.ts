@@ -27,7 +27,7 @@ export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_POOL_CLOSED'
   | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE';
 
-/** An option passed to `createResilientChat` is missing, of the wrong type or out of range. */
+/** An option passed to `createResilientClient` (or `createResilientChat`, `ClientPool`) is missing, misspelt, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
   override readonly name = 'InvalidOptionError';
   readonly code = 'RESILIENT_CHAT_INVALID_OPTION' as const;

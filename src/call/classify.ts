@@ -88,6 +88,14 @@ const RETRYABLE: Record<FailureReason, boolean> = {
   not_retryable: false,
 };
 
+/**
+ * What kind of failure `error` is, and whether another attempt could succeed, as the retry loop reads it.
+ * Exported for code that wants the same reading (a fallback, a log line): the reason and a bounded
+ * `errorType` fit a metric label.
+ *
+ * @example
+ * catch (error) { if (classifyError(error).reason === 'rate_limited') queueForLater(job); else throw error; }
+ */
 export function classifyError(error: unknown): Classification {
   const chain = errorChain(error);
   const top = chain[0];

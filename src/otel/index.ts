@@ -57,6 +57,19 @@ type UndiciModule = {
   UndiciInstrumentation: new (config: UndiciInstrumentationConfig) => Instrumentation;
 };
 
+/**
+ * Starts OpenTelemetry for a service that has none yet: sdk-node with OTLP export of traces and metrics, the
+ * undici (fetch) instrumentation so each attempt is an HTTP span carrying `traceparent`, and a flush on
+ * SIGTERM, SIGINT and `beforeExit`. The OTEL_* variables win over these defaults (OTEL_SDK_DISABLED,
+ * OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL...). Call it once, before the first request.
+ * Throws MissingPackageError naming the package to install when an SDK package is missing.
+ *
+ * @example
+ * import { startTelemetry } from 'resilient-chat/otel';
+ * const telemetry = startTelemetry({ serviceName: 'my-service' });
+ * // ... at exit: await telemetry.shutdown();
+ */
 export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
     throw new InvalidOptionError('serviceName', 'a non-empty string', options?.serviceName);

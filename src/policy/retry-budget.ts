@@ -1,5 +1,5 @@
 /**
- * A retry budget shared by every call of one `createResilientChat`, in the style of Finagle's RetryBudget and
+ * A retry budget shared by every call of one resilient client, in the style of Finagle's RetryBudget and
  * the Google SRE book: over a sliding window, retries may not exceed `ratio` x calls plus a small floor of
  * `minRetriesPerSecond`. In an outage this caps the load retries add at about (1 + ratio)x instead of
  * (1 + maxRetries)x. Written by hand: no maintained npm package offers a plain ratio budget to ask.

@@ -93,6 +93,15 @@ export interface MockOpenAI {
 
 const CONTENT_WORDS = ['Resilient', ' chat', ' answers', ' every', ' time', '.'];
 
+/**
+ * Starts the mock server on a loopback port the kernel picks. Close it with `close()`.
+ *
+ * @example
+ * const server = await startMockOpenAI({ script: [{ type: 'litellm_closed_client' }] });
+ * const client = new OpenAI({ apiKey: 'test', baseURL: server.url });
+ * // ... the first request gets LiteLLM's closed-client 500, later ones a normal answer
+ * await server.close();
+ */
 export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOpenAI> {
   const queue: MockStep[] = [...(options.script ?? [])];
   const requests: RecordedRequest[] = [];
