@@ -8,7 +8,7 @@ import type OpenAI from 'openai';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { type ServerProcess, startServerProcess } from '../../bench/lib/server-process.js';
 import type { ClientSource } from '../../src/index.js';
-import { createResilientChat, telemetryNames } from '../../src/index.js';
+import { createResilientChat, createResilientClient, telemetryNames } from '../../src/index.js';
 import { quietLogger, retryEvents } from '../support/assertions.js';
 import { newClient, type TestClient } from '../support/clients.js';
 import {
@@ -186,4 +186,70 @@ test('200 concurrent calls while clients are destroyed under in-flight calls: al
     0,
   );
   expect(recoveriesOnSpans).toBe(closedRetries);
+});
+
+test("the whole client and openai-node's helpers under the same race: every kind recovered, every retry counted once", async () => {
+  const client = createResilientClient({
+    clients: cache,
+    retry: { baseDelayMs: 5 },
+    closedClient: { maxRecoveries: 1 },
+    tracerProvider: harness.tracerProvider,
+    meterProvider: harness.meterProvider,
+    logger: quietLogger,
+  });
+  const messages = [{ role: 'user' as const, content: 'hi' }];
+  const noop = {
+    type: 'function' as const,
+    function: {
+      name: 'noop',
+      description: 'does nothing',
+      parameters: { type: 'object', properties: {} },
+      function: (_args: string) => 'ok',
+    },
+  };
+  /** One call of each kind; the mock never asks for a tool, so runTools makes one request. */
+  const kinds: ((options: { headers: Record<string, string> }) => Promise<unknown>)[] = [
+    (o) => client.chat.completions.stream({ model: 'm', messages }, o).finalChatCompletion(),
+    (o) => client.chat.completions.parse({ model: 'm', messages }, o),
+    (o) => client.chat.completions.runTools({ model: 'm', messages, tools: [noop] }, o).finalContent(),
+    (o) => client.responses.stream({ model: 'm', input: 'hi' }, o).finalResponse(),
+    (o) => client.responses.parse({ model: 'm', input: 'hi' }, o),
+    (o) => client.embeddings.create({ model: 'e', input: 'hi' }, o),
+    async (o) => {
+      const ids: string[] = [];
+      for await (const model of client.models.list(o)) ids.push(model.id);
+      return ids;
+    },
+  ];
+
+  const results = await Promise.allSettled(
+    Array.from({ length: WORKERS }, async (_, worker) => {
+      for (let n = 0; n < CALLS_PER_WORKER; n++) {
+        const kind = kinds[(worker + n) % kinds.length] as (typeof kinds)[number];
+        await kind({ headers: { [CALL_HEADER]: `${worker}.${n}` } });
+      }
+    }),
+  );
+
+  expect(
+    results.filter((r) => r.status === 'rejected').map((f) => String((f as PromiseRejectedResult).reason)),
+  ).toEqual([]);
+  expect(cache.destroyed).toBeGreaterThanOrEqual(24);
+  expect(cache.destroyed).toBe(cache.held);
+  // GenAI calls carry their recoveries on their spans; models.list is counted under its operation name.
+  const onSpans = (await harness.spans())
+    .flatMap(retryEvents)
+    .filter((e) => e[ATTR_RETRY_REASON] === 'client_closed').length;
+  const onModels = await harness.counter(METRIC_RETRIES, {
+    [ATTR_RETRY_REASON]: 'client_closed',
+    [telemetryNames.ATTR_OPERATION]: 'GET /models',
+  });
+  expect(onSpans + onModels).toBe(cache.destroyed);
+  expect(onModels).toBeGreaterThan(0);
+  expect(await harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'client_closed' })).toBe(
+    cache.destroyed,
+  );
+  expect(
+    await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
+  ).toBe(cache.destroyed);
 });
