@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   attemptErrors,
   ClientNotReplaceableError,
+  ClientPool,
   classifyError,
   createResilientChat,
   telemetryNames,
@@ -251,6 +252,29 @@ describe("a proxy that relays its own closed client (LiteLLM): the server's faul
     ]);
     expect(source.invalidated).toEqual([]);
   });
+});
+
+test("through a ClientPool, a proxy's closed-client 500 never evicts the healthy pooled client", async () => {
+  const pool = new ClientPool({
+    create: (_key, transport) =>
+      new OpenAI({ apiKey: 'k', baseURL: server.url, maxRetries: 0, ...transport }),
+    connectionsPerClient: 1,
+    meterProvider: harness.meterProvider,
+  });
+  const chat = createResilientChat({
+    clients: pool,
+    meterProvider: harness.meterProvider,
+    logger: quietLogger,
+  });
+  for (let i = 0; i < 30; i++) {
+    server.script({ type: 'litellm_closed_client' });
+    await chat.completions.create(params);
+  }
+
+  expect(server.requests).toHaveLength(60);
+  expect(server.connections).toBe(1); // one pooled client, one socket, kept throughout
+  expect(pool.stats()).toMatchObject({ active: 1, draining: 0 });
+  await pool.close();
 });
 
 async function expectOneUpstreamRetry(expectedErrorType: string) {
