@@ -1,16 +1,47 @@
 /**
  * A loopback OTLP/HTTP receiver for tests. Bodies are decoded as the collector would: protobuf with protobufjs
- * against the official OTLP definitions (test/support/otlp-proto/), JSON as JSON. Both come out in the same
+ * against the official OTLP definitions, JSON as JSON. Both come out in the same
  * shape (camelCase fields, ids as lowercase hex, 64-bit integers as strings), so assertions do not care which
  * protocol was used, and `protocol` says which one was.
  */
+
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-const protoRoot = fileURLToPath(new URL('./otlp-proto/', import.meta.url));
+/**
+ * The official OTLP .proto files, as OpenTelemetry JS itself shipped them in an npm package (its gRPC exporter
+ * loaded them at run time until 0.3x): fetched from the npm registry with `npm pack` and unpacked into .tools/
+ * on first use, like the tests' Prometheus. Nothing is installed (the package's old peer ranges do not matter),
+ * and no definition is copied into the repository. OTLP is wire-compatible across these versions: newer fields
+ * the exporters send are skipped by these definitions, and none is asserted on.
+ */
+const PROTO_PACKAGE = '@opentelemetry/otlp-grpc-exporter-base@0.34.0';
+
+function otlpProtoRoot(): string {
+  const tools = fileURLToPath(new URL('../../.tools/otlp-proto/', import.meta.url));
+  if (existsSync(join(tools, 'opentelemetry/proto/collector/trace/v1/trace_service.proto'))) return tools;
+  const work = mkdtempSync(join(tmpdir(), 'otlp-proto-'));
+  try {
+    execFileSync('npm', ['pack', '--silent', PROTO_PACKAGE, '--pack-destination', work], { stdio: 'pipe' });
+    const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+    if (!tarball) throw new Error(`npm pack ${PROTO_PACKAGE} left no tarball`);
+    execFileSync('tar', ['-xzf', join(work, tarball), '-C', work, 'package/build/protos']);
+    mkdirSync(tools, { recursive: true });
+    execFileSync('cp', ['-R', `${join(work, 'package/build/protos')}/.`, tools]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return tools;
+}
+
+const protoRoot = otlpProtoRoot();
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => `${protoRoot}${target}`;
 root.loadSync([
