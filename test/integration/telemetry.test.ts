@@ -297,3 +297,53 @@ describe('a logger that throws', () => {
     expect(warnings).toEqual(['resilient-chat: logger.warn() threw: logger broke']);
   });
 });
+
+describe('the standard environment variables', () => {
+  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello there' }] };
+
+  async function withEnv(vars: Record<string, string>, run: () => Promise<void>): Promise<void> {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, vars);
+    try {
+      await run();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+
+  test('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true turns content capture on; the option in code wins', async () => {
+    await withEnv({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }, async () => {
+      await env.chat().completions.create(params);
+      await env.chat({ captureContent: false }).completions.create(params);
+    });
+    const [fromEnv, fromCode] = await env.harness.spans();
+    expect(fromEnv?.attributes['gen_ai.input.messages']).toContain('hello there');
+    expect(fromCode?.attributes['gen_ai.input.messages']).toBeUndefined();
+  });
+
+  test('OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental drops the deprecated gen_ai.system', async () => {
+    await env.chat().completions.create(params);
+    await withEnv({ OTEL_SEMCONV_STABILITY_OPT_IN: 'http,gen_ai_latest_experimental' }, async () => {
+      await env.chat().completions.create(params);
+    });
+    const [legacy, latest] = await env.harness.spans();
+    expect(legacy?.attributes['gen_ai.system']).toBe('openai');
+    expect(latest?.attributes['gen_ai.system']).toBeUndefined();
+    expect(latest?.attributes['gen_ai.provider.name']).toBe('openai');
+  });
+
+  test('streams record the time-to-first-chunk histogram; JSON calls do not', async () => {
+    await env.chat().completions.create(params);
+    for await (const _ of await env.chat().completions.create({ ...params, stream: true })) {
+      // read to the end
+    }
+    const points = await env.harness.histogram(
+      telemetryNames.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+    );
+    expect(points.map((p) => p.value.count)).toEqual([1]);
+    expect(points[0]?.attributes['gen_ai.operation.name']).toBe('chat');
+  });
+});
