@@ -474,6 +474,8 @@ function completion(model: string) {
       prompt_tokens: 12,
       completion_tokens: CONTENT_WORDS.length,
       total_tokens: 12 + CONTENT_WORDS.length,
+      prompt_tokens_details: { cached_tokens: 4 },
+      completion_tokens_details: { reasoning_tokens: 2 },
     },
   };
 }

@@ -50,6 +50,8 @@ describe('the chat span', () => {
       'gen_ai.response.finish_reasons': ['stop'],
       'gen_ai.usage.input_tokens': 12,
       'gen_ai.usage.output_tokens': 6,
+      'gen_ai.usage.cache_read.input_tokens': 4,
+      'gen_ai.usage.reasoning.output_tokens': 2,
       'openai.response.system_fingerprint': 'fp_mock',
       'server.address': '127.0.0.1',
       'server.port': env.server.port,
