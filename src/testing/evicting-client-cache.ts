@@ -5,12 +5,14 @@
  * use ClientPool to serve traffic.
  */
 import type OpenAI from 'openai';
-import type { Agent } from 'undici';
+// A test tool with a synchronous `acquire`, so it loads undici up front (the main entry never does).
+import * as undici from 'undici';
 import type { AcquireContext, ClientSource } from '../options.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  type PoolDispatcher,
   type PoolTransport,
 } from '../pool/transport.js';
 
@@ -27,14 +29,14 @@ export interface EvictingClientCacheOptions {
 
 interface CacheEntry {
   client: OpenAI;
-  agent: Agent;
+  agent: PoolDispatcher;
   createdAt: number;
 }
 
 export class EvictingClientCache implements ClientSource {
   readonly #options: Required<EvictingClientCacheOptions>;
   readonly #entries = new Map<string, CacheEntry>();
-  readonly #evicted: Agent[] = [];
+  readonly #evicted: PoolDispatcher[] = [];
   evictions = 0;
 
   constructor(options: EvictingClientCacheOptions) {
@@ -53,7 +55,7 @@ export class EvictingClientCache implements ClientSource {
     if (entry && Date.now() - entry.createdAt < this.#options.ttlMs) return entry.client;
     if (entry) this.evict(key);
     if (this.#entries.size >= this.#options.maxSize) this.evict();
-    const { agent, transport } = createTransport({
+    const { agent, transport } = createTransport(undici, {
       connectionsPerClient: DEFAULT_CONNECTIONS_PER_CLIENT,
       keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     });
