@@ -195,7 +195,10 @@ describe("warm sockets across a key's successive clients", () => {
     expect(dispatcherOf(second)).toBe(dispatcherOf(first));
     expect(server.connections).toBe(1); // the second client's request went over the first one's socket
     expect(server.openConnections).toBe(1);
-    expect(await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'ttl' })).toBe(1);
+    // At least the first; the second client may reach its TTL too on a slow machine.
+    expect(
+      await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'ttl' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   test('evict(key) hands the Agent on; it closes only when no client using it is leased or current', async () => {
@@ -248,25 +251,35 @@ describe("warm sockets across a key's successive clients", () => {
     expect(dispatcherOf(await p.acquire())).toBe(dispatcherOf(fresh));
   });
 
-  test('a transport destroyed under the pool: the wrapper recovers on a new Agent, never the dead one', async () => {
-    const p = makePool({ ttlMs: 30 });
+  test('a transport destroyed under the pool is never handed out again, idle or in flight', async () => {
+    const p = makePool();
     const chat = createResilientChat({
       clients: p,
       meterProvider: harness.meterProvider,
       logger: quietLogger,
     });
     await chat.completions.create(params);
-    const victim = await p.acquire();
-    p.release(victim);
-    await (dispatcherOf(victim) as unknown as undici.Agent).destroy(); // dies while it is the key's current client
+    const idle = await p.acquire();
+    p.release(idle);
+    await (dispatcherOf(idle) as unknown as undici.Agent).destroy(); // dies while it is the key's current client
 
     expect((await chat.completions.create(params)).object).toBe('chat.completion');
-    await vi.waitFor(() => expect(p.stats().active).toBe(0)); // and survives a TTL eviction: parked Agent is live
+    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0); // acquire saw it
+    const busy = await p.acquire();
+    p.release(busy);
+    expect(dispatcherOf(busy)).not.toBe(dispatcherOf(idle));
+
+    server.script({ type: 'stall', at: 'headers' });
+    const inFlight = chat.completions.create(params);
+    await server.stalled();
+    await (dispatcherOf(busy) as unknown as undici.Agent).destroy(); // dies under a request
+    expect((await inFlight).object).toBe('chat.completion'); // the wrapper invalidated it and recovered
+    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(1);
+    p.evict('default'); // churn: a parked Agent must be a live one
     const after = await p.acquire();
-    expect(dispatcherOf(after)).not.toBe(dispatcherOf(victim));
+    expect(dispatcherOf(after)).not.toBe(dispatcherOf(busy));
     expect(dispatcherOf(after).destroyed).toBe(false);
     p.release(after);
-    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(1);
   });
 });
 

@@ -3,7 +3,7 @@
  * destroyed under in-flight requests) and through ClientPool (evicted clients drain first).
  */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { ClientPool, createResilientChat, telemetryNames } from '../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
 import { quietLogger } from './support/assertions.js';
@@ -101,6 +101,41 @@ test('10,000 calls through ClientPool with eviction churn at concurrency 200: no
   await new Promise((r) => setTimeout(r, 50));
   expect(server.openConnections).toBe(0);
   expect(pool.stats()).toEqual({ active: 0, draining: 0, leases: 0 });
+}, 60_000);
+
+test("5,000 calls with a key's client replaced every 5 ms (evict): sockets stay warm, never more than one Agent's worth per key", async () => {
+  const pool = new ClientPool({
+    create,
+    key: ({ params }) => params.model,
+    maxSize: KEYS,
+    connectionsPerClient: CONNECTIONS_PER_CLIENT,
+    meterProvider: harness.meterProvider,
+  });
+  const chat = createResilientChat({
+    clients: pool,
+    meterProvider: harness.meterProvider,
+    logger: quietLogger,
+  });
+  let victim = 0;
+  let replaced = 0;
+  const failures = await drive(
+    5_000,
+    200,
+    (i) => chat.completions.create({ model: model(i), messages: [] }),
+    () => {
+      if (pool.evict(model(victim++))) replaced++;
+    },
+    5,
+  );
+
+  expect(failures).toEqual([]);
+  expect(replaced).toBeGreaterThan(20);
+  expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+  // Each key's successive clients share one Agent, so the server never sees more sockets than one Agent per
+  // key may open, however many clients were replaced (a cold Agent per client opened hundreds here).
+  expect(server.connections).toBeLessThanOrEqual(KEYS * CONNECTIONS_PER_CLIENT);
+  await pool.close({ timeoutMs: 5_000 });
+  await vi.waitFor(() => expect(server.openConnections).toBe(0));
 }, 60_000);
 
 test('the same churn through EvictingClientCache: bare openai-node fails, the wrapper recovers every call', async () => {

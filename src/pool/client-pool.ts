@@ -177,7 +177,12 @@ export class ClientPool implements ClientSource {
     if (this.#closed) throw new PoolClosedError();
     if (signal?.aborted) throw userAbortError(signal);
     const key = this.#options.key({ params: context?.params as AcquireContext['params'], signal });
-    const entry = this.#active.get(key) ?? (await this.#create(key, signal));
+    let entry = this.#active.get(key);
+    if (entry && isDead(entry.transport)) {
+      this.invalidate(entry.client); // closed or destroyed by someone else: no call should find out by failing
+      entry = undefined;
+    }
+    entry ??= await this.#create(key, signal);
     if (entry.state !== 'active') return this.acquire(context); // evicted while being created
     entry.leases++;
     entry.idleTimer?.cancel();
@@ -337,7 +342,7 @@ export class ClientPool implements ClientSource {
     entry.ttlTimer.cancel();
     entry.idleTimer?.cancel();
     this.#onEvict(cause);
-    if (HANDS_ON.has(cause) && !entry.transport.retired && !this.#closed)
+    if (HANDS_ON.has(cause) && !isDead(entry.transport) && !this.#closed)
       this.#park(entry.key, entry.transport);
     if (entry.leases === 0) this.#closeEntry(entry);
   }
@@ -359,7 +364,7 @@ export class ClientPool implements ClientSource {
     if (!parked) return undefined;
     this.#parked.delete(key);
     parked.timer.cancel();
-    if (!parked.transport.retired) return parked.transport;
+    if (!isDead(parked.transport)) return parked.transport;
     this.#letGo(parked.transport);
     return undefined;
   }
@@ -406,6 +411,11 @@ export class ClientPool implements ClientSource {
     for (const wake of this.#onChange) wake();
     this.#onChange.clear();
   }
+}
+
+/** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
+function isDead(transport: Transport): boolean {
+  return transport.retired || transport.agent.closed === true || transport.agent.destroyed === true;
 }
 
 function wholeAboveZero(value: unknown, name: string): number | undefined {
