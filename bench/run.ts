@@ -26,7 +26,7 @@ const sizes = quick
   : {
       overhead: { calls: 4_000, rounds: 5, concurrency: 16 },
       recovery: { calls: 500, builtInCalls: 5, cacheSize: 200 },
-      churn: { calls: 20_000, rounds: 3 },
+      churn: { calls: 20_000, rounds: 5 },
       memory: { warmupCalls: 30_000, calls: 300_000, sampleEvery: 10_000 },
       storm: { stormMs: 10_000, afterMs: 6_000, callsPerSecond: 500 },
     };

@@ -212,13 +212,15 @@ describe("warm sockets across a key's successive clients", () => {
     const current = await p.acquire();
     expect(current).not.toBe(old);
     expect(dispatcherOf(current)).toBe(dispatcherOf(old));
-    await call(current); // a second socket: the first one is busy with the old client's request
+    await call(current);
 
     expect((await inFlight).object).toBe('chat.completion'); // never cut under the old client
     p.release(old); // the old client is dropped, its Agent stays: the current client uses it
     expect(dispatcherOf(old).closed).toBe(false);
+    const sockets = server.connections; // 1, or 2 if the old request was still in flight
     await call(current);
-    expect(server.connections).toBe(2);
+    expect(server.connections).toBe(sockets); // a warm socket, no new connection
+    expect(sockets).toBeLessThanOrEqual(2);
 
     p.release(current);
     p.evict('default', { keepConnections: false }); // no successor wanted: closes once idle
