@@ -16,7 +16,7 @@ import {
   telemetryNames,
 } from '../src/index.js';
 import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../src/pool/pool-telemetry.js';
-import { type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
+import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
 import { quietLogger } from './support/assertions.js';
 import { TEST_API_KEY } from './support/clients.js';
 import { createTelemetryHarness, type TelemetryHarness } from './support/telemetry.js';
@@ -158,6 +158,9 @@ describe('leases', () => {
     expect(() => makePool({ ttlMs: -1 })).toThrow(/`ttlMs`/);
     expect(() => makePool({ connectionsPerClient: 1.5 })).toThrow(/`connectionsPerClient`/);
     expect(() => makePool({ undici: {} as never })).toThrow(/`undici`/);
+    const create = () => new OpenAI({ apiKey: TEST_API_KEY });
+    expect(() => new EvictingClientCache({ create, ttlMs: Number.NaN })).toThrow(/`ttlMs`/);
+    expect(() => new EvictingClientCache({ create, maxsize: 2 } as never)).toThrow(/did you mean `maxSize`/);
   });
 
   test('gauges report clients by state and leases', async () => {

@@ -7,7 +7,10 @@
 import type OpenAI from 'openai';
 // A test tool with a synchronous `acquire`, so it loads undici up front (the main entry never does).
 import * as undici from 'undici';
+import { InvalidOptionError } from '../errors.js';
 import type { AcquireContext, ClientSource } from '../options.js';
+import { duration } from '../pool/durations.js';
+import { rejectUnknownKeys } from '../pool/option-keys.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
@@ -40,12 +43,22 @@ export class EvictingClientCache implements ClientSource {
   evictions = 0;
 
   constructor(options: EvictingClientCacheOptions) {
+    rejectUnknownKeys(options, ['create', 'key', 'ttlMs', 'maxSize', 'onEvict']);
+    if (typeof options.create !== 'function') {
+      throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options.create);
+    }
+    if (options.maxSize !== undefined && !(Number.isSafeInteger(options.maxSize) && options.maxSize > 0)) {
+      throw new InvalidOptionError('maxSize', 'a whole number above 0', options.maxSize);
+    }
+    if (options.onEvict !== undefined && options.onEvict !== 'close' && options.onEvict !== 'destroy') {
+      throw new InvalidOptionError('onEvict', "'close' or 'destroy'", options.onEvict);
+    }
     this.#options = {
-      key: () => 'default',
-      ttlMs: 600_000,
-      maxSize: 200,
-      onEvict: 'destroy',
-      ...options,
+      key: options.key ?? (() => 'default'),
+      create: options.create,
+      ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
+      maxSize: options.maxSize ?? 200,
+      onEvict: options.onEvict ?? 'destroy',
     };
   }
 
