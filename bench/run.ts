@@ -27,7 +27,7 @@ const sizes = quick
       overhead: { calls: 4_000, rounds: 5, concurrency: 16 },
       recovery: { calls: 500, builtInCalls: 5, cacheSize: 200 },
       churn: { calls: 20_000, rounds: 5 },
-      memory: { warmupCalls: 30_000, calls: 300_000, sampleEvery: 10_000 },
+      memory: { warmupCalls: 50_000, calls: 300_000, sampleEvery: 10_000 },
       storm: { stormMs: 10_000, afterMs: 6_000, callsPerSecond: 500 },
     };
 
@@ -142,7 +142,7 @@ sections.push(
 
 ${memory.calls.toLocaleString('en')} calls after a warm-up, with a client replaced every 50 ms, a transport destroyed under in-flight requests every 500 ms (${memory.recoveries} closed-client recoveries), LiteLLM's closed-client 500 on 1 % of requests and one call in four streamed (${memory.failedCalls} calls failed). Heap used after a full GC, sampled every ${(memory.calls / (memory.samples.length - 1)).toLocaleString('en')} calls: ${round(mb(memory.samples[0]?.heapBytes ?? 0))} MB -> ${round(mb(memory.samples.at(-1)?.heapBytes ?? 0))} MB (min ${round(mb(Math.min(...memory.samples.map((s) => s.heapBytes))))}, max ${round(mb(Math.max(...memory.samples.map((s) => s.heapBytes))))}).
 
-Slope: ${Math.round(memory.slopeBytesPer1000)} bytes per 1,000 calls, 95 % interval ${Math.round(memory.interval95[0])} to ${Math.round(memory.interval95[1])} (${memory.samples.length} samples; ${Math.round(memory.residualBytes / 1024)} KB scatter around the line). Verdict: **${memory.verdict}** (flat means the whole interval is under 1,000 bytes per 1,000 calls, one byte a call).`
+Slope (Theil-Sen): ${Math.round(memory.slopeBytesPer1000)} bytes per 1,000 calls, 95 % interval ${Math.round(memory.interval95[0])} to ${Math.round(memory.interval95[1])}; least squares ${Math.round(memory.leastSquaresBytesPer1000)} (${Math.round(memory.leastSquaresInterval95[0])} to ${Math.round(memory.leastSquaresInterval95[1])}); ${memory.samples.length} samples, ${Math.round(memory.residualBytes / 1024)} KB scatter around the line. Verdict: **${memory.verdict}** (flat: the interval holds zero and stays under 4,000 bytes per 1,000 calls, less than one object kept per call; grows: the whole interval is above zero).`
     : '## Memory\n\nNot measured: run with node --expose-gc (npm run bench does).',
 );
 
