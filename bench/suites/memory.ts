@@ -6,7 +6,7 @@
  * the heap is sampled after a full GC between batches of calls (spans flushed first, so the exporter's queue
  * is not in the sample), and the slope of heap against calls is fitted with its 95 % interval: Theil-Sen (the
  * median of pairwise slopes, which one stray sample cannot drag) for the verdict, least squares beside it.
- * A leak shows as a slope whose whole interval is above zero; noise shows as an interval around zero.
+ * One object kept per call shows as an interval wholly above 4 bytes a call; noise, as an interval around zero.
  */
 import OpenAI from 'openai';
 import { ClientPool, createResilientChat, type PoolTransport, telemetryNames } from '../../src/index.js';
@@ -17,9 +17,9 @@ import { countingMeter } from '../lib/telemetry.js';
 
 const KEYS = 8;
 /**
- * Bytes per 1,000 calls under which an interval around zero is called flat: 4 bytes a call, less than the
- * smallest object V8 can keep (12 bytes or more with pointer compression), so one object kept per call could
- * not hide under it; one kept every few calls could, and the interval in the report says how small that is.
+ * Bytes per 1,000 calls under which a slope's whole interval is called flat, and over which it is called grows:
+ * 4 bytes a call, less than the smallest object V8 can keep (12 bytes or more with pointer compression), so one
+ * object kept per call could not hide under it; one kept every few calls could, and the interval says how much.
  */
 const FLAT_BYTES_PER_1000 = 4_000;
 
@@ -131,7 +131,14 @@ export async function runMemory(options: MemoryOptions): Promise<MemoryResult | 
   const robust = theilSen(x, y);
   const fit = leastSquares(x, y);
   const interval95: [number, number] = [robust.low, robust.high];
-  const verdict = interval95[0] > 0 ? 'grows' : interval95[1] < FLAT_BYTES_PER_1000 ? 'flat' : 'inconclusive';
+  // Flat and grows are judged against the same line; an interval wholly above zero but under it is still
+  // flat (less than one object kept per call), and the report says that it excludes zero.
+  const verdict =
+    interval95[1] < FLAT_BYTES_PER_1000
+      ? 'flat'
+      : interval95[0] > FLAT_BYTES_PER_1000
+        ? 'grows'
+        : 'inconclusive';
   return {
     calls: options.calls,
     samples,
