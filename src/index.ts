@@ -24,9 +24,10 @@ export {
   type ClientPoolOptions,
   type ClosePoolOptions,
   type EvictionCause,
+  type EvictOptions,
   type PoolStats,
 } from './pool/client-pool.js';
-export type { PoolTransport, TransportOptions } from './pool/transport.js';
+export type { PoolDispatcher, PoolTransport, TransportOptions, UndiciModule } from './pool/transport.js';
 export * as telemetryNames from './telemetry/semconv.js';
 export type {
   AcquireContext,

@@ -5,6 +5,7 @@
  */
 import { InvalidOptionError } from './errors.js';
 import { consoleLogger } from './logger.js';
+import { rejectUnknownKeys } from './option-keys.js';
 import {
   type CircuitBreakerOptions,
   DEFAULT_BREAKER,
@@ -70,7 +71,7 @@ export function resolveOptions(
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object with at least `clients`', options);
   }
-  rejectUnknownKeys(options, '');
+  rejectUnknownOptionKeys(options, '');
   validateObservabilityOptions(options);
   const closed = optionalObject<ClosedClientOptions>(options.closedClient, 'closedClient') ?? {};
   const fallback = closed.fallbackToGlobalDispatcher;
@@ -95,52 +96,19 @@ export function resolveOptions(
   };
 }
 
-function rejectUnknownKeys(value: object, path: keyof typeof KNOWN_KEYS): void {
-  const known: readonly string[] = KNOWN_KEYS[path];
-  for (const key of Object.keys(value)) {
-    const nested = (value as Record<string, unknown>)[key];
-    if (known.includes(key)) {
-      if (key in KNOWN_KEYS && typeof nested === 'object' && nested !== null && !Array.isArray(nested))
-        rejectUnknownKeys(nested, key as keyof typeof KNOWN_KEYS);
-      continue;
-    }
-    const nearest = nearestKey(key, known);
-    const prefix = path ? `${path}.` : '';
-    throw new InvalidOptionError(
-      `${prefix}${key}`,
-      nearest ? `a known option; did you mean \`${prefix}${nearest}\`?` : `one of: ${known.join(', ')}`,
-      nested,
-      'is not an option',
-    );
+/** Every level of the options: unknown keys refused, nested option objects checked against their own keys. */
+function rejectUnknownOptionKeys(value: object, path: keyof typeof KNOWN_KEYS): void {
+  rejectUnknownKeys(value, KNOWN_KEYS[path], path ? `${path}.` : '');
+  for (const [key, nested] of Object.entries(value)) {
+    if (
+      key in KNOWN_KEYS &&
+      key !== '' &&
+      typeof nested === 'object' &&
+      nested !== null &&
+      !Array.isArray(nested)
+    )
+      rejectUnknownOptionKeys(nested, key as keyof typeof KNOWN_KEYS);
   }
-}
-
-/** The known key closest to `key` by edit distance (case-insensitive), when it is close enough to be a typo. */
-function nearestKey(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.ceil(key.length / 3)) ? best : undefined;
-}
-
-/** Levenshtein distance; option names are short, so the plain dynamic programme is plenty. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 export interface ResolvedRetryPolicy {

@@ -1,12 +1,14 @@
 /**
  * Churn: many calls at high concurrency while a client is evicted every 50 ms. ClientPool (evicted clients
- * drain) against a run without churn, and against a LiteLLM-style cache that destroys evicted transports,
- * with and without the wrapper. Then memory over a long run, to catch anything that grows per call.
+ * drain, their successors inherit their sockets) against a run without churn, in alternating rounds after a
+ * warm-up so the ratio is not a JIT or ordering artefact; then a LiteLLM-style cache that destroys evicted
+ * transports, with and without the wrapper. (Memory over a long run is its own suite: memory.ts.)
  */
 import OpenAI from 'openai';
 import { ClientPool, createResilientChat, type PoolTransport, telemetryNames } from '../../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { drive } from '../lib/drive.js';
+import { quantile } from '../lib/stats.js';
 import { type CountingMeter, countingMeter } from '../lib/telemetry.js';
 
 const GIVE_UP_REASONS = [
@@ -31,6 +33,9 @@ export interface ChurnRun {
   calls: number;
   successRate: number;
   callsPerSecond: number;
+  /** Process CPU (client and in-process server) per call, in µs: steadier than calls/s on a shared machine. */
+  cpuUsPerCall: number;
+  /** New connections the server accepted, per 1,000 calls (the first fill of each Agent included). */
   connectionsPer1000: number;
   peakOpenSockets: number;
   /** Why wrapped calls failed (give-up reason: count); bare openai-node cannot say. */
@@ -39,8 +44,13 @@ export interface ChurnRun {
 
 export interface ChurnResult {
   runs: ChurnRun[];
+  /** Median over the rounds of (calls/s with churn) / (calls/s without), each pair measured back to back. */
   poolThroughputRatio: number;
-  memory: { calls: number; heapGrowthMb: number; heapAfterWarmupMb: number; heapAtEndMb: number } | undefined;
+  /** Each round's ratio, for the spread. */
+  poolThroughputRatios: number[];
+  /** The same from CPU per call, (no churn) / (churn): what throughput would be with the cores to itself. */
+  poolCpuRatio: number;
+  poolCpuRatios: number[];
 }
 
 function factory(server: MockOpenAI) {
@@ -69,9 +79,11 @@ async function measure(
   const sampler = setInterval(() => {
     peak = Math.max(peak, server.openConnections);
   }, 5);
+  const cpuBefore = process.cpuUsage();
   const result = await drive({ calls, concurrency, churnMs, churn }, async (i) => {
     await call(i);
   });
+  const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
   await close();
   const connections = server.connections;
@@ -89,6 +101,7 @@ async function measure(
     calls,
     successRate: result.succeeded / calls,
     callsPerSecond: calls / (result.elapsedMs / 1000),
+    cpuUsPerCall: (cpu.user + cpu.system) / calls,
     connectionsPer1000: (connections / calls) * 1000,
     peakOpenSockets: peak,
     giveUps,
@@ -123,47 +136,33 @@ function overEvictingCache(wrapped: boolean) {
   };
 }
 
-async function memoryOver(calls: number): Promise<ChurnResult['memory']> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return undefined;
-  const server = await startMockOpenAI({ recordRequests: false });
-  const pool = new ClientPool({ create: factory(server), key: keyOf });
-  const chat = createResilientChat({ clients: pool, logger: false });
-  let victim = 0;
-  const run = (n: number) =>
-    drive(
-      { calls: n, concurrency: 200, churnMs: 50, churn: () => pool.evict(paramsFor(victim++).model) },
-      async (i) => {
-        await chat.completions.create(paramsFor(i));
-      },
-    );
-  await run(Math.floor(calls / 10));
-  gc();
-  const afterWarmup = process.memoryUsage().heapUsed;
-  await run(calls);
-  gc();
-  const atEnd = process.memoryUsage().heapUsed;
-  await pool.close();
-  await server.close();
-  const mb = (b: number) => b / 1024 / 1024;
-  return {
-    calls,
-    heapGrowthMb: mb(atEnd - afterWarmup),
-    heapAfterWarmupMb: mb(afterWarmup),
-    heapAtEndMb: mb(atEnd),
-  };
-}
-
-export async function runChurn(options: { calls: number; memoryCalls: number }): Promise<ChurnResult> {
+export async function runChurn(options: { calls: number; rounds: number }): Promise<ChurnResult> {
+  // Warm-up: the first run in a process pays for JIT compilation and would flatter whatever runs second.
+  await measure('warm-up', Math.floor(options.calls / 4), 200, 50, overPool(true));
+  const still: ChurnRun[] = [];
+  const churning: ChurnRun[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate which goes first, so a machine that slows down or speeds up over time favours neither.
+    const pair = async (churn: boolean) =>
+      measure(
+        churn ? 'ClientPool + resilient-chat, eviction every 50 ms' : 'ClientPool + resilient-chat, no churn',
+        options.calls,
+        200,
+        50, // the same timer in both, a no-op without churn, so only the evictions differ
+        overPool(churn),
+      );
+    if (round % 2 === 0) {
+      still.push(await pair(false));
+      churning.push(await pair(true));
+    } else {
+      churning.push(await pair(true));
+      still.push(await pair(false));
+    }
+  }
+  const ratios = still.map((s, i) => (churning[i] as ChurnRun).callsPerSecond / s.callsPerSecond);
   const runs = [
-    await measure('ClientPool + resilient-chat, no churn', options.calls, 200, 0, overPool(false)),
-    await measure(
-      'ClientPool + resilient-chat, eviction every 50 ms',
-      options.calls,
-      200,
-      50,
-      overPool(true),
-    ),
+    medianRun(still),
+    medianRun(churning),
     await measure(
       'evicting cache + resilient-chat, eviction every 50 ms',
       options.calls,
@@ -179,10 +178,19 @@ export async function runChurn(options: { calls: number; memoryCalls: number }):
       overEvictingCache(false),
     ),
   ];
-  const [still, churning] = runs as [ChurnRun, ChurnRun];
+  const cpuRatios = still.map((s, i) => s.cpuUsPerCall / (churning[i] as ChurnRun).cpuUsPerCall);
   return {
     runs,
-    poolThroughputRatio: churning.callsPerSecond / still.callsPerSecond,
-    memory: await memoryOver(options.memoryCalls),
+    poolThroughputRatio: quantile(ratios, 0.5),
+    poolThroughputRatios: ratios,
+    poolCpuRatio: quantile(cpuRatios, 0.5),
+    poolCpuRatios: cpuRatios,
   };
+}
+
+/** The round with the median throughput, named with the number of rounds. */
+function medianRun(runs: ChurnRun[]): ChurnRun {
+  const sorted = [...runs].sort((a, b) => a.callsPerSecond - b.callsPerSecond);
+  const middle = sorted[Math.floor(sorted.length / 2)] as ChurnRun;
+  return { ...middle, name: `${middle.name} (median of ${runs.length})` };
 }

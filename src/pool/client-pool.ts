@@ -1,8 +1,14 @@
 /**
- * ClientPool: a cache of OpenAI clients that never closes a client still in use. Each client has its own undici
- * Agent; `acquire` leases a client, `release` returns it. Eviction (TTL, idle, size, `invalidate`, `close`)
- * stops handing the client out at once, and closes its transport when the last lease comes back: at once if
- * it is idle. Reference counts tell when that is, so nothing polls for busy connections (LiteLLM's approach).
+ * ClientPool: a cache of OpenAI clients that never closes a client still in use. `acquire` leases a client,
+ * `release` returns it. Eviction (TTL, idle, size, `evict`, `invalidate`, `close`) stops handing the client
+ * out at once; the client is dropped when its last lease comes back (at once if it is idle). Lease counts say
+ * when that is, so nothing polls for busy connections (LiteLLM's approach).
+ *
+ * Transports (undici Agents) are counted apart from clients, because a client object and its sockets age for
+ * different reasons. A TTL or an explicit `evict(key)` replaces the client (new credentials, new options) but
+ * the connection pool is fine: the key's next client inherits it, so sockets stay warm across churn.
+ * `invalidate` means the transport itself is dead: it is never handed on. An Agent is closed only when no
+ * client that uses it is leased or current, and no successor is waiting for it.
  *
  * At exhaustion (every slot leased and a new key arrives) the least recently used client is evicted: it keeps
  * serving its leases and closes after them, and the new key is served at once. So open sockets stay under
@@ -11,42 +17,74 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { metrics } from '@opentelemetry/api';
 import type OpenAI from 'openai';
-import type { Agent } from 'undici';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { rejectUnknownKeys } from '../option-keys.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
+import { after, duration, MAX_TIMER_MS, type Timer } from './durations.js';
 import { registerPoolInstruments } from './pool-telemetry.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  loadUndici,
+  type PoolDispatcher,
   type PoolTransport,
   type TransportOptions,
+  type UndiciModule,
 } from './transport.js';
 
-export type EvictionCause = 'ttl' | 'idle' | 'size' | 'invalidated' | 'closed';
+export type EvictionCause = 'ttl' | 'idle' | 'size' | 'evicted' | 'invalidated' | 'closed';
 
 export interface ClientPoolOptions extends TransportOptions {
   /** Builds the client for a key. Spread `transport` into the OpenAI options so the pool owns its sockets. */
   create(key: string, transport: PoolTransport): OpenAI | Promise<OpenAI>;
   /** Which client a call uses (per API key, base URL, model group...). Default: one client for everything. */
   key?(context: AcquireContext): string;
-  /** Age at which a client is evicted, in ms. Default 600000 (LiteLLM's 600 s). */
+  /** Age at which a client is evicted, in ms; Infinity for never. Default 600000 (LiteLLM's 600 s). */
   ttlMs?: number;
   /** Most clients handed out at once (LiteLLM's 200). Default 200. */
   maxSize?: number;
-  /** A client unleased for this long is closed, in ms. Default 60000. */
+  /** A client unleased for this long is closed, in ms; Infinity for never. Default 60000. */
   idleTimeoutMs?: number;
   /** Defaults to the global meter provider, read when the pool is made. */
   meterProvider?: MeterProvider;
+  /**
+   * The undici the pool builds its Agents and fetch with: pass `await import('undici')` to use your own copy.
+   * Default: resilient-chat's `undici` dependency, imported when the first client is built.
+   */
+  undici?: UndiciModule;
 }
 
+const POOL_OPTION_KEYS = [
+  'create',
+  'key',
+  'ttlMs',
+  'maxSize',
+  'idleTimeoutMs',
+  'meterProvider',
+  'undici',
+  'connectionsPerClient',
+  'keepAliveTimeoutMs',
+] as const satisfies readonly (keyof ClientPoolOptions)[];
+
 export interface ClosePoolOptions {
-  /** How long to wait for leased clients to come back before destroying their transports. Default 10000. */
+  /**
+   * How long to wait for leased clients to come back before destroying their transports, in ms; 0 destroys at
+   * once, Infinity waits as long as it takes. Default 10000.
+   */
   timeoutMs?: number;
+}
+
+export interface EvictOptions {
+  /**
+   * Hand the client's connections on to the key's next client (default true). False closes them once idle,
+   * so the next client connects afresh (to re-resolve DNS or rebalance across servers, say).
+   */
+  keepConnections?: boolean;
 }
 
 export interface PoolStats {
@@ -55,46 +93,73 @@ export interface PoolStats {
   leases: number;
 }
 
+/** One undici Agent and who holds it: clients not yet dropped, and a successor slot while parked. */
+interface Transport {
+  agent: PoolDispatcher;
+  transport: PoolTransport;
+  holders: number;
+  /** Never handed to another client: found dead (`invalidate`) or `evict(key, { keepConnections: false })`. */
+  retired: boolean;
+}
+
 interface Entry {
   key: string;
   client: OpenAI;
-  agent: Agent;
+  transport: Transport;
   leases: number;
   lastUsed: number;
   state: 'active' | 'draining' | 'closed';
-  ttlTimer: NodeJS.Timeout;
-  idleTimer: NodeJS.Timeout | undefined;
+  ttlTimer: Timer;
+  idleTimer: Timer | undefined;
 }
 
+/** A transport kept for the key's next client after its client was replaced. */
+interface Parked {
+  transport: Transport;
+  timer: Timer;
+}
+
+/** Causes after which the evicted client's connections are still good for its key's next client. */
+const HANDS_ON: ReadonlySet<EvictionCause> = new Set<EvictionCause>(['ttl', 'evicted']);
+
 export class ClientPool implements ClientSource {
-  readonly #options: Required<Omit<ClientPoolOptions, 'meterProvider'>>;
+  readonly #options: Required<Omit<ClientPoolOptions, 'meterProvider' | 'undici'>>;
+  readonly #undici: UndiciModule | undefined;
   readonly #active = new Map<string, Entry>();
   readonly #byClient = new Map<OpenAI, Entry>();
   readonly #creating = new Map<string, Promise<Entry>>();
+  readonly #parked = new Map<string, Parked>();
   /** Transports closing gracefully, by the promise of their close. */
-  readonly #closing = new Map<Promise<void>, Agent>();
+  readonly #closing = new Map<Promise<void>, PoolDispatcher>();
   readonly #onChange = new Set<() => void>();
   readonly #onEvict: (cause: EvictionCause) => void;
   #closed = false;
 
   constructor(options: ClientPoolOptions) {
-    if (typeof options?.create !== 'function') {
-      throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options?.create);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('ClientPool options', 'an object with `create`', options);
+    }
+    rejectUnknownKeys(options, POOL_OPTION_KEYS);
+    if (typeof options.create !== 'function') {
+      throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options.create);
     }
     if (options.key !== undefined && typeof options.key !== 'function') {
       throw new InvalidOptionError('key', 'a function (context) => string', options.key);
     }
+    this.#undici = undiciOption(options.undici);
     this.#options = {
       create: options.create,
       key: options.key ?? (() => 'default'),
-      ttlMs: positive(options.ttlMs, 'ttlMs') ?? 600_000,
-      maxSize: positive(options.maxSize, 'maxSize', true) ?? 200,
-      idleTimeoutMs: positive(options.idleTimeoutMs, 'idleTimeoutMs') ?? 60_000,
+      ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
+      maxSize: wholeAboveZero(options.maxSize, 'maxSize') ?? 200,
+      idleTimeoutMs: duration(options.idleTimeoutMs, 'idleTimeoutMs', { never: true }) ?? 60_000,
       connectionsPerClient:
-        positive(options.connectionsPerClient, 'connectionsPerClient', true) ??
+        wholeAboveZero(options.connectionsPerClient, 'connectionsPerClient') ??
         DEFAULT_CONNECTIONS_PER_CLIENT,
+      // undici arms its own timers with it, so it must fit setTimeout.
       keepAliveTimeoutMs:
-        positive(options.keepAliveTimeoutMs, 'keepAliveTimeoutMs') ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+        duration(options.keepAliveTimeoutMs, 'keepAliveTimeoutMs', { max: MAX_TIMER_MS }) ??
+        DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     };
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
       INSTRUMENTATION_SCOPE,
@@ -116,15 +181,20 @@ export class ClientPool implements ClientSource {
       signal,
       request: context?.request ?? { method: 'post', path: '/chat/completions' },
     });
-    const entry = this.#active.get(key) ?? (await this.#create(key, signal));
+    let entry = this.#active.get(key);
+    if (entry && isDead(entry.transport)) {
+      this.invalidate(entry.client); // closed or destroyed by someone else: no call should find out by failing
+      entry = undefined;
+    }
+    entry ??= await this.#create(key, signal);
     if (entry.state !== 'active') return this.acquire(context); // evicted while being created
     entry.leases++;
-    clearTimeout(entry.idleTimer);
+    entry.idleTimer?.cancel();
     entry.idleTimer = undefined;
     return entry.client;
   }
 
-  /** Returns a lease. The last lease of an evicted client closes its transport. */
+  /** Returns a lease. The last lease of an evicted client drops it (and its transport, if no one else holds it). */
   release(client: OpenAI): void {
     const entry = this.#byClient.get(client);
     if (!entry || entry.leases === 0) return; // not ours, or already returned
@@ -132,19 +202,35 @@ export class ClientPool implements ClientSource {
     entry.lastUsed = Date.now();
     if (entry.leases > 0) return;
     if (entry.state === 'draining') this.#closeEntry(entry);
-    else entry.idleTimer = unref(setTimeout(() => this.#evict(entry, 'idle'), this.#options.idleTimeoutMs));
+    else entry.idleTimer = after(this.#options.idleTimeoutMs, () => this.#evict(entry, 'idle'));
   }
 
-  /** A client found dead: stop handing it out (only this one); a fresh one is made for its key on demand. */
+  /**
+   * A client found dead: stop handing it out, and never hand its transport to another client (any client
+   * sharing that transport goes too). A fresh client with a fresh transport is made for its key on demand.
+   */
   invalidate(client: OpenAI): void {
     const entry = this.#byClient.get(client);
-    if (entry) this.#evict(entry, 'invalidated');
+    if (!entry) return;
+    const { transport } = entry;
+    transport.retired = true;
+    const parked = this.#parked.get(entry.key);
+    if (parked?.transport === transport) this.#unpark(entry.key);
+    const current = this.#active.get(entry.key);
+    if (current?.transport === transport && current !== entry) this.#evict(current, 'invalidated');
+    this.#evict(entry, 'invalidated');
   }
 
-  /** Evicts the client of `key` (after a key rotation, say), draining it first. False if there was none. */
-  evict(key: string): boolean {
+  /**
+   * Replaces the client of `key` (after a key rotation, say): it drains, and the key's next client is built
+   * afresh by `create`. Its connections go on to that next client unless `keepConnections` is false.
+   * False if there was no client for `key`.
+   */
+  evict(key: string, options: EvictOptions = {}): boolean {
+    rejectUnknownKeys(options, ['keepConnections'], 'evict.');
     const entry = this.#active.get(key);
-    if (entry) this.#evict(entry, 'invalidated');
+    if (entry && options.keepConnections === false) entry.transport.retired = true; // not handed on
+    if (entry) this.#evict(entry, 'evicted');
     return entry !== undefined;
   }
 
@@ -164,10 +250,13 @@ export class ClientPool implements ClientSource {
    * Stops leasing, closes idle clients at once, waits for leased ones to come back (up to `timeoutMs`), then
    * destroys whatever is left. Resolves when every transport is closed; no socket or timer outlives it.
    */
-  async close({ timeoutMs = 10_000 }: ClosePoolOptions = {}): Promise<void> {
+  async close(options: ClosePoolOptions = {}): Promise<void> {
+    rejectUnknownKeys(options, ['timeoutMs'], 'close.');
+    const timeoutMs = duration(options.timeoutMs, 'close.timeoutMs', { zero: true, never: true }) ?? 10_000;
     this.#closed = true;
     await Promise.allSettled(this.#creating.values());
     for (const entry of [...this.#active.values()]) this.#evict(entry, 'closed');
+    for (const key of [...this.#parked.keys()]) this.#unpark(key);
     const drained = (async () => {
       while (this.#byClient.size > 0 || this.#closing.size > 0) {
         // Wakes when a transport finishes closing or a leased client is released and starts to close.
@@ -177,19 +266,19 @@ export class ClientPool implements ClientSource {
         ]);
       }
     })();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer = after(timeoutMs, () => resolve('timeout'), true);
     });
     const outcome = await Promise.race([drained, deadline]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (outcome === 'timeout') {
-      const leftOver = [
-        ...[...this.#byClient.values()].map((entry) => entry.agent),
+      const leftOver = new Set([
+        ...[...this.#byClient.values()].map((entry) => entry.transport.agent),
         ...this.#closing.values(),
-      ];
+      ]);
       for (const entry of [...this.#byClient.values()]) this.#forget(entry);
-      await Promise.allSettled(leftOver.map((agent) => agent.destroy()));
+      await Promise.allSettled([...leftOver].map((agent) => agent.destroy()));
     }
   }
 
@@ -208,30 +297,38 @@ export class ClientPool implements ClientSource {
   }
 
   async #build(key: string): Promise<Entry> {
-    const { agent, transport } = createTransport(this.#options);
+    // A parked transport comes with its hold, which passes to the new client.
+    const transport = this.#takeParked(key) ?? (await this.#newTransport());
     let client: OpenAI;
     try {
-      client = await this.#options.create(key, transport);
+      client = await this.#options.create(key, transport.transport);
       if (!isOpenAIClient(client)) throw new InvalidClientError('ClientPool `create`', client);
     } catch (error) {
-      await agent.destroy();
+      this.#letGo(transport);
       throw error;
     }
     if (this.#active.size >= this.#options.maxSize) this.#evictLeastRecentlyUsed();
     const entry: Entry = {
       key,
       client,
-      agent,
+      transport,
       leases: 0,
       lastUsed: Date.now(),
       state: 'active',
-      ttlTimer: unref(setTimeout(() => this.#evict(entry, 'ttl'), this.#options.ttlMs)),
+      ttlTimer: after(this.#options.ttlMs, () => this.#evict(entry, 'ttl')),
       idleTimer: undefined,
     };
     this.#active.set(key, entry);
     this.#byClient.set(client, entry);
     if (this.#closed) this.#evict(entry, 'closed');
+    else if (transport.retired) this.#evict(entry, 'invalidated'); // found dead while `create` ran
     return entry;
+  }
+
+  async #newTransport(): Promise<Transport> {
+    const undici = this.#undici ?? (await loadUndici());
+    const { agent, transport } = createTransport(undici, this.#options);
+    return { agent, transport, holders: 1, retired: false };
   }
 
   #evictLeastRecentlyUsed(): void {
@@ -246,47 +343,102 @@ export class ClientPool implements ClientSource {
     if (entry.state !== 'active') return;
     entry.state = 'draining';
     if (this.#active.get(entry.key) === entry) this.#active.delete(entry.key);
-    clearTimeout(entry.ttlTimer);
-    clearTimeout(entry.idleTimer);
+    entry.ttlTimer.cancel();
+    entry.idleTimer?.cancel();
     this.#onEvict(cause);
+    if (HANDS_ON.has(cause) && !isDead(entry.transport) && !this.#closed)
+      this.#park(entry.key, entry.transport);
     if (entry.leases === 0) this.#closeEntry(entry);
   }
 
-  /** Only ever called with no lease out, so `close()` (graceful) has no request of ours to wait for. */
+  /**
+   * Keeps a transport for the key's next client. Undici drops idle sockets after keepAliveTimeoutMs, so a
+   * transport nobody picks up by then has nothing warm left and is let go.
+   */
+  #park(key: string, transport: Transport): void {
+    if (this.#parked.get(key)?.transport === transport) return;
+    this.#unpark(key);
+    transport.holders++;
+    const timer = after(this.#options.keepAliveTimeoutMs, () => this.#unpark(key));
+    this.#parked.set(key, { transport, timer });
+  }
+
+  #takeParked(key: string): Transport | undefined {
+    const parked = this.#parked.get(key);
+    if (!parked) return undefined;
+    this.#parked.delete(key);
+    parked.timer.cancel();
+    if (!isDead(parked.transport)) return parked.transport;
+    this.#letGo(parked.transport);
+    return undefined;
+  }
+
+  #unpark(key: string): void {
+    const parked = this.#parked.get(key);
+    if (!parked) return;
+    this.#parked.delete(key);
+    parked.timer.cancel();
+    this.#letGo(parked.transport);
+  }
+
+  /** Only ever called with no lease out, so the transport has no request of this client's in flight. */
   #closeEntry(entry: Entry): void {
     if (entry.state === 'closed') return;
     entry.state = 'closed';
-    const closing: Promise<void> = entry.agent.close().finally(() => {
-      this.#closing.delete(closing);
-    });
-    this.#closing.set(closing, entry.agent);
     this.#forget(entry);
+    this.#letGo(entry.transport);
+  }
+
+  /** Drops one hold on a transport; the last one closes it (gracefully: nothing of ours is in flight). */
+  #letGo(transport: Transport): void {
+    if (--transport.holders > 0) return;
+    const closing: Promise<void> = transport.agent
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#closing.delete(closing);
+        this.#wake();
+      });
+    this.#closing.set(closing, transport.agent);
+    this.#wake();
   }
 
   #forget(entry: Entry): void {
-    clearTimeout(entry.ttlTimer);
-    clearTimeout(entry.idleTimer);
+    entry.ttlTimer.cancel();
+    entry.idleTimer?.cancel();
     this.#byClient.delete(entry.client);
     if (this.#active.get(entry.key) === entry) this.#active.delete(entry.key);
+    this.#wake();
+  }
+
+  #wake(): void {
     for (const wake of this.#onChange) wake();
     this.#onChange.clear();
   }
 }
 
-function positive(value: unknown, name: string, integer = false): number | undefined {
+/** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
+function isDead(transport: Transport): boolean {
+  return transport.retired || transport.agent.closed === true || transport.agent.destroyed === true;
+}
+
+function wholeAboveZero(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value <= 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new InvalidOptionError(name, integer ? 'a whole number above 0' : 'a number above 0', value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(name, 'a whole number above 0', value);
   }
   return value;
 }
 
-function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
-  timer.unref();
-  return timer;
+function undiciOption(value: unknown): UndiciModule | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<UndiciModule> | null;
+  if (typeof candidate?.Agent !== 'function' || typeof candidate.fetch !== 'function') {
+    throw new InvalidOptionError(
+      'undici',
+      "an undici module with `Agent` and `fetch` (await import('undici'))",
+      value,
+    );
+  }
+  return candidate as UndiciModule;
 }

@@ -1,18 +1,22 @@
 /** The pool's metrics: observable gauges for clients and leases, and a counter of evictions by cause. */
 import type { Meter } from '@opentelemetry/api';
-import type { EvictionCause, PoolStats } from './client-pool.js';
+import {
+  ATTR_POOL_CLIENT_STATE,
+  ATTR_POOL_EVICTION_CAUSE,
+  METRIC_POOL_CLIENTS,
+  METRIC_POOL_EVICTIONS,
+  METRIC_POOL_LEASES,
+} from '../telemetry/semconv.js';
 
-export const METRIC_POOL_CLIENTS = 'resilient_chat.pool.clients';
-export const METRIC_POOL_LEASES = 'resilient_chat.pool.leases';
-export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
-export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
-export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
+/** What the gauges read; the pool's PoolStats has this shape (this file does not import the pool). */
+interface PoolCounts {
+  active: number;
+  draining: number;
+  leases: number;
+}
 
 /** Registers the instruments; returns what the pool calls on each eviction. */
-export function registerPoolInstruments(
-  meter: Meter,
-  stats: () => PoolStats,
-): (cause: EvictionCause) => void {
+export function registerPoolInstruments(meter: Meter, stats: () => PoolCounts): (cause: string) => void {
   meter
     .createObservableGauge(METRIC_POOL_CLIENTS, {
       unit: '{client}',

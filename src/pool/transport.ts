@@ -1,9 +1,10 @@
 /**
- * A client's own transport: an undici Agent with bounded connections and keep-alive, and undici's fetch from
- * the same copy of undici (Node's bundled undici behind global fetch is another copy, and dispatchers are
- * not guaranteed to work across copies).
+ * A client's transport: an undici Agent with bounded connections and keep-alive, and the fetch from the same
+ * copy of undici (Node's bundled undici behind global fetch is another copy, and dispatchers are not
+ * guaranteed to work across copies). undici comes from the user (`undici` option) or is imported lazily at
+ * the first client the pool builds, so importing resilient-chat alone never loads it.
  */
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Dispatcher } from 'undici'; // types only: erased from the build
 
 export interface TransportOptions {
   /** Most sockets one client may open. Default 10. */
@@ -12,20 +13,49 @@ export interface TransportOptions {
   keepAliveTimeoutMs?: number;
 }
 
+/** What the pool needs of an undici dispatcher (undici 6, 7 and 8 Agents all fit). */
+export interface PoolDispatcher {
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+  readonly closed?: boolean;
+  readonly destroyed?: boolean;
+}
+
+/** The parts of an undici module the pool uses: pass `await import('undici')` to use your own copy. */
+export interface UndiciModule {
+  Agent: new (options: { connections?: number; keepAliveTimeout?: number }) => PoolDispatcher;
+  // biome-ignore lint/suspicious/noExplicitAny: any undici major's fetch must fit; the pool only hands it on.
+  fetch: (input: any, init?: any) => Promise<unknown>;
+}
+
 /** Spread into `new OpenAI({ ...transport, apiKey, baseURL })`. */
 export interface PoolTransport {
   fetch: typeof globalThis.fetch;
-  fetchOptions: { dispatcher: Agent };
+  fetchOptions: { dispatcher: Dispatcher };
 }
 
 export const DEFAULT_CONNECTIONS_PER_CLIENT = 10;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
-export function createTransport(options: Required<TransportOptions>): {
-  agent: Agent;
-  transport: PoolTransport;
-} {
-  const agent = new Agent({
+let bundled: Promise<UndiciModule> | undefined;
+
+/** The `undici` dependency, imported once, on first use. */
+export function loadUndici(): Promise<UndiciModule> {
+  bundled ??= (import('undici') as Promise<UndiciModule>).catch((error: unknown) => {
+    bundled = undefined;
+    throw new Error(
+      "resilient-chat: ClientPool could not load `undici`; install it, or pass your own as `undici: await import('undici')`",
+      { cause: error },
+    );
+  });
+  return bundled;
+}
+
+export function createTransport(
+  undici: UndiciModule,
+  options: Required<TransportOptions>,
+): { agent: PoolDispatcher; transport: PoolTransport } {
+  const agent = new undici.Agent({
     connections: options.connectionsPerClient,
     keepAliveTimeout: options.keepAliveTimeoutMs,
   });
@@ -33,8 +63,9 @@ export function createTransport(options: Required<TransportOptions>): {
   return {
     agent,
     transport: {
-      fetch: undiciFetch as unknown as typeof globalThis.fetch,
-      fetchOptions: { dispatcher: agent },
+      fetch: undici.fetch as unknown as typeof globalThis.fetch,
+      // Whichever undici built it, the Agent is a Dispatcher to the fetch from the same copy.
+      fetchOptions: { dispatcher: agent as unknown as Dispatcher },
     },
   };
 }

@@ -102,6 +102,13 @@ export const METRIC_CIRCUIT_STATE = 'resilient_chat.circuit.state';
 export const METRIC_RETRY_BUDGET_EXHAUSTED = 'resilient_chat.retry_budget.exhausted';
 export const METRIC_STREAMS_ABANDONED = 'resilient_chat.streams.abandoned';
 
+// ClientPool's.
+export const METRIC_POOL_CLIENTS = 'resilient_chat.pool.clients';
+export const METRIC_POOL_LEASES = 'resilient_chat.pool.leases';
+export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
+export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
+export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
+
 export type RecoveryOutcome = 'recovered' | 'failed';
 
 /** Values of the `resilient_chat.circuit.state` gauge. */

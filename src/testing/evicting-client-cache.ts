@@ -5,11 +5,16 @@
  * use ClientPool to serve traffic.
  */
 import type OpenAI from 'openai';
-import type { Agent } from 'undici';
+// A test tool with a synchronous `acquire`, so it loads undici up front (the main entry never does).
+import * as undici from 'undici';
+import { InvalidOptionError } from '../errors.js';
+import { rejectUnknownKeys } from '../option-keys.js';
+import { duration } from '../pool/durations.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  type PoolDispatcher,
   type PoolTransport,
 } from '../pool/transport.js';
 import type { AcquireContext, ClientSource } from '../types.js';
@@ -27,23 +32,33 @@ export interface EvictingClientCacheOptions {
 
 interface CacheEntry {
   client: OpenAI;
-  agent: Agent;
+  agent: PoolDispatcher;
   createdAt: number;
 }
 
 export class EvictingClientCache implements ClientSource {
   readonly #options: Required<EvictingClientCacheOptions>;
   readonly #entries = new Map<string, CacheEntry>();
-  readonly #evicted: Agent[] = [];
+  readonly #evicted: PoolDispatcher[] = [];
   evictions = 0;
 
   constructor(options: EvictingClientCacheOptions) {
+    rejectUnknownKeys(options, ['create', 'key', 'ttlMs', 'maxSize', 'onEvict']);
+    if (typeof options.create !== 'function') {
+      throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options.create);
+    }
+    if (options.maxSize !== undefined && !(Number.isSafeInteger(options.maxSize) && options.maxSize > 0)) {
+      throw new InvalidOptionError('maxSize', 'a whole number above 0', options.maxSize);
+    }
+    if (options.onEvict !== undefined && options.onEvict !== 'close' && options.onEvict !== 'destroy') {
+      throw new InvalidOptionError('onEvict', "'close' or 'destroy'", options.onEvict);
+    }
     this.#options = {
-      key: () => 'default',
-      ttlMs: 600_000,
-      maxSize: 200,
-      onEvict: 'destroy',
-      ...options,
+      key: options.key ?? (() => 'default'),
+      create: options.create,
+      ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
+      maxSize: options.maxSize ?? 200,
+      onEvict: options.onEvict ?? 'destroy',
     };
   }
 
@@ -53,7 +68,7 @@ export class EvictingClientCache implements ClientSource {
     if (entry && Date.now() - entry.createdAt < this.#options.ttlMs) return entry.client;
     if (entry) this.evict(key);
     if (this.#entries.size >= this.#options.maxSize) this.evict();
-    const { agent, transport } = createTransport({
+    const { agent, transport } = createTransport(undici, {
       connectionsPerClient: DEFAULT_CONNECTIONS_PER_CLIENT,
       keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     });

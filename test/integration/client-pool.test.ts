@@ -1,15 +1,23 @@
-/** ClientPool against a real server: leases, eviction without killing in-flight requests, close, churn. */
+/**
+ * ClientPool against a real server: leases, eviction without killing in-flight requests, warm sockets across a
+ * key's successive clients, dead transports never reused, durations and option keys, close, lazy undici.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import * as undici from 'undici';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   ClientPool,
   type ClientPoolOptions,
+  createResilientChat,
   InvalidOptionError,
   PoolClosedError,
   telemetryNames,
 } from '../../src/index.js';
-import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../../src/pool/pool-telemetry.js';
-import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../../src/telemetry/semconv.js';
+import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
@@ -89,17 +97,17 @@ describe('leases', () => {
     const p = makePool({ idleTimeoutMs: 30 });
     const client = await p.acquire();
     p.release(client);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(dispatcherOf(client).closed).toBe(true);
-    expect(p.stats()).toEqual({ active: 0, draining: 0, leases: 0 });
+    await vi.waitFor(() => expect(p.stats()).toEqual({ active: 0, draining: 0, leases: 0 }));
+    expect(dispatcherOf(client).closed).toBe(true); // idle: its sockets are not handed on
   });
 
-  test('TTL evicts; an idle client that is evicted closes at once', async () => {
-    const p = makePool({ ttlMs: 30 });
+  test('TTL evicts the client; its Agent waits for a successor only as long as sockets stay warm', async () => {
+    const p = makePool({ ttlMs: 30, keepAliveTimeoutMs: 50 });
     const client = await p.acquire();
     p.release(client);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(dispatcherOf(client).closed).toBe(true);
+    await vi.waitFor(() => expect(p.stats().active).toBe(0));
+    expect(dispatcherOf(client).closed).toBe(false); // parked for the key's next client
+    await vi.waitFor(() => expect(dispatcherOf(client).closed).toBe(true)); // nobody came
     expect(await p.acquire()).not.toBe(client);
   });
 
@@ -145,9 +153,14 @@ describe('leases', () => {
 
   test('bad options name themselves', () => {
     expect(() => new ClientPool({} as ClientPoolOptions)).toThrow(InvalidOptionError);
+    expect(() => new ClientPool(undefined as unknown as ClientPoolOptions)).toThrow(InvalidOptionError);
     expect(() => makePool({ maxSize: 0 })).toThrow(/`maxSize`/);
     expect(() => makePool({ ttlMs: -1 })).toThrow(/`ttlMs`/);
     expect(() => makePool({ connectionsPerClient: 1.5 })).toThrow(/`connectionsPerClient`/);
+    expect(() => makePool({ undici: {} as never })).toThrow(/`undici`/);
+    const create = () => new OpenAI({ apiKey: TEST_API_KEY });
+    expect(() => new EvictingClientCache({ create, ttlMs: Number.NaN })).toThrow(/`ttlMs`/);
+    expect(() => new EvictingClientCache({ create, maxsize: 2 } as never)).toThrow(/did you mean `maxSize`/);
   });
 
   test('gauges report clients by state and leases', async () => {
@@ -164,5 +177,254 @@ describe('leases', () => {
     ]);
     expect(leases?.dataPoints.map((d) => d.value)).toEqual([1]);
     expect(telemetryNames).toBeDefined();
+  });
+});
+
+describe("warm sockets across a key's successive clients", () => {
+  const call = (client: OpenAI) => client.chat.completions.create(params);
+
+  test('a TTL eviction replaces the client but not its sockets', async () => {
+    const p = makePool({ ttlMs: 30 });
+    const first = await p.acquire();
+    await call(first);
+    p.release(first);
+    await vi.waitFor(() => expect(p.stats().active).toBe(0)); // TTL evicted it
+
+    const second = await p.acquire();
+    await call(second);
+    p.release(second);
+
+    expect(second).not.toBe(first);
+    expect(dispatcherOf(second)).toBe(dispatcherOf(first));
+    expect(server.connections).toBe(1); // the second client's request went over the first one's socket
+    expect(server.openConnections).toBe(1);
+    // At least the first; the second client may reach its TTL too on a slow machine.
+    expect(
+      await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'ttl' }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  test('evict(key) hands the Agent on; it closes only when no client using it is leased or current', async () => {
+    const p = makePool();
+    const old = await p.acquire();
+    server.script({ type: 'ok', delayMs: 100 });
+    const inFlight = call(old);
+    await vi.waitFor(() => expect(server.requestCount).toBe(1));
+
+    expect(p.evict('default')).toBe(true);
+    const current = await p.acquire();
+    expect(current).not.toBe(old);
+    expect(dispatcherOf(current)).toBe(dispatcherOf(old));
+    await call(current);
+
+    expect((await inFlight).object).toBe('chat.completion'); // never cut under the old client
+    p.release(old); // the old client is dropped, its Agent stays: the current client uses it
+    expect(dispatcherOf(old).closed).toBe(false);
+    const sockets = server.connections; // 1, or 2 if the old request was still in flight
+    await call(current);
+    expect(server.connections).toBe(sockets); // a warm socket, no new connection
+    expect(sockets).toBeLessThanOrEqual(2);
+
+    p.release(current);
+    p.evict('default', { keepConnections: false }); // no successor wanted: closes once idle
+    expect(dispatcherOf(current).closed).toBe(true);
+    const fresh = await p.acquire();
+    expect(dispatcherOf(fresh)).not.toBe(dispatcherOf(current));
+    expect(await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'evicted' })).toBe(2);
+  });
+
+  test('a dead transport is never reused: invalidate retires the Agent and every client sharing it', async () => {
+    const p = makePool();
+    const old = await p.acquire();
+    await call(old);
+    p.evict('default');
+    const current = await p.acquire(); // shares old's Agent
+    expect(dispatcherOf(current)).toBe(dispatcherOf(old));
+
+    p.invalidate(old); // the old client found its transport dead: the current one shares it
+    const fresh = await p.acquire();
+    expect(fresh).not.toBe(current);
+    expect(dispatcherOf(fresh)).not.toBe(dispatcherOf(old));
+    await call(fresh);
+    expect(server.connections).toBe(2);
+    p.release(old);
+    p.release(current);
+    expect(dispatcherOf(old).closed).toBe(true);
+    // Evicting the fresh client for churn does not bring the dead Agent back either.
+    p.release(fresh);
+    p.evict('default');
+    expect(dispatcherOf(await p.acquire())).toBe(dispatcherOf(fresh));
+  });
+
+  test('a transport destroyed under the pool is never handed out again, idle or in flight', async () => {
+    const p = makePool();
+    const chat = createResilientChat({
+      clients: p,
+      meterProvider: harness.meterProvider,
+      logger: quietLogger,
+    });
+    await chat.completions.create(params);
+    const idle = await p.acquire();
+    p.release(idle);
+    await (dispatcherOf(idle) as unknown as undici.Agent).destroy(); // dies while it is the key's current client
+
+    expect((await chat.completions.create(params)).object).toBe('chat.completion');
+    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0); // acquire saw it
+    const busy = await p.acquire();
+    p.release(busy);
+    expect(dispatcherOf(busy)).not.toBe(dispatcherOf(idle));
+
+    server.script({ type: 'stall', at: 'headers' });
+    const inFlight = chat.completions.create(params);
+    await server.stalled();
+    await (dispatcherOf(busy) as unknown as undici.Agent).destroy(); // dies under a request
+    expect((await inFlight).object).toBe('chat.completion'); // the wrapper invalidated it and recovered
+    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(1);
+    p.evict('default'); // churn: a parked Agent must be a live one
+    const after = await p.acquire();
+    expect(dispatcherOf(after)).not.toBe(dispatcherOf(busy));
+    expect(dispatcherOf(after).destroyed).toBe(false);
+    p.release(after);
+  });
+});
+
+describe("durations past setTimeout's limit, and unknown keys", () => {
+  const THIRTY_DAYS = 30 * 24 * 3600 * 1000;
+
+  test('ttlMs and idleTimeoutMs of 30 days do not evict at once', async () => {
+    const p = makePool({ ttlMs: THIRTY_DAYS, idleTimeoutMs: THIRTY_DAYS });
+    for (let i = 0; i < 10; i++) {
+      const client = await p.acquire();
+      await client.chat.completions.create(params);
+      p.release(client);
+      await new Promise((resolve) => setImmediate(resolve)); // let an overflowed (1 ms) timer fire
+    }
+    expect(server.connections).toBe(1);
+    expect(await harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
+  });
+
+  test('Infinity means never', async () => {
+    const p = makePool({ ttlMs: Number.POSITIVE_INFINITY, idleTimeoutMs: Number.POSITIVE_INFINITY });
+    const client = await p.acquire();
+    await client.chat.completions.create(params);
+    p.release(client);
+    expect(await p.acquire()).toBe(client);
+    expect(await harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
+  });
+
+  test.each([Number.POSITIVE_INFINITY, 2 ** 31])(
+    'close({ timeoutMs: %s }) waits for in-flight requests instead of destroying them',
+    async (timeoutMs) => {
+      const p = makePool();
+      const client = await p.acquire();
+      server.script({ type: 'ok', delayMs: 150 });
+      const inFlight = client.chat.completions.create(params);
+      await vi.waitFor(() => expect(server.requestCount).toBe(1));
+      let closed = false;
+      const closing = p.close({ timeoutMs }).then(() => {
+        closed = true;
+      });
+
+      expect((await inFlight).object).toBe('chat.completion');
+      expect(closed).toBe(false); // still waiting for the lease
+      p.release(client);
+      await closing;
+      expect(dispatcherOf(client).closed).toBe(true);
+    },
+  );
+
+  test('bad durations are refused, naming the option', async () => {
+    for (const bad of [Number.NaN, -1, 0, '1000']) {
+      expect(() => makePool({ ttlMs: bad as number })).toThrow(/`ttlMs`/);
+      expect(() => makePool({ idleTimeoutMs: bad as number })).toThrow(/`idleTimeoutMs`/);
+      expect(() => makePool({ keepAliveTimeoutMs: bad as number })).toThrow(/`keepAliveTimeoutMs`/);
+    }
+    // undici arms its own timer with it: no "never", nothing past setTimeout's limit.
+    expect(() => makePool({ keepAliveTimeoutMs: 2 ** 31 })).toThrow(
+      /`keepAliveTimeoutMs`.*at most 2147483647/,
+    );
+    expect(() => makePool({ keepAliveTimeoutMs: Number.POSITIVE_INFINITY })).toThrow(/`keepAliveTimeoutMs`/);
+    const p = makePool();
+    for (const bad of [Number.NaN, -1, '10']) {
+      await expect(p.close({ timeoutMs: bad as number })).rejects.toThrow(/`close.timeoutMs`/);
+    }
+    await expect(p.close({ timeoutMs: 0 })).resolves.toBeUndefined();
+  });
+
+  test('unknown keys are refused, naming the key and the nearest valid one', async () => {
+    const misspelt = (options: object) => () => makePool(options as Partial<ClientPoolOptions>);
+    expect(misspelt({ ttlMS: 1000 })).toThrow(/`ttlMS`.*did you mean `ttlMs`/);
+    expect(misspelt({ maxsize: 5 })).toThrow(/`maxsize`.*did you mean `maxSize`/);
+    expect(misspelt({ idleTimeout: 5 })).toThrow(/`idleTimeout`.*did you mean `idleTimeoutMs`/);
+    expect(misspelt({ connectionsPerClient: 2, keepAlive: 5 })).toThrow(InvalidOptionError);
+    const p = makePool();
+    expect(() => p.evict('default', { keepConnection: false } as never)).toThrow(
+      /`evict.keepConnection`.*did you mean `evict.keepConnections`/,
+    );
+    await expect(p.close({ timeout: 5 } as never)).rejects.toThrow(/`close.timeout`.*`close.timeoutMs`/);
+  });
+});
+
+describe('which undici', () => {
+  test('importing resilient-chat loads no undici; the pool loads it when it builds its first client', async () => {
+    // A resolve hook in a fresh process sees every module it loads, by require or by import.
+    const probe = `
+      import { registerHooks } from 'node:module';
+      const undiciUrls = [];
+      registerHooks({ resolve(specifier, context, next) {
+        const resolved = next(specifier, context);
+        if (resolved.url.includes('/node_modules/undici/')) undiciUrls.push(resolved.url);
+        return resolved;
+      } });
+      const { ClientPool } = await import(process.env.ENTRY);
+      const atImport = undiciUrls.length;
+      const { default: OpenAI } = await import('openai');
+      const pool = new ClientPool({
+        create: (_key, transport) => new OpenAI({ apiKey: 'sk-probe', baseURL: process.env.BASE_URL, ...transport }),
+      });
+      const client = await pool.acquire();
+      const answer = await client.chat.completions.create({ model: 'm', messages: [] });
+      pool.release(client);
+      await pool.close();
+      console.log(JSON.stringify({ atImport, afterPool: undiciUrls.length, object: answer.object }));
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', probe],
+      {
+        env: {
+          ...process.env,
+          ENTRY: new URL('../../src/index.ts', import.meta.url).href,
+          BASE_URL: server.url,
+        },
+      },
+    );
+    const result = JSON.parse(stdout.trim().split('\n').pop() as string);
+    expect(result.atImport).toBe(0);
+    expect(result.afterPool).toBeGreaterThan(0); // the hook does see undici when it is loaded
+    expect(result.object).toBe('chat.completion');
+  });
+
+  test('the pool builds its Agents and fetch from the undici it is given', async () => {
+    const agents: undici.Agent[] = [];
+    let fetches = 0;
+    const mine = {
+      Agent: class extends undici.Agent {
+        constructor(options: undici.Agent.Options) {
+          super(options);
+          agents.push(this);
+        }
+      },
+      fetch: (input: undici.RequestInfo, init?: undici.RequestInit) => {
+        fetches++;
+        return undici.fetch(input, init);
+      },
+    };
+    const p = makePool({ undici: mine });
+    const client = await p.acquire();
+    await client.chat.completions.create(params);
+    expect(agents).toHaveLength(1);
+    expect(dispatcherOf(client)).toBe(agents[0]);
+    expect(fetches).toBe(1);
   });
 });

@@ -3,7 +3,7 @@
  * destroyed under in-flight requests) and through ClientPool (evicted clients drain first).
  */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { ClientPool, createResilientChat, telemetryNames } from '../../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
@@ -29,22 +29,28 @@ const create = (_key: string, transport: object) =>
   new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0, ...transport });
 const model = (i: number) => `model-${i % KEYS}`;
 
-/** Runs `calls` calls at `concurrency`; every `churnMs` (if given) something evicts a client. Returns failures. */
+/**
+ * Runs `calls` calls at `concurrency` while something evicts clients: every `everyMs` (a timer: the pool must
+ * cope with any timing), or every `everyCalls` calls started (tied to progress, so a starved event loop slows
+ * the churn with the calls and a cache that destroys clients stays survivable). Returns failures.
+ */
 async function drive(
   calls: number,
   concurrency: number,
   call: (i: number) => Promise<unknown>,
-  churn?: () => void,
-  churnMs?: number,
+  churn: { run: () => void; everyMs?: number; everyCalls?: number },
   onTick?: () => void,
 ): Promise<unknown[]> {
   const failures: unknown[] = [];
   let next = 0;
-  const churning = churn && setInterval(churn, churnMs);
+  const churning = churn.everyMs ? setInterval(churn.run, churn.everyMs) : undefined;
   const sampling = onTick ? setInterval(onTick, 2) : undefined;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < calls; i = next++) await call(i).catch((e: unknown) => failures.push(e));
+      for (let i = next++; i < calls; i = next++) {
+        if (churn.everyCalls && i % churn.everyCalls === 0) churn.run();
+        await call(i).catch((e: unknown) => failures.push(e));
+      }
     }),
   );
   clearInterval(churning);
@@ -52,7 +58,7 @@ async function drive(
   return failures;
 }
 
-test('10,000 calls through ClientPool with eviction churn at concurrency 200: no closed-client failure at all', async () => {
+test('5,000 calls through ClientPool with eviction churn at concurrency 200: no closed-client failure at all', async () => {
   const pool = new ClientPool({
     create,
     key: ({ params }) => params.model ?? '',
@@ -70,19 +76,21 @@ test('10,000 calls through ClientPool with eviction churn at concurrency 200: no
   let evictions = 0;
 
   const failures = await drive(
-    10_000,
+    5_000,
     200,
     (i) => chat.completions.create({ model: model(i), messages: [] }),
-    () => {
-      // Churn: evict a random key's client while requests hold it, every few ms.
-      const victim = [...Array(KEYS).keys()][Math.floor(Math.random() * KEYS)] as number;
-      void pool.acquire({ params: { model: model(victim), messages: [] } }).then((client) => {
-        pool.invalidate(client);
-        pool.release(client);
-        evictions++;
-      });
+    {
+      // Churn: invalidate a random key's client while requests hold it, every few ms.
+      run: () => {
+        const victim = [...Array(KEYS).keys()][Math.floor(Math.random() * KEYS)] as number;
+        void pool.acquire({ params: { model: model(victim), messages: [] } }).then((client) => {
+          pool.invalidate(client);
+          pool.release(client);
+          evictions++;
+        });
+      },
+      everyMs: 5,
     },
-    5,
     () => {
       const { active, draining } = pool.stats();
       peakSockets = Math.max(peakSockets, server.openConnections);
@@ -101,20 +109,67 @@ test('10,000 calls through ClientPool with eviction churn at concurrency 200: no
   await new Promise((r) => setTimeout(r, 50));
   expect(server.openConnections).toBe(0);
   expect(pool.stats()).toEqual({ active: 0, draining: 0, leases: 0 });
-}, 60_000);
+}, 120_000);
+
+test("5,000 calls with a key's client replaced every 5 ms (evict): one Agent per key all along, sockets stay warm", async () => {
+  const agents = new Set<unknown>();
+  let clientsMade = 0;
+  const pool = new ClientPool({
+    create: (key, transport) => {
+      agents.add(transport.fetchOptions.dispatcher);
+      clientsMade++;
+      return create(key, transport);
+    },
+    key: ({ params }) => params.model ?? '',
+    maxSize: KEYS,
+    connectionsPerClient: CONNECTIONS_PER_CLIENT,
+    keepAliveTimeoutMs: 30_000, // a parked Agent outlives any stall of a loaded machine
+    meterProvider: harness.meterProvider,
+  });
+  const chat = createResilientChat({
+    clients: pool,
+    meterProvider: harness.meterProvider,
+    logger: quietLogger,
+  });
+  let victim = 0;
+  let replaced = 0;
+  const failures = await drive(
+    5_000,
+    200,
+    (i) => chat.completions.create({ model: model(i), messages: [] }),
+    {
+      run: () => {
+        if (pool.evict(model(victim++))) replaced++;
+      },
+      everyMs: 5,
+    },
+  );
+
+  expect(failures).toEqual([]);
+  expect(replaced).toBeGreaterThan(20);
+  expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+  // Each key's successive clients share one Agent, however many clients were replaced (a cold Agent per client
+  // opened one connection per call here). Its sockets are bounded by what one Agent per key may open, whenever
+  // neither side closed an idle one (a run that lasts past keep-alive, on a loaded machine, may reopen some).
+  expect(clientsMade).toBeGreaterThan(KEYS + 20);
+  expect(agents.size).toBe(KEYS);
+  expect(server.connections).toBeLessThan(5_000 / 4);
+  await pool.close({ timeoutMs: 5_000 });
+  await vi.waitFor(() => expect(server.openConnections).toBe(0));
+}, 120_000);
 
 test('the same churn through EvictingClientCache: bare openai-node fails, the wrapper recovers every call', async () => {
   const calls = 2_000;
-  // The oldest client is destroyed every 100 calls started, not every so many ms: on a busy machine an attempt
-  // outlived a timed client's life, so every retry died too. Counted in calls, a fresh client outlives the
-  // ~200 calls that start while an attempt on it runs (8 keys: it is the oldest after 700 more), on any machine.
-  const evictionDue = (i: number) => i > 0 && i % 100 === 0;
   const bareCache = new EvictingClientCache({ create, key: ({ params }) => params.model ?? '' });
-  const bareFailures = await drive(calls, 200, async (i) => {
-    if (evictionDue(i)) bareCache.evict();
-    const params = { model: model(i), messages: [] };
-    return bareCache.acquire({ params }).chat.completions.create(params);
-  });
+  const bareFailures = await drive(
+    calls,
+    200,
+    async (i) => {
+      const params = { model: model(i), messages: [] };
+      return bareCache.acquire({ params }).chat.completions.create(params);
+    },
+    { run: () => bareCache.evict(), everyCalls: 100 },
+  );
   await bareCache.close();
 
   const cache = new EvictingClientCache({ create, key: ({ params }) => params.model ?? '' });
@@ -125,10 +180,12 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
     meterProvider: harness.meterProvider,
     logger: quietLogger,
   });
-  const wrappedFailures = await drive(calls, 200, (i) => {
-    if (evictionDue(i)) cache.evict();
-    return chat.completions.create({ model: model(i), messages: [] });
-  });
+  const wrappedFailures = await drive(
+    calls,
+    200,
+    (i) => chat.completions.create({ model: model(i), messages: [] }),
+    { run: () => cache.evict(), everyCalls: 100 },
+  );
   await cache.close();
 
   expect(bareFailures.length).toBeGreaterThan(0);
@@ -139,4 +196,4 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
       'resilient_chat.recovery.outcome': 'recovered',
     }),
   ).toBeGreaterThan(0);
-}, 60_000);
+}, 120_000);
