@@ -8,21 +8,29 @@ import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatMs, round, table } from './lib/stats.js';
 import { runChurn } from './suites/churn.js';
-import { runOverhead } from './suites/overhead.js';
+import { runOverhead, type Spread } from './suites/overhead.js';
+import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
 import { runStorm } from './suites/storm.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
 const quick = values.quick ?? false;
+// `--only overhead` (or another suite): that suite alone, printed and never written to BENCHMARKS.md.
+const only = values.only;
+const wanted = (suite: string) => only === undefined || only === suite;
 const sizes = quick
   ? {
-      overhead: { calls: 1_000, rounds: 2, concurrency: 16 },
+      overhead: { calls: 1_000, rounds: 3, concurrency: 16 },
+      profile: { calls: 3_000, concurrency: 16, top: 15 },
       recovery: { calls: 50, builtInCalls: 2, cacheSize: 200 },
       churn: { calls: 2_000, memoryCalls: 5_000 },
       storm: { stormMs: 3_000, afterMs: 6_000, callsPerSecond: 500 },
     }
   : {
       overhead: { calls: 4_000, rounds: 5, concurrency: 16 },
+      profile: { calls: 10_000, concurrency: 16, top: 15 },
       recovery: { calls: 500, builtInCalls: 5, cacheSize: 200 },
       churn: { calls: 20_000, memoryCalls: 100_000 },
       storm: { stormMs: 10_000, afterMs: 6_000, callsPerSecond: 500 },
@@ -36,37 +44,68 @@ const version = (pkg: string) =>
     }
   ).version;
 
-log('overhead (about a minute)');
-const overhead = await runOverhead(sizes.overhead);
-log('recovery');
-const recovery = await runRecovery(sizes.recovery);
-log('churn and memory (a few minutes)');
-const churn = await runChurn(sizes.churn);
-log('storm');
-const storm = await runStorm(sizes.storm);
+async function suite<T>(name: string, note: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (!wanted(name)) return undefined;
+  log(`${name}${note}`);
+  return run();
+}
+const overhead = await suite('overhead', ' (about two minutes)', () => runOverhead(sizes.overhead));
+const profile = await suite('profile', '', () => runProfile(sizes.profile));
+const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
+const churn = await suite('churn', ' and memory (a few minutes)', () => runChurn(sizes.churn));
+const storm = await suite('storm', '', () => runStorm(sizes.storm));
 
 const us = (v: number) => `${Math.round(v)} µs`;
 const pct = (v: number) => `${round(v * 100, 1)} %`;
 const ratio = (v: number) => `${round(v, 3)}`;
 
 const sections: string[] = [];
-sections.push(`## Overhead (zero-latency loopback server in its own process, concurrency ${sizes.overhead.concurrency})
+const spreadOf = (s: Spread, f: (v: number) => string) => `${f(s.median)} (${f(s.min)} to ${f(s.max)})`;
+if (overhead)
+  sections.push(`## Overhead (zero-latency loopback server in its own process, concurrency ${sizes.overhead.concurrency}, ${overhead.rounds} rounds)
 
 ${table(
-  ['client', 'calls/s', 'ratio to bare', 'client CPU per call', 'latency p50 (1 at a time)', 'p99'],
-  Object.keys(overhead.callsPerSecond).map((name) => [
-    name,
-    Math.round(overhead.callsPerSecond[name] as number),
-    ratio((overhead.callsPerSecond[name] as number) / (Object.values(overhead.callsPerSecond)[0] as number)),
-    us(overhead.cpuUsPerCall[name] as number),
-    us(overhead.latencyUs[name]?.p50 as number),
-    us(overhead.latencyUs[name]?.p99 as number),
+  ['client: request', 'calls/s', 'client CPU per call', 'latency p50 (1 at a time)', 'p99'],
+  overhead.contenders.map((c) => [
+    c.name,
+    Math.round(c.callsPerSecond),
+    us(c.cpuUsPerCall),
+    us(c.latencyUs.p50),
+    us(c.latencyUs.p99),
   ]),
 )}
 
-resilient-chat with tracing and metrics on: throughput ratio ${ratio(overhead.throughputRatio)} (goal >= 0.97), ${us(overhead.extraCpuUsPerCall)} more client CPU per call, latency ${us(overhead.extraUsP50)} at p50 and ${us(overhead.extraUsP99)} at p99 over bare openai-node 7. The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7).`);
+What each layer adds to its own bare SDK, per round (median, and range over the ${overhead.rounds} rounds):
 
-sections.push(`## Recovery from a closed client (sequential calls)
+${table(
+  ['layer', 'over', 'extra client CPU per call', 'throughput ratio'],
+  overhead.deltas.map((d) => [
+    d.layer,
+    d.base,
+    spreadOf(d.extraCpuUs, us),
+    spreadOf(d.throughputRatio, ratio),
+  ]),
+)}
+
+${table(
+  ['ours', 'against the peer', "extra CPU, ours / peer's (goal <= 1 lean, <= 1.5 with every feature)"],
+  overhead.peerComparisons.map((c) => [c.ours, c.peer, spreadOf(c.ratio, ratio)]),
+)}
+
+The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7).`);
+
+if (profile)
+  sections.push(`## Where resilient-chat's client CPU goes
+
+V8's sampling profiler (what \`node --cpu-prof\` records) over ${profile.calls.toLocaleString('en')} chat calls with tracing and metrics on, self time per function; resilient-chat's own code (src/) is ${pct(profile.ownShare)} of it:
+
+${table(
+  ['self', 'function', 'where'],
+  profile.frames.map((f) => [pct(f.selfShare), f.functionName, f.location]),
+)}`);
+
+if (recovery)
+  sections.push(`## Recovery from a closed client (sequential calls)
 
 ${table(
   ['call', 'p50', 'p99', 'extra over a clean call (p50 / p99)'],
@@ -101,7 +140,8 @@ ${table(
 
 Goal: p99 extra <= 5 ms on loopback.`);
 
-sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
+if (churn)
+  sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
 
 ${table(
   ['setup', 'calls', 'success', 'calls/s', 'connections per 1,000 calls', 'peak open sockets', 'give-ups'],
@@ -121,7 +161,8 @@ ${table(
 ClientPool throughput under churn against no churn: ${ratio(churn.poolThroughputRatio)} (goal >= 0.97).
 ${churn.memory ? `Memory over ${churn.memory.calls.toLocaleString('en')} calls (ClientPool + resilient-chat, with churn, after a warm-up, heap after GC): ${round(churn.memory.heapAfterWarmupMb)} MB -> ${round(churn.memory.heapAtEndMb)} MB (${round(churn.memory.heapGrowthMb, 2)} MB).` : 'Memory not measured: run with node --expose-gc (npm run bench does).'}`);
 
-sections.push(`## Storm (every call answered 503 for ${storm.stormMs / 1000} s, ${storm.callsPerSecond} calls/s offered)
+if (storm)
+  sections.push(`## Storm (every call answered 503 for ${storm.stormMs / 1000} s, ${storm.callsPerSecond} calls/s offered)
 
 ${table(
   [
@@ -153,7 +194,7 @@ Every comparison was measured in the same run. Loopback numbers on a 2-core mach
 ${sections.join('\n\n')}
 `;
 console.log(report);
-if (quick) log('--quick: BENCHMARKS.md not written');
+if (quick || only) log(`${only ? `--only ${only}` : '--quick'}: BENCHMARKS.md not written`);
 else {
   writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), report);
   log('wrote BENCHMARKS.md');
