@@ -56,6 +56,7 @@ const churn = await suite('churn', ' and memory (a few minutes)', () => runChurn
 const storm = await suite('storm', '', () => runStorm(sizes.storm));
 
 const us = (v: number) => `${Math.round(v)} µs`;
+const us1 = (v: number) => `${round(v, 1)} µs`;
 const pct = (v: number) => `${round(v * 100, 1)} %`;
 const ratio = (v: number) => `${round(v, 3)}`;
 
@@ -97,11 +98,17 @@ The official instrumentation recorded ${overhead.instrumentationSpans} spans on 
 if (profile)
   sections.push(`## Where resilient-chat's client CPU goes
 
-V8's sampling profiler (what \`node --cpu-prof\` records) over ${profile.calls.toLocaleString('en')} chat calls with tracing and metrics on, self time per function; resilient-chat's own code (src/) is ${pct(profile.ownShare)} of it:
+V8's sampling profiler (what \`node --cpu-prof\` records) over ${profile.calls.toLocaleString('en')} chat calls each, bare openai-node 7 and resilient-chat with tracing and metrics on: ${us1(profile.bareUs)} and ${us1(profile.oursUs)} of CPU per call on the main thread, ${us1(profile.ownUs)} of it in resilient-chat's own code (src/). The functions whose self time grew most:
 
 ${table(
-  ['self', 'function', 'where'],
-  profile.frames.map((f) => [pct(f.selfShare), f.functionName, f.location]),
+  ['function', 'where', 'self time per call, ours', 'bare', 'added'],
+  profile.frames.map((f) => [
+    f.functionName,
+    f.location,
+    us1(f.oursUs),
+    us1(f.bareUs),
+    us1(f.oursUs - f.bareUs),
+  ]),
 )}`);
 
 if (recovery)

@@ -14,21 +14,31 @@ export interface ProfileFrame {
   functionName: string;
   /** File (relative to the project) and line. */
   location: string;
-  /** Share of the profile's non-idle samples spent in this function itself. */
-  selfShare: number;
+  /** Self time per call (µs) with resilient-chat, and with bare openai-node 7. */
+  oursUs: number;
+  bareUs: number;
 }
 
 export interface ProfileResult {
   calls: number;
+  /** Non-idle CPU per call (µs) in the profile, ours and bare. */
+  oursUs: number;
+  bareUs: number;
+  /** Self time per call (µs) in resilient-chat's own code (src/). */
+  ownUs: number;
+  /** The frames that add the most self time per call over bare openai-node 7. */
   frames: ProfileFrame[];
-  /** Self-time share of resilient-chat's own code (src/). */
-  ownShare: number;
 }
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
 }
 
 const ROOT = new URL('../../', import.meta.url).href;
@@ -44,7 +54,8 @@ export async function runProfile(options: {
   const session = new Session();
   session.connect();
   try {
-    const client = createResilientClient({
+    const bare = new OpenAI({ apiKey: 'sk-bench', baseURL: server.url });
+    const ours = createResilientClient({
       clients: new OpenAI({ apiKey: 'sk-bench', baseURL: server.url }),
       tracerProvider: sdk.tracerProvider,
       meterProvider: sdk.meterProvider,
@@ -53,7 +64,7 @@ export async function runProfile(options: {
       logger: false,
     });
     const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
-    const run = async (calls: number) => {
+    const run = async (client: OpenAI, calls: number) => {
       let next = 0;
       await Promise.all(
         Array.from({ length: options.concurrency }, async () => {
@@ -61,13 +72,30 @@ export async function runProfile(options: {
         }),
       );
     };
-    await run(1_000); // warm-up: the profile is of optimized code
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
-    await session.post('Profiler.start');
-    await run(options.calls);
-    const { profile } = await session.post('Profiler.stop');
-    return summarize(profile.nodes as ProfileNode[], options.calls, options.top);
+    const profileOf = async (client: OpenAI) => {
+      await run(client, 1_000); // warm-up: the profile is of optimized code
+      await session.post('Profiler.start');
+      await run(client, options.calls);
+      const { profile } = await session.post('Profiler.stop');
+      return selfTimes(profile as Profile, options.calls);
+    };
+    const bareTimes = await profileOf(bare);
+    const oursTimes = await profileOf(ours);
+    const sum = (times: Map<string, Frame>) => [...times.values()].reduce((t, f) => t + f.us, 0);
+    let ownUs = 0;
+    for (const frame of oursTimes.values()) if (frame.location.startsWith('src/')) ownUs += frame.us;
+    const frames = [...oursTimes.entries()]
+      .map(([key, f]) => ({
+        functionName: f.functionName,
+        location: f.location,
+        oursUs: f.us,
+        bareUs: bareTimes.get(key)?.us ?? 0,
+      }))
+      .sort((a, b) => b.oursUs - b.bareUs - (a.oursUs - a.bareUs))
+      .slice(0, options.top);
+    return { calls: options.calls, oursUs: sum(oursTimes), bareUs: sum(bareTimes), ownUs, frames };
   } finally {
     session.disconnect();
     await sdk.shutdown();
@@ -75,27 +103,35 @@ export async function runProfile(options: {
   }
 }
 
-function summarize(nodes: readonly ProfileNode[], calls: number, top: number): ProfileResult {
-  const byFrame = new Map<string, { functionName: string; location: string; hits: number }>();
-  let total = 0;
-  let own = 0;
-  for (const node of nodes) {
+interface Frame {
+  functionName: string;
+  location: string;
+  us: number;
+}
+
+/** Self time per call (µs) by function, from the profile's samples and the time each one stands for. */
+function selfTimes(profile: Profile, calls: number): Map<string, Frame> {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const frames = new Map<string, Frame>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const node = nodes.get(samples[i] as number);
+    if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const hits = node.hitCount ?? 0;
-    if (IDLE.has(functionName) || hits === 0) continue;
-    total += hits;
+    if (IDLE.has(functionName)) continue;
+    // A sample's time is the gap to the next one.
+    const us = (deltas[i + 1] ?? deltas[i] ?? 0) / calls;
     const location = url ? `${shorten(url)}:${lineNumber + 1}` : '(native)';
-    if (location.startsWith('src/')) own += hits;
     const key = `${functionName}@${location}`;
-    const entry = byFrame.get(key) ?? { functionName: functionName || '(anonymous)', location, hits: 0 };
-    entry.hits += hits;
-    byFrame.set(key, entry);
+    let frame = frames.get(key);
+    if (!frame) {
+      frame = { functionName: functionName || '(anonymous)', location, us: 0 };
+      frames.set(key, frame);
+    }
+    frame.us += us;
   }
-  const frames = [...byFrame.values()]
-    .sort((a, b) => b.hits - a.hits)
-    .slice(0, top)
-    .map((f) => ({ functionName: f.functionName, location: f.location, selfShare: f.hits / total }));
-  return { calls, frames, ownShare: own / total };
+  return frames;
 }
 
 /** `src/call/resilient-call.ts`, `openai/core/...`, `node:internal/...`: short enough for a table. */

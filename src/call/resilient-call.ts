@@ -22,6 +22,7 @@ import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
 import { sleep, userAbortError } from './abort.js';
 import { classifyError } from './classify.js';
+import { outcome } from './resilient-promise.js';
 import { firstEvent, type OpenedStream, relayStream, type StreamEnd } from './stream.js';
 
 /** openai-node's resolved request options (not exported by name from the package). */
@@ -49,15 +50,15 @@ export interface CallRequest {
   raw: boolean;
 }
 
-/** The result of the attempt that succeeded: its parsed data (or relayed stream) and its response. */
-export interface CallOutcome {
-  data: unknown;
-  props: APIResponseProps;
-}
-
-export function runCall(deps: CallDependencies, request: CallRequest): Promise<CallOutcome> {
+/**
+ * Runs the call; resolves to the props (response, options) of the attempt that succeeded, its parsed data
+ * (or relayed stream) stored beside them for the parse step (see `outcome`).
+ */
+export function runCall(deps: CallDependencies, request: CallRequest): Promise<APIResponseProps> {
   const call = deps.telemetry.startCall(request.operation, request.model, request.params);
-  return context.with(call.context, () => new ResilientCall(deps, call, request).run());
+  const resilient = new ResilientCall(deps, call, request);
+  // Only a span of ours changes the context; without one, `context.with` would run in the active one anyway.
+  return call.span ? context.with(call.context, resilient.run, resilient) : resilient.run();
 }
 
 type Delivery =
@@ -66,7 +67,7 @@ type Delivery =
   | { kind: 'stream'; opened: OpenedStream; props: APIResponseProps; perfStart: number };
 
 type Attempt =
-  | { kind: 'ok'; outcome: CallOutcome }
+  | { kind: 'ok'; props: APIResponseProps }
   | { kind: 'refused'; gate: Gate }
   | {
       kind: 'failed';
@@ -113,12 +114,12 @@ class ResilientCall {
     };
   }
 
-  async run(): Promise<CallOutcome> {
+  async run(): Promise<APIResponseProps> {
     this.#deps.policy.callStarted();
     for (;;) {
       this.#attempt++;
       const attempt = await this.#tryAttempt();
-      if (attempt.kind === 'ok') return attempt.outcome;
+      if (attempt.kind === 'ok') return attempt.props;
       if (attempt.kind === 'refused') throw this.#refused(attempt.gate);
       const decision = this.#afterFailure(attempt);
       if (decision.action === 'give_up')
@@ -153,7 +154,7 @@ class ResilientCall {
     }
     gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
     this.#settleClosedFailures('recovered');
-    return { kind: 'ok', outcome: this.#deliver(client, delivery) };
+    return { kind: 'ok', props: this.#deliver(client, delivery) };
   }
 
   /**
@@ -164,9 +165,16 @@ class ResilientCall {
     const signal = this.#signal;
     if (signal?.aborted) return Promise.reject(userAbortError(signal));
     const { options, params } = this.#request;
-    const acquiring = Promise.resolve().then(() =>
-      this.#deps.source.acquire({ params, signal, request: { method: options.method, path: options.path } }),
-    );
+    let acquiring: Promise<OpenAI>;
+    try {
+      acquiring = this.#deps.source.acquire({
+        params,
+        signal,
+        request: { method: options.method, path: options.path },
+      });
+    } catch (error) {
+      acquiring = Promise.reject(error);
+    }
     const remaining = this.#spent.deadlineAt - Date.now();
     if (!signal && !Number.isFinite(remaining)) return acquiring;
     return new Promise<OpenAI>((resolve, reject) => {
@@ -230,7 +238,7 @@ class ResilientCall {
   }
 
   /** Hands the result over; for a stream, the span ends and the client goes back when the stream ends. */
-  #deliver(client: OpenAI, delivery: Delivery): CallOutcome {
+  #deliver(client: OpenAI, delivery: Delivery): APIResponseProps {
     // Pages build their next request from these options: the caller's, not this attempt's shortened ones.
     const props = { ...delivery.props, options: this.#request.options };
     const { genAI } = this.#request.operation;
@@ -243,7 +251,7 @@ class ResilientCall {
         this.#spent.recoveries,
         genAI && json ? () => genAI.outputMessages(json.data) : undefined,
       );
-      return { data: json?.data, props };
+      return outcome(json?.data, props);
     }
     this.#call.firstChunk(delivery.perfStart);
     const accumulator = genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR;
@@ -252,7 +260,7 @@ class ResilientCall {
       deadlineAt: this.#spent.deadlineAt,
       onEnd: (end) => this.#streamEnded(client, end, accumulator),
     });
-    return { data: stream, props };
+    return outcome(stream, props);
   }
 
   #streamEnded(client: OpenAI, end: StreamEnd, accumulator: StreamAccumulator): void {

@@ -9,10 +9,16 @@
  */
 import type OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
-import type { APIResponseProps, CallOutcome } from './resilient-call.js';
+import type { APIResponseProps } from './resilient-call.js';
 
 /** The data of a call's outcome, by the props object that carries its response. */
 const dataOf = new WeakMap<APIResponseProps, unknown>();
+
+/** The call's result: its props, which the parse step below finds its data by. */
+export function outcome(data: unknown, props: APIResponseProps): APIResponseProps {
+  dataOf.set(props, data);
+  return props;
+}
 
 type Parse = (client: OpenAI, props: APIResponseProps) => unknown;
 
@@ -21,13 +27,12 @@ export class CallHandle {
   raw = false;
   readonly responsePromise: Promise<APIResponseProps>;
 
-  constructor(start: (raw: boolean) => Promise<CallOutcome>) {
-    this.responsePromise = Promise.resolve()
-      .then(() => start(this.raw))
-      .then(({ data, props }) => {
-        dataOf.set(props, data);
-        return props;
-      });
+  /**
+   * `start` runs in a later microtask (a `then` callback always does), after the code that called the
+   * method has had its chance to call `.asResponse()`.
+   */
+  constructor(options: unknown, start: (options: never, raw: boolean) => Promise<APIResponseProps>) {
+    this.responsePromise = Promise.resolve(options).then((resolved) => start(resolved as never, this.raw));
   }
 }
 

@@ -16,6 +16,7 @@ import {
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
@@ -25,6 +26,8 @@ import {
   ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
   ATTR_OPERATION,
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
+  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
+  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
 } from './semconv.js';
 
 /**
@@ -32,6 +35,36 @@ import {
  * model and API type; other requests their bounded operation name.
  */
 export function operationAttributes(operation: Operation, model: string | undefined): Readonly<Attributes> {
+  return shapeOf(operation, model).attributes;
+}
+
+/** What a call of an operation and model starts with: its span name and attributes, made once per pair. */
+export interface CallShape {
+  readonly spanName: string;
+  readonly attributes: Readonly<Attributes>;
+}
+
+const shapes = new WeakMap<Operation, LruMap<string, CallShape>>();
+
+export function shapeOf(operation: Operation, model: string | undefined): CallShape {
+  let byModel = shapes.get(operation);
+  if (!byModel) {
+    byModel = new LruMap(MAX_CACHED_PER_CLIENT);
+    shapes.set(operation, byModel);
+  }
+  const key = model ?? '';
+  let shape = byModel.get(key);
+  if (!shape) {
+    shape = Object.freeze({
+      spanName: spanName(operation, model),
+      attributes: Object.freeze(newOperationAttributes(operation, model)),
+    });
+    byModel.set(key, shape);
+  }
+  return shape;
+}
+
+function newOperationAttributes(operation: Operation, model: string | undefined): Attributes {
   const { genAI } = operation;
   if (!genAI) return { [ATTR_OPERATION]: operation.name };
   const attributes: Attributes = {
@@ -45,6 +78,7 @@ export function operationAttributes(operation: Operation, model: string | undefi
 
 /** Per client: operation and model -> attributes. Models are user-supplied, so the map is bounded. */
 const MAX_CACHED_PER_CLIENT = 256;
+
 const callAttributesByClient = new WeakMap<OpenAI, LruMap<string, Readonly<Attributes>>>();
 
 /** Operation and server attributes of a call, made once per client, operation and model. */
@@ -95,8 +129,28 @@ export function spanName(operation: Operation, model: string | undefined): strin
   return model === undefined ? name : `${name} ${model}`;
 }
 
-export function responseAttributes(summary: ResponseSummary): Attributes {
-  const attributes: Attributes = {};
+/** The two token-usage sets of a metric attribute set (`gen_ai.token.type` input and output), made once. */
+export interface TokenAttributes {
+  readonly input: Readonly<Attributes>;
+  readonly output: Readonly<Attributes>;
+}
+
+const tokenSets = new WeakMap<Attributes, TokenAttributes>();
+
+export function tokenAttributes(base: Readonly<Attributes>): TokenAttributes {
+  let sets = tokenSets.get(base);
+  if (!sets) {
+    sets = Object.freeze({
+      input: Object.freeze({ ...base, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT }),
+      output: Object.freeze({ ...base, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }),
+    });
+    tokenSets.set(base, sets);
+  }
+  return sets;
+}
+
+/** The response's span attributes, written into `attributes` (one object per call, set on the span at once). */
+export function responseAttributes(summary: ResponseSummary, attributes: Attributes = {}): Attributes {
   if (summary.id) attributes[ATTR_GEN_AI_RESPONSE_ID] = summary.id;
   if (summary.model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
   if (summary.finishReasons.length > 0)
