@@ -17,6 +17,8 @@ export function withIdempotencyKey(
   headers: unknown,
   idempotencyKey: string | undefined,
 ): Record<string, HeaderValue> {
+  // The usual case: no headers of the caller's to merge.
+  if (headers == null) return { [HEADER]: idempotencyKey ?? `resilient-chat-${randomUUID()}` };
   const merged: Record<string, HeaderValue> = {};
   for (const [name, value] of entries(headers)) {
     if (value === undefined) continue;

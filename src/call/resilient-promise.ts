@@ -11,12 +11,16 @@ import type OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
 import type { APIResponseProps } from './resilient-call.js';
 
-/** The data of a call's outcome, by the props object that carries its response. */
-const dataOf = new WeakMap<APIResponseProps, unknown>();
+/**
+ * The data of a call's outcome, on the props object the call made for it (its own copy, never openai-node's):
+ * a property under a private symbol is cheaper than a WeakMap entry per call.
+ */
+const DATA = Symbol('resilient-chat.data');
+type PropsWithData = APIResponseProps & { [DATA]?: unknown };
 
-/** The call's result: its props, which the parse step below finds its data by. */
+/** The call's result: its props (made by the call), carrying its data for the parse step below. */
 export function outcome(data: unknown, props: APIResponseProps): APIResponseProps {
-  dataOf.set(props, data);
+  (props as PropsWithData)[DATA] = data;
   return props;
 }
 
@@ -37,7 +41,7 @@ export class CallHandle {
 }
 
 /** The parse step of a call: the data was parsed (and retried) inside the attempt loop already. */
-export const storedData: Parse = (_client, props) => dataOf.get(props);
+export const storedData: Parse = (_client, props) => (props as PropsWithData)[DATA];
 
 export class ResilientAPIPromise<T> extends APIPromise<T> {
   readonly #handle: CallHandle;

@@ -44,12 +44,19 @@ export interface CallShape {
   readonly attributes: Readonly<Attributes>;
 }
 
+/** Models are user-supplied, so the shapes remembered per operation are bounded. */
+const MAX_SHAPES_PER_OPERATION = 256;
 const shapes = new WeakMap<Operation, LruMap<string, CallShape>>();
+/** The last shape asked for: a service mostly calls one operation with one model, and a hit here is free. */
+let last: CallShape | undefined;
+let lastOperation: Operation | undefined;
+let lastModel: string | undefined;
 
 export function shapeOf(operation: Operation, model: string | undefined): CallShape {
+  if (last && operation === lastOperation && model === lastModel) return last;
   let byModel = shapes.get(operation);
   if (!byModel) {
-    byModel = new LruMap(MAX_CACHED_PER_CLIENT);
+    byModel = new LruMap(MAX_SHAPES_PER_OPERATION);
     shapes.set(operation, byModel);
   }
   const key = model ?? '';
@@ -61,6 +68,9 @@ export function shapeOf(operation: Operation, model: string | undefined): CallSh
     });
     byModel.set(key, shape);
   }
+  last = shape;
+  lastOperation = operation;
+  lastModel = model;
   return shape;
 }
 
@@ -76,27 +86,28 @@ function newOperationAttributes(operation: Operation, model: string | undefined)
   return attributes;
 }
 
-/** Per client: operation and model -> attributes. Models are user-supplied, so the map is bounded. */
-const MAX_CACHED_PER_CLIENT = 256;
+/** Per call shape (operation and model), per client: both keys are weak, so nothing here needs a bound. */
+const callAttributesByShape = new WeakMap<CallShape, WeakMap<OpenAI, Readonly<Attributes>>>();
 
-const callAttributesByClient = new WeakMap<OpenAI, LruMap<string, Readonly<Attributes>>>();
-
-/** Operation and server attributes of a call, made once per client, operation and model. */
+/**
+ * Operation and server attributes of a call, made once per client, operation and model. Two WeakMap reads:
+ * the bounded LRU map this was before reorders itself on every read, which showed in the overhead profile.
+ */
 export function callAttributes(
   client: OpenAI,
   operation: Operation,
   model: string | undefined,
 ): Readonly<Attributes> {
-  let cache = callAttributesByClient.get(client);
-  if (!cache) {
-    cache = new LruMap(MAX_CACHED_PER_CLIENT);
-    callAttributesByClient.set(client, cache);
+  const shape = shapeOf(operation, model);
+  let byClient = callAttributesByShape.get(shape);
+  if (!byClient) {
+    byClient = new WeakMap();
+    callAttributesByShape.set(shape, byClient);
   }
-  const key = model === undefined ? operation.name : `${operation.name}\0${model}`;
-  let attributes = cache.get(key);
+  let attributes = byClient.get(client);
   if (!attributes) {
-    attributes = Object.freeze({ ...operationAttributes(operation, model), ...serverAttributes(client) });
-    cache.set(key, attributes);
+    attributes = Object.freeze({ ...shape.attributes, ...serverAttributes(client) });
+    byClient.set(client, attributes);
   }
   return attributes;
 }
