@@ -223,7 +223,18 @@ class ResilientCall {
       const response = await promise.asResponse();
       return { kind: 'raw', props: this.#rawProps(response, startedAt) };
     }
-    const { data, props } = await parsed(promise, client);
+    // openai-node's own `then`: the response, then its parse (which openai-node's timeout covers), read from
+    // the promise's parts: through `_thenUnwrap` it made a second APIPromise and more hops per attempt, which
+    // showed in the overhead profile. Should the parts ever move, `_thenUnwrap` is the way.
+    const { responsePromise, parseResponse } = promise as unknown as APIPromiseParts;
+    let data: unknown;
+    let props: APIResponseProps;
+    if (responsePromise && typeof parseResponse === 'function') {
+      props = await responsePromise;
+      data = await parseResponse.call(promise, client, props);
+    } else {
+      ({ data, props } = await promise._thenUnwrap((data, props) => ({ data, props })));
+    }
     if (!options.stream) return { kind: 'json', data, props };
     const clientLimit = startedAt + (this.#request.options.timeout ?? client.timeout) - Date.now();
     const opened = await firstEvent(
@@ -417,23 +428,6 @@ class ResilientCall {
 interface APIPromiseParts {
   responsePromise?: Promise<APIResponseProps>;
   parseResponse?: (client: OpenAI, props: APIResponseProps) => unknown;
-}
-
-/**
- * The parsed data of an attempt and its response props, as openai-node's own `then` gets them (the response,
- * then its parse, which openai-node's timeout covers). Read from the promise's parts directly: going through
- * `_thenUnwrap` made a second APIPromise and two more promise hops per attempt, which showed in the overhead
- * profile. Should the parts ever move, `_thenUnwrap` is the way.
- */
-async function parsed(
-  promise: APIPromise<unknown>,
-  client: OpenAI,
-): Promise<{ data: unknown; props: APIResponseProps }> {
-  const { responsePromise, parseResponse } = promise as unknown as APIPromiseParts;
-  if (!responsePromise || typeof parseResponse !== 'function')
-    return promise._thenUnwrap((data, props) => ({ data, props }));
-  const props = await responsePromise;
-  return { data: await parseResponse.call(promise, client, props), props };
 }
 
 /** An undici dispatcher (Agent, Pool, Client) reports `closed` / `destroyed`; a dead one sends nothing. */

@@ -31,14 +31,10 @@ import {
 } from './semconv.js';
 
 /**
- * The attributes a call has before it knows its server: GenAI operations carry the operation, provider,
- * model and API type; other requests their bounded operation name.
+ * What a call of an operation and model starts with, made once per pair: its span name, and the attributes
+ * it has before it knows its server (GenAI operations: the operation, provider, model and API type; other
+ * requests: their bounded operation name).
  */
-export function operationAttributes(operation: Operation, model: string | undefined): Readonly<Attributes> {
-  return shapeOf(operation, model).attributes;
-}
-
-/** What a call of an operation and model starts with: its span name and attributes, made once per pair. */
 export interface CallShape {
   readonly spanName: string;
   readonly attributes: Readonly<Attributes>;
@@ -112,27 +108,37 @@ export function callAttributes(
   return attributes;
 }
 
-const extended = new WeakMap<Attributes, Map<string, Readonly<Attributes>>>();
-const MAX_CACHED_VARIANTS = 64;
+/** A call's metric attributes once the response named its model, with their token-usage sets. */
+export interface ResponseMetricAttributes {
+  readonly attributes: Readonly<Attributes>;
+  readonly tokens: TokenAttributes;
+}
+
+const withModel = new WeakMap<Attributes, Map<string, ResponseMetricAttributes>>();
+const MAX_CACHED_RESPONSE_MODELS = 64;
 
 /**
- * `base` plus one attribute, made once per base set and value and shared read-only. Values here are
- * low-cardinality by design: response models, token types.
+ * `base` plus `gen_ai.response.model` (when the response named one) and its token-usage sets: made once per
+ * base set and model and shared read-only, one WeakMap and one Map read per call.
  */
-export function withAttribute(base: Readonly<Attributes>, key: string, value: string): Readonly<Attributes> {
-  let byValue = extended.get(base);
-  if (!byValue) {
-    byValue = new Map();
-    extended.set(base, byValue);
+export function responseMetricAttributes(
+  base: Readonly<Attributes>,
+  model: string | undefined,
+): ResponseMetricAttributes {
+  let byModel = withModel.get(base);
+  if (!byModel) {
+    byModel = new Map();
+    withModel.set(base, byModel);
   }
-  const id = `${key}=${value}`;
-  let attributes = byValue.get(id);
-  if (!attributes) {
-    attributes = Object.freeze({ ...base, [key]: value });
+  const key = model ?? '';
+  let found = byModel.get(key);
+  if (!found) {
+    const attributes = model ? Object.freeze({ ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: model }) : base;
+    found = Object.freeze({ attributes, tokens: tokenAttributes(attributes) });
     // A server names the response model: never let what it sends grow this cache without bound.
-    if (byValue.size < MAX_CACHED_VARIANTS) byValue.set(id, attributes);
+    if (byModel.size < MAX_CACHED_RESPONSE_MODELS) byModel.set(key, found);
   }
-  return attributes;
+  return found;
 }
 
 export function spanName(operation: Operation, model: string | undefined): string {

@@ -28,10 +28,10 @@ import { VERSION } from '../version.js';
 import {
   callAttributes,
   responseAttributes,
+  responseMetricAttributes,
   shapeOf,
   spanName,
-  tokenAttributes,
-  withAttribute,
+  type TokenAttributes,
 } from './attributes.js';
 import {
   type CircuitStateSource,
@@ -48,7 +48,6 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
-  ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM,
   ATTR_GIVE_UP_REASON,
@@ -279,10 +278,8 @@ export class CallTelemetry {
         if (messages !== undefined) spanAttributes[ATTR_GEN_AI_OUTPUT_MESSAGES] = messages;
       }
     }
-    const attributes = summary.model
-      ? withAttribute(this.#metricAttributes, ATTR_GEN_AI_RESPONSE_MODEL, summary.model)
-      : this.#metricAttributes;
-    this.#recordTokens(summary, attributes);
+    const { attributes, tokens } = responseMetricAttributes(this.#metricAttributes, summary.model);
+    this.#recordTokens(summary, tokens);
     this.#end(attempts, recoveries, attributes, spanAttributes);
   }
 
@@ -352,11 +349,9 @@ export class CallTelemetry {
     return true;
   }
 
-  #recordTokens(summary: ResponseSummary, attributes: Readonly<Attributes>): void {
+  #recordTokens(summary: ResponseSummary, sets: TokenAttributes): void {
     if (!this.#operation.genAI) return;
-    if (summary.inputTokens === undefined && summary.outputTokens === undefined) return;
     const { tokenUsage } = this.#instruments;
-    const sets = tokenAttributes(attributes);
     if (summary.inputTokens !== undefined) tokenUsage.record(summary.inputTokens, sets.input);
     if (summary.outputTokens !== undefined) tokenUsage.record(summary.outputTokens, sets.output);
   }
