@@ -251,7 +251,10 @@ class ResilientCall {
   /** Hands the result over; for a stream, the span ends and the client goes back when the stream ends. */
   #deliver(client: OpenAI, delivery: Delivery): APIResponseProps {
     // Pages build their next request from these options: the caller's, not this attempt's shortened ones.
-    const props = { ...delivery.props, options: this.#request.options };
+    // The props are this attempt's own (openai-node makes them per request and is done with them), so they
+    // are changed in place rather than copied.
+    const { props } = delivery;
+    props.options = this.#request.options;
     const { genAI } = this.#request.operation;
     if (delivery.kind !== 'stream') {
       this.#deps.source.release(client);
