@@ -263,7 +263,10 @@ class ResilientCall {
         genAI && json ? genAI.summarize(json.data) : EMPTY_SUMMARY,
         this.#attempt,
         this.#spent.recoveries,
-        genAI && json ? () => genAI.outputMessages(json.data) : undefined,
+        // Only content capture reads the output messages; no closure per call otherwise.
+        genAI && json && this.#deps.telemetry.captureContent
+          ? () => genAI.outputMessages(json.data)
+          : undefined,
       );
       return outcome(json?.data, props);
     }
@@ -401,7 +404,9 @@ class ResilientCall {
     const limit = this.#remainingAttemptTime(startedAt);
     const clientTimeout = options.timeout ?? client.timeout;
     const timeout = limit === undefined ? options.timeout : Math.min(limit, clientTimeout);
-    return { ...options, maxRetries: 0, ...(timeout === undefined ? {} : { timeout: Math.max(1, timeout) }) };
+    const attempt: FinalRequestOptions = { ...options, maxRetries: 0 };
+    if (timeout !== undefined) attempt.timeout = Math.max(1, timeout);
+    return attempt;
   }
 
   /** What is left of this attempt's time: the attempt timeout and the call's deadline, whichever is sooner. */
