@@ -3,8 +3,9 @@
  * @opentelemetry/instrumentation-openai adds to bare openai-node 6 (the peer: it supports only openai < 7),
  * both measured in the same run against a zero-latency loopback server in another process.
  *
- * The figure of record is client CPU per call (this process's user + system time over the calls, which
- * includes the span processor and metric aggregation): steadier than throughput on a shared machine.
+ * The figures of record are client CPU per call: the main thread's (where every layer's own work runs; the
+ * steadiest figure on a shared machine) and the whole process's (which adds the garbage collector's helper
+ * threads), both steadier than throughput.
  * Contenders are interleaved round by round so machine drift hits every one alike; each comparison is taken
  * per round and reported as its median and range over the rounds.
  */
@@ -18,11 +19,13 @@ import { quantile } from '../lib/stats.js';
 
 type Call = () => Promise<unknown>;
 
-/** A figure over the rounds: its median and range. */
+/** A figure over the rounds: its median, range and quartiles. */
 export interface Spread {
   median: number;
   min: number;
   max: number;
+  q1: number;
+  q3: number;
 }
 
 export interface ContenderResult {
@@ -30,6 +33,8 @@ export interface ContenderResult {
   callsPerSecond: number;
   /** Client-process CPU per call (µs), median over the rounds. */
   cpuUsPerCall: number;
+  /** Client main-thread CPU per call (µs), median over the rounds. */
+  threadCpuUsPerCall: number;
   latencyUs: { p50: number; p99: number };
 }
 
@@ -37,7 +42,9 @@ export interface ContenderResult {
 export interface Delta {
   layer: string;
   base: string;
+  /** Main thread. */
   extraCpuUs: Spread;
+  extraProcessCpuUs: Spread;
   throughputRatio: Spread;
 }
 
@@ -47,6 +54,8 @@ export interface PeerComparison {
   peer: string;
   /** ours' extra CPU per call / the instrumentation's (goal <= 1 lean, <= 1.5 with every feature on). */
   ratio: Spread;
+  /** The same from the process's CPU. */
+  processRatio: Spread;
 }
 
 export interface OverheadResult {
@@ -60,22 +69,28 @@ export interface OverheadResult {
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const RESPONSES = { model: 'gpt-4o-mini', input: 'hi' };
 
-/** Calls per second at `concurrency`, and this process's CPU time per call (user + system, in µs). */
+/** Calls per second at `concurrency`, and the process's and main thread's CPU time per call (µs). */
 async function throughput(
   call: Call,
   calls: number,
   concurrency: number,
-): Promise<{ cps: number; cpuUs: number }> {
+): Promise<{ cps: number; cpuUs: number; threadCpuUs: number }> {
   let next = 0;
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const thread = process.threadCpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < calls) await call();
     }),
   );
+  const usedThread = process.threadCpuUsage(thread);
   const used = process.cpuUsage(cpu);
-  return { cps: calls / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / calls };
+  return {
+    cps: calls / ((performance.now() - started) / 1000),
+    cpuUs: (used.user + used.system) / calls,
+    threadCpuUs: (usedThread.user + usedThread.system) / calls,
+  };
 }
 
 async function latencies(call: Call, calls: number): Promise<number[]> {
@@ -89,7 +104,23 @@ async function latencies(call: Call, calls: number): Promise<number[]> {
 }
 
 export function spread(values: readonly number[]): Spread {
-  return { median: quantile(values, 0.5), min: Math.min(...values), max: Math.max(...values) };
+  return {
+    median: quantile(values, 0.5),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    q1: quantile(values, 0.25),
+    q3: quantile(values, 0.75),
+  };
+}
+
+/**
+ * The ratio of two deltas: of their medians, its range from their quartiles (ours' first over the peer's
+ * third, and back). A per-round ratio would divide by a peer delta that one noisy round brings near zero.
+ */
+function ratioOfMedians(ours: Spread, peer: Spread): Spread {
+  const low = ours.q1 / peer.q3;
+  const high = ours.q3 / peer.q1;
+  return { median: ours.median / peer.median, min: low, max: high, q1: low, q3: high };
 }
 
 export const BARE_7 = 'openai 7 (bare)';
@@ -161,12 +192,14 @@ export async function runOverhead(options: {
 
     const cps: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const threadCpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const lat: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < options.rounds; round++) {
       for (const [name, call] of Object.entries(contenders)) {
         const measured = await throughput(call, options.calls, options.concurrency);
         cps[name]?.push(measured.cps);
         cpu[name]?.push(measured.cpuUs);
+        threadCpu[name]?.push(measured.threadCpuUs);
         lat[name]?.push(...(await latencies(call, Math.floor(options.calls / 8))));
       }
     }
@@ -178,18 +211,26 @@ export async function runOverhead(options: {
     };
     const perRound = (f: (round: number) => number) =>
       spread(Array.from({ length: options.rounds }, (_, i) => f(i)));
-    const extra = (layer: string, base: string, round: number) =>
-      (at(cpu, layer)[round] as number) - (at(cpu, base)[round] as number);
+    const extra = (layer: string, base: string, round: number, table = threadCpu) =>
+      (at(table, layer)[round] as number) - (at(table, base)[round] as number);
     const delta = (layer: string, base: string): Delta => ({
       layer,
       base,
       extraCpuUs: perRound((i) => extra(layer, base, i)),
+      extraProcessCpuUs: perRound((i) => extra(layer, base, i, cpu)),
       throughputRatio: perRound((i) => (at(cps, layer)[i] as number) / (at(cps, base)[i] as number)),
     });
     const compare = (ours: string, oursBase: string, peer: string, peerBase: string): PeerComparison => ({
       ours,
       peer,
-      ratio: perRound((i) => extra(ours, oursBase, i) / extra(peer, peerBase, i)),
+      ratio: ratioOfMedians(
+        perRound((i) => extra(ours, oursBase, i)),
+        perRound((i) => extra(peer, peerBase, i)),
+      ),
+      processRatio: ratioOfMedians(
+        perRound((i) => extra(ours, oursBase, i, cpu)),
+        perRound((i) => extra(peer, peerBase, i, cpu)),
+      ),
     });
 
     return {
@@ -198,6 +239,7 @@ export async function runOverhead(options: {
         name,
         callsPerSecond: quantile(at(cps, name), 0.5),
         cpuUsPerCall: quantile(at(cpu, name), 0.5),
+        threadCpuUsPerCall: quantile(at(threadCpu, name), 0.5),
         latencyUs: { p50: quantile(at(lat, name), 0.5), p99: quantile(at(lat, name), 0.99) },
       })),
       deltas: [
