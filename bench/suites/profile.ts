@@ -33,6 +33,7 @@ export interface ProfileResult {
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface Profile {
@@ -112,14 +113,28 @@ interface Frame {
 /** Self time per call (µs) by function, from the profile's samples and the time each one stands for. */
 function selfTimes(profile: Profile, calls: number): Map<string, Frame> {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parents = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node);
   const frames = new Map<string, Frame>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) {
-    const node = nodes.get(samples[i] as number);
-    if (!node) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
-    if (IDLE.has(functionName)) continue;
+    let node = nodes.get(samples[i] as number);
+    if (!node || IDLE.has(node.callFrame.functionName)) continue;
+    // Native builtins get unstable names from the profiler (the same defineProperty shows as "set filename"
+    // in one run and "set TextDecoder" in the next): their time is counted in the JavaScript function that
+    // called them. The garbage collector stays a frame of its own.
+    let native = false;
+    while (!node.callFrame.url && !node.callFrame.functionName.startsWith('(')) {
+      const parent = parents.get(node.id);
+      if (!parent || IDLE.has(parent.callFrame.functionName)) break;
+      node = parent;
+      native = true;
+    }
+    const { url, lineNumber } = node.callFrame;
+    const functionName = native
+      ? `${node.callFrame.functionName || '(anonymous)'} (in builtins)`
+      : node.callFrame.functionName;
     // A sample's time is the gap to the next one.
     const us = (deltas[i + 1] ?? deltas[i] ?? 0) / calls;
     const location = url ? `${shorten(url)}:${lineNumber + 1}` : '(native)';
