@@ -58,7 +58,7 @@ const storm = await suite('storm', '', () => runStorm(sizes.storm));
 const us = (v: number) => `${Math.round(v)} µs`;
 const us1 = (v: number) => `${round(v, 1)} µs`;
 const pct = (v: number) => `${round(v * 100, 1)} %`;
-const ratio = (v: number) => `${round(v, 3)}`;
+const ratio = (v: number) => (Number.isFinite(v) ? `${round(v, 3)}` : 'unbounded');
 
 const sections: string[] = [];
 const spreadOf = (s: Spread, f: (v: number) => string) => `${f(s.median)} (${f(s.min)} to ${f(s.max)})`;

@@ -118,9 +118,11 @@ export function spread(values: readonly number[]): Spread {
  * third, and back). A per-round ratio would divide by a peer delta that one noisy round brings near zero.
  */
 function ratioOfMedians(ours: Spread, peer: Spread): Spread {
-  const low = ours.q1 / peer.q3;
-  const high = ours.q3 / peer.q1;
-  return { median: ours.median / peer.median, min: low, max: high, q1: low, q3: high };
+  // A peer delta at or below zero (noise swamped it) leaves the ratio unbounded, not negative.
+  const over = (x: number, y: number) => (y > 0 ? x / y : Number.POSITIVE_INFINITY);
+  const low = over(ours.q1, peer.q3);
+  const high = over(ours.q3, peer.q1);
+  return { median: over(ours.median, peer.median), min: low, max: high, q1: low, q3: high };
 }
 
 export const BARE_7 = 'openai 7 (bare)';
