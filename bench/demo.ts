@@ -1,7 +1,8 @@
 /**
  * npm run demo: the closed-client race, reproduced and recovered, on this machine, in under 30 s.
  *
- * It starts a mock OpenAI server and drives the same mixed JSON/streaming load three ways, side by side:
+ * It starts a mock OpenAI server and drives the same mixed load (chat completions and, for a third of the
+ * calls, the Responses API; half of each streaming) three ways, side by side:
  * bare openai-node over a LiteLLM-style cache that destroys evicted clients (the production hazard),
  * resilient-chat over that same cache (recovery), and resilient-chat over ClientPool (no race at all).
  */
@@ -15,17 +16,11 @@ import {
   resourceFromAttributes,
 } from '@opentelemetry/resources';
 import OpenAI from 'openai';
-import {
-  ClientPool,
-  createResilientChat,
-  type PoolTransport,
-  type ResilientCompletions,
-  telemetryNames,
-} from '../src/index.js';
+import { ClientPool, createResilientClient, type PoolTransport, telemetryNames } from '../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
 import { consume, type DriveResult, drive, latencySummary } from './lib/drive.js';
 import { startDemoTelemetry } from './lib/otlp.js';
-import { formatMs, table } from './lib/stats.js';
+import { formatMs, quantile, table } from './lib/stats.js';
 import { countingMeter } from './lib/telemetry.js';
 
 const MODELS = 8;
@@ -50,7 +45,8 @@ function readFlags(): Flags {
   if (values.help) {
     console.log(`Usage: npm run demo -- [--calls N] [--concurrency N] [--churn-ms MS] [--json]
 
-  --calls N        chat calls per mode (default 1500)
+  --calls N        calls per mode (default 1500): two thirds chat completions, one third the
+                   Responses API, half of each streaming
   --concurrency N  calls in flight at once (default 100)
   --churn-ms MS    evict a cached client every MS milliseconds; 0 for none (default 50)
   --json           print the results as JSON instead of a table
@@ -75,12 +71,31 @@ docker-compose.otel.yml stack.`);
   };
 }
 
+type Api = 'chat' | 'responses';
+const APIS: readonly Api[] = ['chat', 'responses'];
+/** The value of `openai.api.type` on our metrics for each API. */
+const API_TYPE: Record<Api, string> = {
+  chat: telemetryNames.OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
+  responses: telemetryNames.OPENAI_API_TYPE_VALUE_RESPONSES,
+};
+
+/** One API's share of a mode's calls. */
+interface ApiResult {
+  calls: number;
+  succeeded: number;
+  failed: number;
+  latenciesMs: number[];
+  /** Closed-client retries of this API's calls (NaN for bare openai-node, which does not count them). */
+  recoveries: number;
+}
+
 interface ModeResult {
   mode: string;
   result: DriveResult;
   recoveries: number;
   otherRetries: number;
   connections: number;
+  byApi: Record<Api, ApiResult>;
 }
 
 type Mode = {
@@ -100,18 +115,63 @@ function clientFactory(server: MockOpenAI) {
     new OpenAI({ apiKey: 'sk-demo', baseURL: server.url, ...transport });
 }
 
-/** `chat` is openai-node's `client.chat` or a ResilientChat: the call site is the same. */
-async function callThrough(chat: { completions: ResilientCompletions }, i: number): Promise<void> {
-  const params = paramsFor(i);
-  if (i % 2 === 0) await chat.completions.create(params);
-  else await consume(await chat.completions.create({ ...params, stream: true }));
+/** Every third call goes to the Responses API, the rest to chat completions; half of each stream. */
+const apiOf = (i: number): Api => (i % 3 === 2 ? 'responses' : 'chat');
+const streams = (i: number) => Math.floor(i / 3) % 2 === 1;
+
+/** Each API's calls, outcomes and latencies within one mode's drive. */
+function apiTally() {
+  const empty = (): ApiResult => ({
+    calls: 0,
+    succeeded: 0,
+    failed: 0,
+    latenciesMs: [],
+    recoveries: Number.NaN,
+  });
+  const byApi: Record<Api, ApiResult> = { chat: empty(), responses: empty() };
+  return {
+    byApi,
+    /** Runs a call and counts it under its API. */
+    async track(i: number, call: () => Promise<void>): Promise<void> {
+      const tally = byApi[apiOf(i)];
+      tally.calls++;
+      const t0 = performance.now();
+      try {
+        await call();
+        tally.succeeded++;
+      } catch (error) {
+        tally.failed++;
+        throw error;
+      } finally {
+        tally.latenciesMs.push(performance.now() - t0);
+      }
+    },
+  };
 }
 
-async function countRetries(counting: ReturnType<typeof countingMeter>) {
-  const recoveries = await counting.counter(telemetryNames.METRIC_RETRIES, {
-    [telemetryNames.ATTR_RETRY_REASON]: 'client_closed',
-  });
+/** `client` is an openai-node client or a resilient one: the call site is the same. */
+async function callThrough(client: Pick<OpenAI, 'chat' | 'responses'>, i: number): Promise<void> {
+  const params = paramsFor(i);
+  if (apiOf(i) === 'responses') {
+    const request = { model: params.model, input: 'Say something resilient.' };
+    if (streams(i)) await consume(await client.responses.create({ ...request, stream: true }));
+    else await client.responses.create(request);
+    return;
+  }
+  if (streams(i)) await consume(await client.chat.completions.create({ ...params, stream: true }));
+  else await client.chat.completions.create(params);
+}
+
+async function countRetries(counting: ReturnType<typeof countingMeter>, byApi: Record<Api, ApiResult>) {
+  const closed = { [telemetryNames.ATTR_RETRY_REASON]: 'client_closed' };
+  const recoveries = await counting.counter(telemetryNames.METRIC_RETRIES, closed);
   const all = await counting.counter(telemetryNames.METRIC_RETRIES);
+  for (const api of APIS) {
+    byApi[api].recoveries = await counting.counter(telemetryNames.METRIC_RETRIES, {
+      ...closed,
+      [telemetryNames.ATTR_OPENAI_API_TYPE]: API_TYPE[api],
+    });
+  }
   return { recoveries, otherRetries: all - recoveries };
 }
 
@@ -120,8 +180,9 @@ const modes: Mode[] = [
     name: 'openai-node, evicting cache',
     async run(server, flags, progress) {
       const cache = new EvictingClientCache({ create: clientFactory(server), key: keyOf });
+      const { byApi, track } = apiTally();
       const result = await drive({ ...flags, churn: () => cache.evict(), onProgress: progress }, (i) =>
-        callThrough(cache.acquire({ params: paramsFor(i) }).chat, i),
+        track(i, () => callThrough(cache.acquire({ params: paramsFor(i) }), i)),
       );
       await cache.close();
       return {
@@ -130,6 +191,7 @@ const modes: Mode[] = [
         recoveries: Number.NaN, // bare openai-node has no recovery to count
         otherRetries: Number.NaN,
         connections: server.connections,
+        byApi,
       };
     },
   },
@@ -138,18 +200,19 @@ const modes: Mode[] = [
     async run(server, flags, progress) {
       const cache = new EvictingClientCache({ create: clientFactory(server), key: keyOf });
       const counting = modeMeter('evicting-cache');
-      const chat = createResilientChat({
+      const client = createResilientClient({
         clients: cache,
         meterProvider: counting.meterProvider,
         logger: false,
       });
+      const { byApi, track } = apiTally();
       const result = await drive({ ...flags, churn: () => cache.evict(), onProgress: progress }, (i) =>
-        callThrough(chat, i),
+        track(i, () => callThrough(client, i)),
       );
       await cache.close();
-      const counts = await countRetries(counting);
+      const counts = await countRetries(counting, byApi);
       await counting.shutdown();
-      return { mode: this.name, result, ...counts, connections: server.connections };
+      return { mode: this.name, result, ...counts, connections: server.connections, byApi };
     },
   },
   {
@@ -161,20 +224,21 @@ const modes: Mode[] = [
         key: keyOf,
         meterProvider: counting.meterProvider,
       });
-      const chat = createResilientChat({
+      const client = createResilientClient({
         clients: pool,
         meterProvider: counting.meterProvider,
         logger: false,
       });
+      const { byApi, track } = apiTally();
       let victim = 0;
       const result = await drive(
         { ...flags, churn: () => pool.evict(paramsFor(victim++).model), onProgress: progress },
-        (i) => callThrough(chat, i),
+        (i) => track(i, () => callThrough(client, i)),
       );
       await pool.close();
-      const counts = await countRetries(counting);
+      const counts = await countRetries(counting, byApi);
       await counting.shutdown();
-      return { mode: this.name, result, ...counts, connections: server.connections };
+      return { mode: this.name, result, ...counts, connections: server.connections, byApi };
     },
   },
 ];
@@ -223,11 +287,15 @@ function progressReporter(json: boolean) {
   };
 }
 
+function apiLatency(a: ApiResult): { p50: number; p99: number } {
+  return { p50: quantile(a.latenciesMs, 0.5), p99: quantile(a.latenciesMs, 0.99) };
+}
+
 const flags = readFlags();
 const report = progressReporter(flags.json);
 if (!flags.json) {
   console.log(
-    `resilient-chat demo: ${flags.calls} calls per mode (half streaming), concurrency ${flags.concurrency}, ` +
+    `resilient-chat demo: ${flags.calls} calls per mode (a third of them to the Responses API; half of each streaming), concurrency ${flags.concurrency}, ` +
       (flags.churnMs > 0 ? `a cached client evicted every ${flags.churnMs} ms` : 'no eviction') +
       (otlp ? `; exporting to ${otlp.endpoint}` : ''),
   );
@@ -266,6 +334,21 @@ if (flags.json) {
           latencyMs: latencySummary(r.result),
           connectionsOpened: r.connections,
           elapsedMs: Math.round(r.result.elapsedMs),
+          byApi: Object.fromEntries(
+            APIS.map((api) => {
+              const a = r.byApi[api];
+              return [
+                api,
+                {
+                  calls: a.calls,
+                  succeeded: a.succeeded,
+                  failed: a.failed,
+                  closedClientRecoveries: Number.isNaN(a.recoveries) ? null : a.recoveries,
+                  latencyMs: apiLatency(a),
+                },
+              ];
+            }),
+          ),
         })),
       },
       null,
@@ -302,6 +385,27 @@ if (flags.json) {
           r.connections,
         ];
       }),
+    )}\n`,
+  );
+  console.log(
+    `By API:\n\n${table(
+      ['mode', 'API', 'calls', 'succeeded', 'failed', 'recoveries', 'p50', 'p99'],
+      results.flatMap((r) =>
+        APIS.map((api) => {
+          const a = r.byApi[api];
+          const l = apiLatency(a);
+          return [
+            r.mode,
+            api === 'chat' ? 'chat.completions' : 'responses',
+            a.calls,
+            a.succeeded,
+            a.failed,
+            Number.isNaN(a.recoveries) ? '-' : a.recoveries,
+            formatMs(l.p50),
+            formatMs(l.p99),
+          ];
+        }),
+      ),
     )}\n`,
   );
   const [bare] = results;

@@ -9,22 +9,30 @@ import { parseArgs } from 'node:util';
 import { formatMs, round, table } from './lib/stats.js';
 import { runChurn } from './suites/churn.js';
 import { runMemory } from './suites/memory.js';
-import { runOverhead } from './suites/overhead.js';
+import { runOverhead, type Spread } from './suites/overhead.js';
+import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
 import { runStorm } from './suites/storm.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
 const quick = values.quick ?? false;
+// `--only overhead` (or another suite): that suite alone, printed and never written to BENCHMARKS.md.
+const only = values.only;
+const wanted = (suite: string) => only === undefined || only === suite;
 const sizes = quick
   ? {
-      overhead: { calls: 1_000, rounds: 2, concurrency: 16 },
+      overhead: { calls: 1_000, rounds: 4, concurrency: 16 },
+      profile: { calls: 3_000, concurrency: 16, top: 15 },
       recovery: { calls: 50, builtInCalls: 2, cacheSize: 200 },
       churn: { calls: 2_000, rounds: 3 },
       memory: { warmupCalls: 2_000, calls: 10_000, sampleEvery: 1_000 },
       storm: { stormMs: 3_000, afterMs: 6_000, callsPerSecond: 500 },
     }
   : {
-      overhead: { calls: 4_000, rounds: 5, concurrency: 16 },
+      overhead: { calls: 2_000, rounds: 10, concurrency: 16 },
+      profile: { calls: 10_000, concurrency: 16, top: 15 },
       recovery: { calls: 500, builtInCalls: 5, cacheSize: 200 },
       churn: { calls: 20_000, rounds: 5 },
       memory: { warmupCalls: 50_000, calls: 300_000, sampleEvery: 10_000 },
@@ -39,40 +47,86 @@ const version = (pkg: string) =>
     }
   ).version;
 
-log('overhead (about a minute)');
-const overhead = await runOverhead(sizes.overhead);
-log('recovery');
-const recovery = await runRecovery(sizes.recovery);
-log('churn (a few minutes)');
-const churn = await runChurn(sizes.churn);
-log('memory (several minutes)');
-const memory = await runMemory(sizes.memory);
-log('storm');
-const storm = await runStorm(sizes.storm);
+async function suite<T>(name: string, note: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (!wanted(name)) return undefined;
+  log(`${name}${note}`);
+  return run();
+}
+const overhead = await suite('overhead', ' (about two minutes)', () => runOverhead(sizes.overhead));
+const profile = await suite('profile', '', () => runProfile(sizes.profile));
+const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
+const churn = await suite('churn', ' (a few minutes)', () => runChurn(sizes.churn));
+const memory = await suite('memory', ' (several minutes)', () => runMemory(sizes.memory));
+const storm = await suite('storm', '', () => runStorm(sizes.storm));
 
 const us = (v: number) => `${Math.round(v)} µs`;
+const us1 = (v: number) => `${round(v, 1)} µs`;
 const pct = (v: number) => `${round(v * 100, 1)} %`;
-const ratio = (v: number) => `${round(v, 3)}`;
+const ratio = (v: number) => (Number.isFinite(v) ? `${round(v, 3)}` : 'unbounded');
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 const sections: string[] = [];
-sections.push(`## Overhead (zero-latency loopback server in its own process, concurrency ${sizes.overhead.concurrency})
+const spreadOf = (s: Spread, f: (v: number) => string) => `${f(s.median)} (${f(s.min)} to ${f(s.max)})`;
+if (overhead)
+  sections.push(`## Overhead (zero-latency loopback server in its own process, concurrency ${sizes.overhead.concurrency}, ${overhead.rounds} rounds)
 
 ${table(
-  ['client', 'calls/s', 'ratio to bare', 'client CPU per call', 'latency p50 (1 at a time)', 'p99'],
-  Object.keys(overhead.callsPerSecond).map((name) => [
-    name,
-    Math.round(overhead.callsPerSecond[name] as number),
-    ratio((overhead.callsPerSecond[name] as number) / (Object.values(overhead.callsPerSecond)[0] as number)),
-    us(overhead.cpuUsPerCall[name] as number),
-    us(overhead.latencyUs[name]?.p50 as number),
-    us(overhead.latencyUs[name]?.p99 as number),
+  ['client: request', 'calls/s', 'CPU per call: main thread', 'process', 'latency p50 (1 at a time)', 'p99'],
+  overhead.contenders.map((c) => [
+    c.name,
+    Math.round(c.callsPerSecond),
+    us(c.threadCpuUsPerCall),
+    us(c.cpuUsPerCall),
+    us(c.latencyUs.p50),
+    us(c.latencyUs.p99),
   ]),
 )}
 
-resilient-chat with tracing and metrics on: throughput ratio ${ratio(overhead.throughputRatio)} (goal >= 0.97), ${us(overhead.extraCpuUsPerCall)} more client CPU per call, latency ${us(overhead.extraUsP50)} at p50 and ${us(overhead.extraUsP99)} at p99 over bare openai-node 7. The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7).`);
+What each layer adds to its own bare SDK, measured round by round (median, and range over the ${overhead.rounds} rounds):
 
-sections.push(`## Recovery from a closed client (sequential calls)
+${table(
+  ['layer', 'over', 'extra CPU per call: main thread', 'process', 'throughput ratio'],
+  overhead.deltas.map((d) => [
+    d.layer,
+    d.base,
+    spreadOf(d.extraCpuUs, us),
+    spreadOf(d.extraProcessCpuUs, us),
+    spreadOf(d.throughputRatio, ratio),
+  ]),
+)}
+
+resilient-chat's extra CPU against the official instrumentation's (ratio of the medians, range from the quartiles; goal <= 1 with tracing and metrics, <= 1.5 with every feature on):
+
+${table(
+  ['ours', 'against', 'main thread', 'process'],
+  overhead.peerComparisons.map((c) => [
+    c.ours,
+    c.peer,
+    spreadOf(c.ratio, ratio),
+    spreadOf(c.processRatio, ratio),
+  ]),
+)}
+
+The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7). Every resilient-chat contender sends an Idempotency-Key, which openai-node and undici spend a few µs per call on.`);
+
+if (profile)
+  sections.push(`## Where resilient-chat's client CPU goes
+
+V8's sampling profiler (what \`node --cpu-prof\` records) over ${profile.calls.toLocaleString('en')} chat calls each, bare openai-node 7 and resilient-chat with tracing and metrics on: ${us1(profile.bareUs)} and ${us1(profile.oursUs)} of CPU per call on the main thread, ${us1(profile.ownUs)} of it in resilient-chat's own code (src/). The functions whose self time grew most:
+
+${table(
+  ['function', 'where', 'self time per call, ours', 'bare', 'added'],
+  profile.frames.map((f) => [
+    f.functionName,
+    f.location,
+    us1(f.oursUs),
+    us1(f.bareUs),
+    us1(f.oursUs - f.bareUs),
+  ]),
+)}`);
+
+if (recovery)
+  sections.push(`## Recovery from a closed client (sequential calls)
 
 ${table(
   ['call', 'p50', 'p99', 'extra over a clean call (p50 / p99)'],
@@ -107,7 +161,8 @@ ${table(
 
 Goal: p99 extra <= 5 ms on loopback.`);
 
-sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
+if (churn)
+  sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
 
 ${table(
   [
@@ -136,17 +191,19 @@ ${table(
 
 ClientPool throughput under churn against no churn: ${ratio(churn.poolThroughputRatio)}, median of ${churn.poolThroughputRatios.length} back-to-back pairs (${churn.poolThroughputRatios.map(ratio).join(', ')}; goal >= 0.97); from CPU per call (client and server share the process), ${ratio(churn.poolCpuRatio)} (${churn.poolCpuRatios.map(ratio).join(', ')}). Goal < 20 new connections per 1,000 calls under churn (the first fill of each key's Agent included).`);
 
-sections.push(
-  memory
-    ? `## Memory (ClientPool + resilient-chat, tracing and metrics on, concurrency 200)
+if (wanted('memory'))
+  sections.push(
+    memory
+      ? `## Memory (ClientPool + resilient-chat, tracing and metrics on, concurrency 200)
 
 ${memory.calls.toLocaleString('en')} calls after a warm-up, with a client replaced every 50 ms, a transport destroyed under in-flight requests every 500 ms (${memory.recoveries} closed-client recoveries), LiteLLM's closed-client 500 on 1 % of requests and one call in four streamed (failed calls: ${memory.failedCalls}). Heap used after a full GC, sampled every ${(memory.calls / (memory.samples.length - 1)).toLocaleString('en')} calls: ${round(mb(memory.samples[0]?.heapBytes ?? 0))} MB -> ${round(mb(memory.samples.at(-1)?.heapBytes ?? 0))} MB (min ${round(mb(Math.min(...memory.samples.map((s) => s.heapBytes))))}, max ${round(mb(Math.max(...memory.samples.map((s) => s.heapBytes))))}).
 
 Slope (Theil-Sen): ${Math.round(memory.slopeBytesPer1000)} bytes per 1,000 calls, 95 % interval ${Math.round(memory.interval95[0])} to ${Math.round(memory.interval95[1])}; least squares ${Math.round(memory.leastSquaresBytesPer1000)} (${Math.round(memory.leastSquaresInterval95[0])} to ${Math.round(memory.leastSquaresInterval95[1])}); ${memory.samples.length} samples, ${Math.round(memory.residualBytes / 1024)} KB scatter around the line. Verdict: **${memory.verdict}**${memory.verdict === 'flat' && memory.interval95[0] > 0 ? ' (the interval excludes zero: a slow tail of under 4 bytes a call, such as V8 still compiling code)' : ''}. Flat: the whole interval is under 4,000 bytes per 1,000 calls, less than the smallest object kept per call; grows: the whole interval is over it.`
-    : '## Memory\n\nNot measured: run with node --expose-gc (npm run bench does).',
-);
+      : '## Memory\n\nNot measured: run with node --expose-gc (npm run bench does).',
+  );
 
-sections.push(`## Storm (every call answered 503 for ${storm.stormMs / 1000} s, ${storm.callsPerSecond} calls/s offered)
+if (storm)
+  sections.push(`## Storm (every call answered 503 for ${storm.stormMs / 1000} s, ${storm.callsPerSecond} calls/s offered)
 
 ${table(
   [
@@ -178,7 +235,7 @@ Every comparison was measured in the same run. Loopback numbers on a 2-core mach
 ${sections.join('\n\n')}
 `;
 console.log(report);
-if (quick) log('--quick: BENCHMARKS.md not written');
+if (quick || only) log(`${only ? `--only ${only}` : '--quick'}: BENCHMARKS.md not written`);
 else {
   writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), report);
   log('wrote BENCHMARKS.md');

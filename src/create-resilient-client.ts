@@ -10,8 +10,8 @@ import { type AbstractPage, PagePromise } from 'openai/core/pagination';
 import { isAbortSignal } from './call/abort.js';
 import { withIdempotencyKey } from './call/idempotency.js';
 import {
+  type APIResponseProps,
   type CallDependencies,
-  type CallOutcome,
   type FinalRequestOptions,
   runCall,
 } from './call/resilient-call.js';
@@ -124,10 +124,11 @@ class ResilientOpenAI extends OpenAI {
   }
 
   #start(options: FinalRequestOptions | Promise<FinalRequestOptions>): CallHandle {
-    return new CallHandle((raw) => Promise.resolve(options).then((resolved) => this.#run(resolved, raw)));
+    return new CallHandle(options, this.#run);
   }
 
-  #run(options: FinalRequestOptions, raw: boolean): Promise<CallOutcome> {
+  /** An arrow: CallHandle calls it unbound. */
+  readonly #run = (options: FinalRequestOptions, raw: boolean): Promise<APIResponseProps> => {
     const { method, path, body } = options;
     const operation = operationFor(method, path);
     const params = isPlainObject(body) ? (body as AcquireContext['params']) : {};
@@ -153,7 +154,7 @@ class ResilientOpenAI extends OpenAI {
       replayable: isReplayable(options),
       raw,
     });
-  }
+  };
 }
 
 /** The settings a derived client starts from: this client's, as `withOptions` on openai's client would. */

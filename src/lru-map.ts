@@ -7,6 +7,8 @@
 export class LruMap<K, V> {
   readonly #entries = new Map<K, V>();
   readonly #limit: number;
+  /** The most recently used key: already last in order, so reading it again needs no reordering (the hot path). */
+  #newest: K | undefined;
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -18,9 +20,10 @@ export class LruMap<K, V> {
 
   get(key: K): V | undefined {
     const value = this.#entries.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.#newest) {
       this.#entries.delete(key);
       this.#entries.set(key, value);
+      this.#newest = key;
     }
     return value;
   }
@@ -28,6 +31,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): void {
     this.#entries.delete(key);
     this.#entries.set(key, value);
+    this.#newest = key;
     if (this.#entries.size > this.#limit) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);

@@ -7,6 +7,20 @@ import { randomUUID } from 'node:crypto';
 
 const HEADER = 'idempotency-key';
 
+/**
+ * A new key: unique without a random UUID per call (one showed in the overhead profile). The first 24
+ * characters are a random UUID's, drawn once per 2^32 keys; the last 12 count in hex. Keys from other
+ * processes differ in the random part, keys of this one in the count. Same shape as a UUID, 36 characters.
+ */
+let prefix = '';
+let count = 0;
+export function newIdempotencyKey(): string {
+  if (count === 0) prefix = `resilient-chat-${randomUUID().slice(0, 24)}`;
+  const key = prefix + count.toString(16).padStart(12, '0');
+  count = (count + 1) % 2 ** 32;
+  return key;
+}
+
 type HeaderValue = string | readonly string[] | null;
 
 /**
@@ -17,13 +31,15 @@ export function withIdempotencyKey(
   headers: unknown,
   idempotencyKey: string | undefined,
 ): Record<string, HeaderValue> {
+  // The usual case: no headers of the caller's to merge.
+  if (headers == null) return { 'idempotency-key': idempotencyKey ?? newIdempotencyKey() };
   const merged: Record<string, HeaderValue> = {};
   for (const [name, value] of entries(headers)) {
     if (value === undefined) continue;
     merged[name.toLowerCase()] =
       value === null ? null : Array.isArray(value) ? value.map(String) : String(value);
   }
-  if (merged[HEADER] === undefined) merged[HEADER] = idempotencyKey ?? `resilient-chat-${randomUUID()}`;
+  if (merged[HEADER] === undefined) merged[HEADER] = idempotencyKey ?? newIdempotencyKey();
   return merged;
 }
 

@@ -22,6 +22,7 @@ import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
 import { sleep, userAbortError } from './abort.js';
 import { classifyError } from './classify.js';
+import { outcome } from './resilient-promise.js';
 import { firstEvent, type OpenedStream, relayStream, type StreamEnd } from './stream.js';
 
 /** openai-node's resolved request options (not exported by name from the package). */
@@ -49,15 +50,15 @@ export interface CallRequest {
   raw: boolean;
 }
 
-/** The result of the attempt that succeeded: its parsed data (or relayed stream) and its response. */
-export interface CallOutcome {
-  data: unknown;
-  props: APIResponseProps;
-}
-
-export function runCall(deps: CallDependencies, request: CallRequest): Promise<CallOutcome> {
+/**
+ * Runs the call; resolves to the props (response, options) of the attempt that succeeded, its parsed data
+ * (or relayed stream) stored beside them for the parse step (see `outcome`).
+ */
+export function runCall(deps: CallDependencies, request: CallRequest): Promise<APIResponseProps> {
   const call = deps.telemetry.startCall(request.operation, request.model, request.params);
-  return context.with(call.context, () => new ResilientCall(deps, call, request).run());
+  const resilient = new ResilientCall(deps, call, request);
+  // Only a span of ours changes the context; without one, `context.with` would run in the active one anyway.
+  return call.span ? context.with(call.context, resilient.run, resilient) : resilient.run();
 }
 
 type Delivery =
@@ -66,7 +67,7 @@ type Delivery =
   | { kind: 'stream'; opened: OpenedStream; props: APIResponseProps; perfStart: number };
 
 type Attempt =
-  | { kind: 'ok'; outcome: CallOutcome }
+  | { kind: 'ok'; props: APIResponseProps }
   | { kind: 'refused'; gate: Gate }
   | {
       kind: 'failed';
@@ -113,12 +114,12 @@ class ResilientCall {
     };
   }
 
-  async run(): Promise<CallOutcome> {
+  async run(): Promise<APIResponseProps> {
     this.#deps.policy.callStarted();
     for (;;) {
       this.#attempt++;
       const attempt = await this.#tryAttempt();
-      if (attempt.kind === 'ok') return attempt.outcome;
+      if (attempt.kind === 'ok') return attempt.props;
       if (attempt.kind === 'refused') throw this.#refused(attempt.gate);
       const decision = this.#afterFailure(attempt);
       if (decision.action === 'give_up')
@@ -153,7 +154,7 @@ class ResilientCall {
     }
     gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
     this.#settleClosedFailures('recovered');
-    return { kind: 'ok', outcome: this.#deliver(client, delivery) };
+    return { kind: 'ok', props: this.#deliver(client, delivery) };
   }
 
   /**
@@ -164,9 +165,16 @@ class ResilientCall {
     const signal = this.#signal;
     if (signal?.aborted) return Promise.reject(userAbortError(signal));
     const { options, params } = this.#request;
-    const acquiring = Promise.resolve().then(() =>
-      this.#deps.source.acquire({ params, signal, request: { method: options.method, path: options.path } }),
-    );
+    let acquiring: Promise<OpenAI>;
+    try {
+      acquiring = this.#deps.source.acquire({
+        params,
+        signal,
+        request: { method: options.method, path: options.path },
+      });
+    } catch (error) {
+      acquiring = Promise.reject(error);
+    }
     const remaining = this.#spent.deadlineAt - Date.now();
     if (!signal && !Number.isFinite(remaining)) return acquiring;
     return new Promise<OpenAI>((resolve, reject) => {
@@ -215,7 +223,18 @@ class ResilientCall {
       const response = await promise.asResponse();
       return { kind: 'raw', props: this.#rawProps(response, startedAt) };
     }
-    const { data, props } = await promise._thenUnwrap((data, props) => ({ data, props }));
+    // openai-node's own `then`: the response, then its parse (which openai-node's timeout covers), read from
+    // the promise's parts: through `_thenUnwrap` it made a second APIPromise and more hops per attempt, which
+    // showed in the overhead profile. Should the parts ever move, `_thenUnwrap` is the way.
+    const { responsePromise, parseResponse } = promise as unknown as APIPromiseParts;
+    let data: unknown;
+    let props: APIResponseProps;
+    if (responsePromise && typeof parseResponse === 'function') {
+      props = await responsePromise;
+      data = await parseResponse.call(promise, client, props);
+    } else {
+      ({ data, props } = await promise._thenUnwrap((data, props) => ({ data, props })));
+    }
     if (!options.stream) return { kind: 'json', data, props };
     const clientLimit = startedAt + (this.#request.options.timeout ?? client.timeout) - Date.now();
     const opened = await firstEvent(
@@ -230,9 +249,12 @@ class ResilientCall {
   }
 
   /** Hands the result over; for a stream, the span ends and the client goes back when the stream ends. */
-  #deliver(client: OpenAI, delivery: Delivery): CallOutcome {
+  #deliver(client: OpenAI, delivery: Delivery): APIResponseProps {
     // Pages build their next request from these options: the caller's, not this attempt's shortened ones.
-    const props = { ...delivery.props, options: this.#request.options };
+    // The props are this attempt's own (openai-node makes them per request and is done with them), so they
+    // are changed in place rather than copied.
+    const { props } = delivery;
+    props.options = this.#request.options;
     const { genAI } = this.#request.operation;
     if (delivery.kind !== 'stream') {
       this.#deps.source.release(client);
@@ -241,9 +263,12 @@ class ResilientCall {
         genAI && json ? genAI.summarize(json.data) : EMPTY_SUMMARY,
         this.#attempt,
         this.#spent.recoveries,
-        genAI && json ? () => genAI.outputMessages(json.data) : undefined,
+        // Only content capture reads the output messages; no closure per call otherwise.
+        genAI && json && this.#deps.telemetry.captureContent
+          ? () => genAI.outputMessages(json.data)
+          : undefined,
       );
-      return { data: json?.data, props };
+      return outcome(json?.data, props);
     }
     this.#call.firstChunk(delivery.perfStart);
     const accumulator = genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR;
@@ -252,7 +277,7 @@ class ResilientCall {
       deadlineAt: this.#spent.deadlineAt,
       onEnd: (end) => this.#streamEnded(client, end, accumulator),
     });
-    return { data: stream, props };
+    return outcome(stream, props);
   }
 
   #streamEnded(client: OpenAI, end: StreamEnd, accumulator: StreamAccumulator): void {
@@ -379,7 +404,9 @@ class ResilientCall {
     const limit = this.#remainingAttemptTime(startedAt);
     const clientTimeout = options.timeout ?? client.timeout;
     const timeout = limit === undefined ? options.timeout : Math.min(limit, clientTimeout);
-    return { ...options, maxRetries: 0, ...(timeout === undefined ? {} : { timeout: Math.max(1, timeout) }) };
+    const attempt: FinalRequestOptions = { ...options, maxRetries: 0 };
+    if (timeout !== undefined) attempt.timeout = Math.max(1, timeout);
+    return attempt;
   }
 
   /** What is left of this attempt's time: the attempt timeout and the call's deadline, whichever is sooner. */
@@ -403,6 +430,12 @@ class ResilientCall {
       startTime: startedAt,
     };
   }
+}
+
+/** An APIPromise's two parts, which openai-node keeps in properties that its types call private. */
+interface APIPromiseParts {
+  responsePromise?: Promise<APIResponseProps>;
+  parseResponse?: (client: OpenAI, props: APIResponseProps) => unknown;
 }
 
 /** An undici dispatcher (Agent, Pool, Client) reports `closed` / `destroyed`; a dead one sends nothing. */

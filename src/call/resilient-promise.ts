@@ -9,10 +9,20 @@
  */
 import type OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
-import type { APIResponseProps, CallOutcome } from './resilient-call.js';
+import type { APIResponseProps } from './resilient-call.js';
 
-/** The data of a call's outcome, by the props object that carries its response. */
-const dataOf = new WeakMap<APIResponseProps, unknown>();
+/**
+ * The data of a call's outcome, on the props object the call made for it (its own copy, never openai-node's):
+ * a property under a private symbol is cheaper than a WeakMap entry per call.
+ */
+const DATA = Symbol('resilient-chat.data');
+type PropsWithData = APIResponseProps & { [DATA]?: unknown };
+
+/** The call's result: its props (made by the call), carrying its data for the parse step below. */
+export function outcome(data: unknown, props: APIResponseProps): APIResponseProps {
+  (props as PropsWithData)[DATA] = data;
+  return props;
+}
 
 type Parse = (client: OpenAI, props: APIResponseProps) => unknown;
 
@@ -21,18 +31,17 @@ export class CallHandle {
   raw = false;
   readonly responsePromise: Promise<APIResponseProps>;
 
-  constructor(start: (raw: boolean) => Promise<CallOutcome>) {
-    this.responsePromise = Promise.resolve()
-      .then(() => start(this.raw))
-      .then(({ data, props }) => {
-        dataOf.set(props, data);
-        return props;
-      });
+  /**
+   * `start` runs in a later microtask (a `then` callback always does), after the code that called the
+   * method has had its chance to call `.asResponse()`.
+   */
+  constructor(options: unknown, start: (options: never, raw: boolean) => Promise<APIResponseProps>) {
+    this.responsePromise = Promise.resolve(options).then((resolved) => start(resolved as never, this.raw));
   }
 }
 
 /** The parse step of a call: the data was parsed (and retried) inside the attempt loop already. */
-export const storedData: Parse = (_client, props) => dataOf.get(props);
+export const storedData: Parse = (_client, props) => (props as PropsWithData)[DATA];
 
 export class ResilientAPIPromise<T> extends APIPromise<T> {
   readonly #handle: CallHandle;

@@ -67,13 +67,19 @@ const chatGenAI: GenAIOperation = {
     const completion = result as ChatCompletion | null | undefined;
     // A proxy may answer 200 with a body that is not a completion; record what there is.
     if (!completion || typeof completion !== 'object') return { finishReasons: [] };
+    const finishReasons: string[] = [];
+    for (const choice of completion.choices ?? [])
+      if (choice.finish_reason) finishReasons.push(choice.finish_reason);
+    const { usage } = completion;
+    // Written out rather than spread from usageSummary(): this runs on every call.
     return {
       id: completion.id,
       model: completion.model,
-      finishReasons: (completion.choices ?? [])
-        .map((c) => c.finish_reason)
-        .filter((r): r is NonNullable<typeof r> => !!r),
-      ...usageSummary(completion.usage),
+      finishReasons,
+      inputTokens: usage?.prompt_tokens,
+      outputTokens: usage?.completion_tokens,
+      cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens,
+      reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens,
       serviceTier: completion.service_tier,
       systemFingerprint: completion.system_fingerprint,
     };

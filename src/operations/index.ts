@@ -13,6 +13,10 @@ export { chatOperation, embeddingsOperation, responsesOperation };
 
 export function operationFor(method: string, path: string): Operation {
   if (method === 'post') {
+    // The paths openai-node itself sends, without a look at a regular expression.
+    if (path === '/chat/completions') return chatOperation;
+    if (path === '/responses') return responsesOperation;
+    if (path === '/embeddings') return embeddingsOperation;
     // Paths may carry a query string or a trailing slash from a caller's custom request.
     const bare = path.replace(/[?#].*$/, '').replace(/\/+$/, '');
     if (bare === '/chat/completions') return chatOperation;

@@ -3,6 +3,7 @@
  * under a bounded `resilient_chat.operation` name, and given no GenAI span (an HTTP instrumentation covers
  * it). Streams of such requests are handed over at their first event.
  */
+import { LruMap } from '../lru-map.js';
 import type { Operation } from './operation.js';
 
 /** Past this many distinct names, further ones are counted as `other`: metric series stay bounded. */
@@ -24,8 +25,20 @@ export function pathTemplate(method: string, path: string): string {
   return `${method.toUpperCase()} /${segments.join('/')}`;
 }
 
+/** The operation of recently seen method and path pairs: templating a path on every request showed. */
+const byPath = new LruMap<string, Operation>(256);
+
 export function requestOperation(method: string, path: string): Operation {
-  const name = pathTemplate(method, path);
+  const key = `${method} ${path}`;
+  let operation = byPath.get(key);
+  if (!operation) {
+    operation = operationNamed(pathTemplate(method, path));
+    byPath.set(key, operation);
+  }
+  return operation;
+}
+
+function operationNamed(name: string): Operation {
   let operation = operations.get(name);
   if (!operation) {
     if (operations.size >= MAX_OPERATION_NAMES) return OTHER;

@@ -16,6 +16,7 @@ import {
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
@@ -25,13 +26,51 @@ import {
   ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
   ATTR_OPERATION,
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
+  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
+  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
 } from './semconv.js';
 
 /**
- * The attributes a call has before it knows its server: GenAI operations carry the operation, provider,
- * model and API type; other requests their bounded operation name.
+ * What a call of an operation and model starts with, made once per pair: its span name, and the attributes
+ * it has before it knows its server (GenAI operations: the operation, provider, model and API type; other
+ * requests: their bounded operation name).
  */
-export function operationAttributes(operation: Operation, model: string | undefined): Readonly<Attributes> {
+export interface CallShape {
+  readonly spanName: string;
+  readonly attributes: Readonly<Attributes>;
+}
+
+/** Models are user-supplied, so the shapes remembered per operation are bounded. */
+const MAX_SHAPES_PER_OPERATION = 256;
+const shapes = new WeakMap<Operation, LruMap<string, CallShape>>();
+/** The last shape asked for: a service mostly calls one operation with one model, and a hit here is free. */
+let last: CallShape | undefined;
+let lastOperation: Operation | undefined;
+let lastModel: string | undefined;
+
+export function shapeOf(operation: Operation, model: string | undefined): CallShape {
+  if (last && operation === lastOperation && model === lastModel) return last;
+  let byModel = shapes.get(operation);
+  if (!byModel) {
+    byModel = new LruMap(MAX_SHAPES_PER_OPERATION);
+    shapes.set(operation, byModel);
+  }
+  const key = model ?? '';
+  let shape = byModel.get(key);
+  if (!shape) {
+    shape = Object.freeze({
+      spanName: spanName(operation, model),
+      attributes: Object.freeze(newOperationAttributes(operation, model)),
+    });
+    byModel.set(key, shape);
+  }
+  last = shape;
+  lastOperation = operation;
+  lastModel = model;
+  return shape;
+}
+
+function newOperationAttributes(operation: Operation, model: string | undefined): Attributes {
   const { genAI } = operation;
   if (!genAI) return { [ATTR_OPERATION]: operation.name };
   const attributes: Attributes = {
@@ -43,51 +82,63 @@ export function operationAttributes(operation: Operation, model: string | undefi
   return attributes;
 }
 
-/** Per client: operation and model -> attributes. Models are user-supplied, so the map is bounded. */
-const MAX_CACHED_PER_CLIENT = 256;
-const callAttributesByClient = new WeakMap<OpenAI, LruMap<string, Readonly<Attributes>>>();
+/** Per call shape (operation and model), per client: both keys are weak, so nothing here needs a bound. */
+const callAttributesByShape = new WeakMap<CallShape, WeakMap<OpenAI, Readonly<Attributes>>>();
 
-/** Operation and server attributes of a call, made once per client, operation and model. */
+/**
+ * Operation and server attributes of a call, made once per client, operation and model. Two WeakMap reads:
+ * the bounded LRU map this was before reorders itself on every read, which showed in the overhead profile.
+ */
 export function callAttributes(
   client: OpenAI,
   operation: Operation,
   model: string | undefined,
 ): Readonly<Attributes> {
-  let cache = callAttributesByClient.get(client);
-  if (!cache) {
-    cache = new LruMap(MAX_CACHED_PER_CLIENT);
-    callAttributesByClient.set(client, cache);
+  const shape = shapeOf(operation, model);
+  let byClient = callAttributesByShape.get(shape);
+  if (!byClient) {
+    byClient = new WeakMap();
+    callAttributesByShape.set(shape, byClient);
   }
-  const key = model === undefined ? operation.name : `${operation.name}\0${model}`;
-  let attributes = cache.get(key);
+  let attributes = byClient.get(client);
   if (!attributes) {
-    attributes = Object.freeze({ ...operationAttributes(operation, model), ...serverAttributes(client) });
-    cache.set(key, attributes);
+    attributes = Object.freeze({ ...shape.attributes, ...serverAttributes(client) });
+    byClient.set(client, attributes);
   }
   return attributes;
 }
 
-const extended = new WeakMap<Attributes, Map<string, Readonly<Attributes>>>();
-const MAX_CACHED_VARIANTS = 64;
+/** A call's metric attributes once the response named its model, with their token-usage sets. */
+export interface ResponseMetricAttributes {
+  readonly attributes: Readonly<Attributes>;
+  readonly tokens: TokenAttributes;
+}
+
+const withModel = new WeakMap<Attributes, Map<string, ResponseMetricAttributes>>();
+const MAX_CACHED_RESPONSE_MODELS = 64;
 
 /**
- * `base` plus one attribute, made once per base set and value and shared read-only. Values here are
- * low-cardinality by design: response models, token types.
+ * `base` plus `gen_ai.response.model` (when the response named one) and its token-usage sets: made once per
+ * base set and model and shared read-only, one WeakMap and one Map read per call.
  */
-export function withAttribute(base: Readonly<Attributes>, key: string, value: string): Readonly<Attributes> {
-  let byValue = extended.get(base);
-  if (!byValue) {
-    byValue = new Map();
-    extended.set(base, byValue);
+export function responseMetricAttributes(
+  base: Readonly<Attributes>,
+  model: string | undefined,
+): ResponseMetricAttributes {
+  let byModel = withModel.get(base);
+  if (!byModel) {
+    byModel = new Map();
+    withModel.set(base, byModel);
   }
-  const id = `${key}=${value}`;
-  let attributes = byValue.get(id);
-  if (!attributes) {
-    attributes = Object.freeze({ ...base, [key]: value });
+  const key = model ?? '';
+  let found = byModel.get(key);
+  if (!found) {
+    const attributes = model ? Object.freeze({ ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: model }) : base;
+    found = Object.freeze({ attributes, tokens: tokenAttributes(attributes) });
     // A server names the response model: never let what it sends grow this cache without bound.
-    if (byValue.size < MAX_CACHED_VARIANTS) byValue.set(id, attributes);
+    if (byModel.size < MAX_CACHED_RESPONSE_MODELS) byModel.set(key, found);
   }
-  return attributes;
+  return found;
 }
 
 export function spanName(operation: Operation, model: string | undefined): string {
@@ -95,8 +146,28 @@ export function spanName(operation: Operation, model: string | undefined): strin
   return model === undefined ? name : `${name} ${model}`;
 }
 
-export function responseAttributes(summary: ResponseSummary): Attributes {
-  const attributes: Attributes = {};
+/** The two token-usage sets of a metric attribute set (`gen_ai.token.type` input and output), made once. */
+export interface TokenAttributes {
+  readonly input: Readonly<Attributes>;
+  readonly output: Readonly<Attributes>;
+}
+
+const tokenSets = new WeakMap<Attributes, TokenAttributes>();
+
+export function tokenAttributes(base: Readonly<Attributes>): TokenAttributes {
+  let sets = tokenSets.get(base);
+  if (!sets) {
+    sets = Object.freeze({
+      input: Object.freeze({ ...base, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT }),
+      output: Object.freeze({ ...base, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }),
+    });
+    tokenSets.set(base, sets);
+  }
+  return sets;
+}
+
+/** The response's span attributes, written into `attributes` (one object per call, set on the span at once). */
+export function responseAttributes(summary: ResponseSummary, attributes: Attributes = {}): Attributes {
   if (summary.id) attributes[ATTR_GEN_AI_RESPONSE_ID] = summary.id;
   if (summary.model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
   if (summary.finishReasons.length > 0)

@@ -18,6 +18,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import { serverAttributes } from '../clients/endpoint.js';
 import { callHook } from '../hook-errors.js';
 import type { Operation, ResponseSummary } from '../operations/index.js';
 import type { CircuitState } from '../policy/circuit-breaker.js';
@@ -26,10 +27,11 @@ import type { Classification, GiveUpReason, Logger } from '../types.js';
 import { VERSION } from '../version.js';
 import {
   callAttributes,
-  operationAttributes,
   responseAttributes,
+  responseMetricAttributes,
+  shapeOf,
   spanName,
-  withAttribute,
+  type TokenAttributes,
 } from './attributes.js';
 import {
   type CircuitStateSource,
@@ -46,10 +48,8 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
-  ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM,
-  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GIVE_UP_REASON,
   ATTR_RECOVERY_OUTCOME,
   ATTR_RETRY_DELAY_MS,
@@ -61,8 +61,6 @@ import {
   EVENT_GIVE_UP,
   EVENT_RETRY,
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
-  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
-  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
   INSTRUMENTATION_SCOPE,
   type RecoveryOutcome,
 } from './semconv.js';
@@ -164,27 +162,31 @@ export class CallTelemetry {
     this.#instruments = telemetry.instruments;
     this.#operation = operation;
     this.#model = model;
-    this.#metricAttributes = operationAttributes(operation, model);
+    // Made once per operation and model: building them per call showed in the overhead profile.
+    const shape = shapeOf(operation, model);
+    this.#metricAttributes = shape.attributes;
     const { genAI } = operation;
     if (!genAI) {
       this.span = undefined;
       this.context = context.active();
       return;
     }
-    const span = telemetry.tracer.startSpan(spanName(operation, model), {
+    const span = telemetry.tracer.startSpan(shape.spanName, {
       kind: SpanKind.CLIENT,
-      attributes: this.#metricAttributes,
+      attributes: shape.attributes,
     });
     this.span = span;
     this.context = trace.setSpan(context.active(), span);
     if (span.isRecording()) {
-      span.setAttributes(genAI.requestAttributes(body));
+      // One object and one setAttributes: the SDK's cost is per attribute written, so none is written twice.
+      const attributes = genAI.requestAttributes(body);
       if (!telemetry.latestConventionsOnly)
-        span.setAttribute(ATTR_GEN_AI_SYSTEM, GEN_AI_PROVIDER_NAME_VALUE_OPENAI);
+        attributes[ATTR_GEN_AI_SYSTEM] = GEN_AI_PROVIDER_NAME_VALUE_OPENAI;
       if (telemetry.captureContent) {
         const input = genAI.inputMessages(body);
-        if (input !== undefined) span.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
+        if (input !== undefined) attributes[ATTR_GEN_AI_INPUT_MESSAGES] = input;
       }
+      span.setAttributes(attributes);
     }
   }
 
@@ -193,7 +195,8 @@ export class CallTelemetry {
     if (this.#serverKnown) return;
     this.#serverKnown = true;
     this.#metricAttributes = callAttributes(client, this.#operation, this.#model);
-    this.span?.setAttributes(this.#metricAttributes);
+    // The span has the operation's attributes from its start; only the server's are new.
+    if (this.span?.isRecording()) this.span.setAttributes(serverAttributes(client));
   }
 
   /** `attemptStartedAt` (performance.now()): the conventions time the first chunk from the request that sent it. */
@@ -267,18 +270,17 @@ export class CallTelemetry {
   ): void {
     if (!this.#markEnded()) return;
     const { span } = this;
+    let spanAttributes: Attributes | undefined;
     if (span?.isRecording()) {
-      span.setAttributes(responseAttributes(summary));
+      spanAttributes = responseAttributes(summary);
       if (output && this.#telemetry.captureContent) {
         const messages = output();
-        if (messages !== undefined) span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, messages);
+        if (messages !== undefined) spanAttributes[ATTR_GEN_AI_OUTPUT_MESSAGES] = messages;
       }
     }
-    const attributes = summary.model
-      ? withAttribute(this.#metricAttributes, ATTR_GEN_AI_RESPONSE_MODEL, summary.model)
-      : this.#metricAttributes;
-    this.#recordTokens(summary, attributes);
-    this.#end(attempts, recoveries, attributes);
+    const { attributes, tokens } = responseMetricAttributes(this.#metricAttributes, summary.model);
+    this.#recordTokens(summary, tokens);
+    this.#end(attempts, recoveries, attributes, spanAttributes);
   }
 
   /** `partial`: what a stream had delivered before it failed, still worth recording. */
@@ -347,26 +349,24 @@ export class CallTelemetry {
     return true;
   }
 
-  #recordTokens(summary: ResponseSummary, attributes: Readonly<Attributes>): void {
+  #recordTokens(summary: ResponseSummary, sets: TokenAttributes): void {
     if (!this.#operation.genAI) return;
     const { tokenUsage } = this.#instruments;
-    if (summary.inputTokens !== undefined) {
-      tokenUsage.record(
-        summary.inputTokens,
-        withAttribute(attributes, ATTR_GEN_AI_TOKEN_TYPE, GEN_AI_TOKEN_TYPE_VALUE_INPUT),
-      );
-    }
-    if (summary.outputTokens !== undefined) {
-      tokenUsage.record(
-        summary.outputTokens,
-        withAttribute(attributes, ATTR_GEN_AI_TOKEN_TYPE, GEN_AI_TOKEN_TYPE_VALUE_OUTPUT),
-      );
-    }
+    if (summary.inputTokens !== undefined) tokenUsage.record(summary.inputTokens, sets.input);
+    if (summary.outputTokens !== undefined) tokenUsage.record(summary.outputTokens, sets.output);
   }
 
-  #end(attempts: number, recoveries: number, metricAttributes: Readonly<Attributes>): void {
+  /** `spanAttributes`: what the end adds to the span, written with the attempt counts in one go. */
+  #end(
+    attempts: number,
+    recoveries: number,
+    metricAttributes: Readonly<Attributes>,
+    spanAttributes: Attributes = {},
+  ): void {
     if (this.span) {
-      this.span.setAttributes({ [ATTR_ATTEMPTS]: attempts, [ATTR_CLOSED_CLIENT_RECOVERIES]: recoveries });
+      spanAttributes[ATTR_ATTEMPTS] = attempts;
+      spanAttributes[ATTR_CLOSED_CLIENT_RECOVERIES] = recoveries;
+      this.span.setAttributes(spanAttributes);
       this.span.end();
     }
     if (this.#operation.genAI) {
