@@ -45,6 +45,7 @@ import {
   ATTR_CIRCUIT_STATE,
   ATTR_CLIENT_REPLACED,
   ATTR_CLOSED_CLIENT_RECOVERIES,
+  ATTR_DISPATCHER_REPLACED,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
@@ -251,7 +252,7 @@ export class CallTelemetry {
 
   /** The user opted in to replacing a dead client's own transport with Node's global dispatcher. */
   dispatcherFallback(replaced: 'dispatcher' | 'fetch'): void {
-    this.span?.addEvent(EVENT_DISPATCHER_FALLBACK, { 'resilient_chat.dispatcher.replaced': replaced });
+    this.span?.addEvent(EVENT_DISPATCHER_FALLBACK, { [ATTR_DISPATCHER_REPLACED]: replaced });
     const logger = this.#telemetry.logger;
     if (!logger) return;
     callHook('logger.warn()', () =>

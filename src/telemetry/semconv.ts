@@ -93,6 +93,8 @@ export const ATTR_CIRCUIT_STATE = 'resilient_chat.circuit.state';
 export const ATTR_OPERATION = 'resilient_chat.operation';
 /** How an abandoned stream was found: collected by the garbage collector while still open. */
 export const ATTR_STREAM_END = 'resilient_chat.stream.end';
+/** What a dispatcher fallback replaced: the client's own `dispatcher` or its custom `fetch`. */
+export const ATTR_DISPATCHER_REPLACED = 'resilient_chat.dispatcher.replaced';
 
 export const METRIC_RETRIES = 'resilient_chat.retries';
 export const METRIC_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.recoveries';
