@@ -49,7 +49,13 @@ export function createResilientClient(options: ResilientClientOptions): OpenAI {
     telemetry.watchCircuits(breakers);
   }
   const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
-  const deps: CallDependencies = { source, policy, breakers, telemetry };
+  const deps: CallDependencies = {
+    source,
+    policy,
+    breakers,
+    telemetry,
+    idempotencyKeys: resolved.idempotencyKeys,
+  };
   const single = isOpenAIClient(resolved.clients) ? resolved.clients : undefined;
   const client = new ResilientOpenAI(deps, facadeOptions(single));
   // Another instrumentation patching openai's methods would trace and count every call twice: say so once.
@@ -142,10 +148,14 @@ class ResilientOpenAI extends OpenAI {
     }
     // One Idempotency-Key for the whole call, so every attempt carries the same one. GET and DELETE are
     // idempotent by definition and need none. Bad headers fail here, before a span is started.
-    const sent =
-      method === 'get' || method === 'delete'
-        ? options
-        : { ...options, headers: withIdempotencyKey(options.headers, options.idempotencyKey) };
+    // With `idempotencyKeys: false` only a key the caller gave is sent.
+    const keyed =
+      method !== 'get' &&
+      method !== 'delete' &&
+      (this.#deps.idempotencyKeys || options.idempotencyKey !== undefined);
+    const sent = keyed
+      ? { ...options, headers: withIdempotencyKey(options.headers, options.idempotencyKey) }
+      : options;
     return runCall(this.#deps, {
       options: sent,
       operation,

@@ -37,6 +37,7 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   captureContent: boolean;
   latestConventionsOnly: boolean;
+  idempotencyKeys: boolean;
 }
 
 /** The keys each options object may have; anything else is a typo, refused with the nearest valid key. */
@@ -51,6 +52,7 @@ const KNOWN_KEYS = {
     'meterProvider',
     'logger',
     'captureContent',
+    'idempotencyKeys',
   ],
   retry: ['maxRetries', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs', 'attemptTimeoutMs', 'totalTimeoutMs'],
   closedClient: ['maxRecoveries', 'fallbackToGlobalDispatcher'],
@@ -78,6 +80,9 @@ export function resolveOptions(
   if (fallback !== undefined && typeof fallback !== 'boolean') {
     throw new InvalidOptionError('closedClient.fallbackToGlobalDispatcher', 'a boolean', fallback);
   }
+  if (options.idempotencyKeys !== undefined && typeof options.idempotencyKeys !== 'boolean') {
+    throw new InvalidOptionError('idempotencyKeys', 'a boolean', options.idempotencyKeys);
+  }
   const captureFromEnv = env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase();
   return {
     clients: options.clients,
@@ -90,6 +95,7 @@ export function resolveOptions(
     logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
     // The standard GenAI instrumentation variable gives the default; the option in code wins.
     captureContent: options.captureContent ?? captureFromEnv === 'true',
+    idempotencyKeys: options.idempotencyKeys ?? true,
     latestConventionsOnly: (env.OTEL_SEMCONV_STABILITY_OPT_IN ?? '')
       .split(',')
       .some((value) => value.trim() === 'gen_ai_latest_experimental'),

@@ -129,6 +129,12 @@ export interface ResilientClientOptions {
    * Default: `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` turns it on, otherwise false.
    */
   captureContent?: boolean;
+  /**
+   * Send one `Idempotency-Key` per call, the same on every attempt, on POST, PUT and PATCH requests, so a server
+   * that honours it can tell a retry from a new request. `false` sends only a key the caller gives (the
+   * `idempotencyKey` request option or the header). Default true.
+   */
+  idempotencyKeys?: boolean;
 }
 
 /** The options of `createResilientChat`: the same as the client's. */

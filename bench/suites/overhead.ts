@@ -145,16 +145,17 @@ export async function runOverhead(options: {
     const apiKey = 'sk-bench';
     const baseURL = server.url;
     const bare7 = new OpenAI({ apiKey, baseURL });
-    // Tracing and metrics on, nothing else that costs per call; the Idempotency-Key is always sent.
+    // Tracing and metrics on, nothing else that costs per call: no breaker, no budget, no Idempotency-Key.
     const ours = createResilientClient({
       clients: new OpenAI({ apiKey, baseURL }),
       tracerProvider: sdk.tracerProvider,
       meterProvider: sdk.meterProvider,
       circuitBreaker: false,
       retryBudget: false,
+      idempotencyKeys: false,
       logger: false,
     });
-    // Every feature on, as the defaults have them: breaker and retry budget.
+    // Every feature on, as the defaults have them: breaker, retry budget and Idempotency-Key.
     const oursFull = createResilientClient({
       clients: new OpenAI({ apiKey, baseURL }),
       tracerProvider: fullSdk.tracerProvider,

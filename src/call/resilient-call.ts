@@ -35,6 +35,8 @@ export interface CallDependencies {
   policy: RetryPolicy;
   breakers: CircuitBreakers | undefined;
   telemetry: Telemetry;
+  /** Send one Idempotency-Key per call on POST, PUT and PATCH (the `idempotencyKeys` option). */
+  idempotencyKeys: boolean;
 }
 
 export interface CallRequest {

@@ -45,3 +45,10 @@ test("null still removes a default header, as openai-node's own options do", asy
   expect(env.server.requests[0]?.headers['x-stainless-lang']).toBeUndefined();
   expect(env.server.requests[0]?.headers['idempotency-key']).toBeDefined();
 });
+
+test('idempotencyKeys: false sends none of its own, but still the one a caller gives', async () => {
+  const chat = env.chat({ idempotencyKeys: false });
+  await chat.completions.create(params);
+  await chat.completions.create(params, { idempotencyKey: 'order-7' });
+  expect(keys()).toEqual([undefined, 'order-7']);
+});
