@@ -107,7 +107,7 @@ ${table(
   ]),
 )}
 
-The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7). The lean resilient-chat contender runs without breaker, budget and Idempotency-Key (`idempotencyKeys: false`); the full one with all three, as the defaults have them (openai-node and undici spend a few µs per call on the header).`);
+The official instrumentation recorded ${overhead.instrumentationSpans} spans on openai 6 (it does not support openai 7). The lean resilient-chat contender runs without breaker, budget and Idempotency-Key (\`idempotencyKeys: false\`); the full one with all three, as the defaults have them (openai-node and undici spend a few µs per call on the header).`);
 
 if (profile)
   sections.push(`## Where resilient-chat's client CPU goes
