@@ -1,13 +1,18 @@
-/** A real MeterProvider whose counters the demo and benchmarks read back, optionally also exported by OTLP. */
+/**
+ * A real MeterProvider whose counters the demo and benchmarks read back, optionally also exported by OTLP.
+ * The collecting reader and the counter sum are shared with the tests' harness (test/support/telemetry.ts).
+ */
 import type { Attributes } from '@opentelemetry/api';
 import {
   type DataPoint,
   MeterProvider,
+  type MetricData,
   MetricReader,
   type MetricReader as Reader,
 } from '@opentelemetry/sdk-metrics';
 
-class CollectingReader extends MetricReader {
+/** A reader that only collects when asked: what tests and benchmarks read metrics back through. */
+export class CollectingReader extends MetricReader {
   protected override onForceFlush(): Promise<void> {
     return Promise.resolve();
   }
@@ -33,13 +38,20 @@ export function countingMeter(
     meterProvider,
     async counter(name, match = {}) {
       const { resourceMetrics } = await reader.collect();
-      const metric = resourceMetrics.scopeMetrics
-        .flatMap((s) => s.metrics)
-        .find((m) => m.descriptor.name === name);
-      return ((metric?.dataPoints ?? []) as DataPoint<number>[])
-        .filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v))
-        .reduce((sum, p) => sum + p.value, 0);
+      return counterSum(
+        resourceMetrics.scopeMetrics.flatMap((s) => s.metrics),
+        name,
+        match,
+      );
     },
     shutdown: () => meterProvider.shutdown(),
   };
+}
+
+/** Sum of the points of counter `name` whose attributes include every entry of `match`; 0 when absent. */
+export function counterSum(metrics: readonly MetricData[], name: string, match: Attributes = {}): number {
+  const metric = metrics.find((m) => m.descriptor.name === name);
+  return ((metric?.dataPoints ?? []) as DataPoint<number>[])
+    .filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v))
+    .reduce((sum, p) => sum + p.value, 0);
 }

@@ -1,27 +1,14 @@
-/** Real OpenTelemetry SDK providers with in-memory exporters, and readers for what a test asserts on. */
+/** Real OpenTelemetry SDK providers with in-memory exporters, and readers for what a test asserts on (shared with bench/lib/telemetry.ts). */
+
 import type { Attributes } from '@opentelemetry/api';
-import {
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  type MetricData,
-  MetricReader,
-} from '@opentelemetry/sdk-metrics';
+import { type DataPoint, type Histogram, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-
-class CollectingReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { CollectingReader, counterSum } from '../../bench/lib/telemetry.js';
 
 export interface TelemetryHarness {
   tracerProvider: TracerProvider;
@@ -58,11 +45,7 @@ export function createTelemetryHarness(): TelemetryHarness {
     },
     metrics,
     async counter(name, match = {}) {
-      const metric = await find(name);
-      if (!metric) return 0;
-      return (metric.dataPoints as DataPoint<number>[])
-        .filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v))
-        .reduce((sum, p) => sum + p.value, 0);
+      return counterSum(await metrics(), name, match);
     },
     async histogram(name) {
       const metric = await find(name);
