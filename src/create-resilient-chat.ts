@@ -12,11 +12,14 @@ export type ResilientCompletions = OpenAI['chat']['completions'];
 /** The request options of `chat.completions.create`, as openai-node types them. */
 export type ChatRequestOptions = NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>;
 
+/** What `createResilientChat` returns: the chat part of a resilient client. */
 export interface ResilientChat {
   readonly completions: ResilientCompletions;
 }
 
 /**
+ * The chat part of `createResilientClient(options)`, for call sites that only use `chat.completions`.
+ *
  * @example
  * const chat = createResilientChat({ clients: new OpenAI() });
  * const completion = await chat.completions.create({ model: 'gpt-4o-mini', messages });

@@ -20,6 +20,7 @@ function hasBrand(value: unknown, code: ResilientChatErrorCode): boolean {
   );
 }
 
+/** The `code` of every error resilient-chat raises, one per class. */
 export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_INVALID_OPTION'
   | 'RESILIENT_CHAT_INVALID_CLIENT'

@@ -25,6 +25,7 @@ export type FailureReason =
   | 'setup_error'
   | 'not_retryable';
 
+/** How `classifyError` reads an error: the reason, whether another attempt may succeed, and what to record. */
 export interface Classification {
   reason: FailureReason;
   /** Whether another attempt may succeed. `client_closed` is retryable on a fresh client only. */
@@ -65,6 +66,7 @@ export type GiveUpReason =
 export interface AcquireContext {
   /** The request body when it is a JSON object: for chat, responses and embeddings, their parameters. */
   params: { model?: string; [key: string]: unknown };
+  /** The caller's abort signal, if any: an `acquire` that waits should give up when it aborts. */
   signal: AbortSignal | undefined;
   /** The request's method (lower case) and path, e.g. `post` and `/chat/completions`. */
   request: { method: string; path: string };
@@ -80,8 +82,10 @@ export interface ClientSource {
   invalidate?(client: OpenAI, error: unknown): void;
 }
 
+/** Where clients come from: one instance, a factory called per attempt, or a source (a ClientPool is one). */
 export type ClientsOption = OpenAI | ((context: AcquireContext) => OpenAI | Promise<OpenAI>) | ClientSource;
 
+/** The retry policy for transient failures (429, 408, 409, 5xx, connection errors, timeouts) and the time limits. */
 export interface RetryOptions {
   /** Retries for transient failures (429, 408, 409, 5xx, connection errors, timeouts). Default 2. */
   maxRetries?: number;
@@ -97,6 +101,7 @@ export interface RetryOptions {
   totalTimeoutMs?: number;
 }
 
+/** What happens when a client's own transport is found closed or destroyed. */
 export interface ClosedClientOptions {
   /** Fresh-client retries per call after closed-client failures; not counted against `retry.maxRetries`. Default 2. */
   maxRecoveries?: number;
@@ -110,9 +115,13 @@ export interface ClosedClientOptions {
   fallbackToGlobalDispatcher?: boolean;
 }
 
+/** The options of `createResilientClient` (and `createResilientChat`); only `clients` is required. */
 export interface ResilientClientOptions {
+  /** Where each attempt's client comes from: an `OpenAI`, a factory, a source or a `ClientPool`. */
   clients: ClientsOption;
+  /** Backoff, Retry-After, attempt and total time limits. */
   retry?: RetryOptions;
+  /** Recovery of clients whose own transport was found closed. */
   closedClient?: ClosedClientOptions;
   /** Per-endpoint circuit breaker (Polly's defaults); `false` turns it off. */
   circuitBreaker?: CircuitBreakerOptions | false;
@@ -142,21 +151,27 @@ export type ResilientChatOptions = ResilientClientOptions;
 
 /** Fields of the warning logged before each retry. Never keys, headers or message content. */
 export interface RetryLogFields {
+  /** Why the attempt failed (a FailureReason). */
   reason: string;
   /** The attempt that failed, from 1. */
   attempt: number;
+  /** The delay before the next attempt, in ms (0: at once). */
   delayMs: number;
   /** The request's model; for requests that are not GenAI operations, undefined. */
   model: string | undefined;
   /** `POST /chat/completions`, `GET /models`... */
   operation: string;
+  /** The failed attempt's `error.type`. */
   errorType: string;
+  /** Whether the next attempt uses a fresh client. */
   clientReplaced: boolean;
+  /** The trace of the call's span, to find it in Jaeger. */
   traceId: string | undefined;
 }
 
 /** Fields of the warning logged when a closed client is replaced through Node's global dispatcher. */
 export interface DispatcherFallbackLogFields {
+  /** What the dead transport was replaced with. */
   fallback: 'global_dispatcher';
   /** What the dead client used: `dispatcher` (fetchOptions.dispatcher) or `fetch` (a custom fetch). */
   replaced: 'dispatcher' | 'fetch';
@@ -169,6 +184,7 @@ export interface DuplicateInstrumentationLogFields {
   methods: string[];
 }
 
+/** Receives resilient-chat's warnings: one per retry, per dispatcher fallback, and once per duplicate instrumentation. */
 export interface Logger {
   warn(
     message: string,

@@ -13,8 +13,10 @@
 import type { Classification } from '../types.js';
 import { SlidingCounts } from './sliding-window.js';
 
+/** A circuit's state: `closed` lets calls through, `open` refuses them, `half_open` lets a probe through. */
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
+/** The per-endpoint circuit breaker (Polly v8's sampling breaker); every field has Polly's default. */
 export interface CircuitBreakerOptions {
   /** Failure ratio over the window at or above which the circuit opens. Default 0.1. */
   failureRatio?: number;

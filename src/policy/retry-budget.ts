@@ -6,6 +6,7 @@
  */
 import { SlidingCounts } from './sliding-window.js';
 
+/** The retry budget shared by every call of one client: retries <= ratio x calls + a per-second floor. */
 export interface RetryBudgetOptions {
   /** Retries allowed per call over the window. Default 0.1. */
   ratio?: number;

@@ -37,8 +37,10 @@ import {
   type UndiciModule,
 } from './transport.js';
 
+/** Why a pooled client was evicted (`resilient_chat.pool.eviction.cause`). */
 export type EvictionCause = 'ttl' | 'idle' | 'size' | 'evicted' | 'invalidated' | 'closed';
 
+/** The options of `new ClientPool(...)`; only `create` is required. */
 export interface ClientPoolOptions extends TransportOptions {
   /** Builds the client for a key. Spread `transport` into the OpenAI options so the pool owns its sockets. */
   create(key: string, transport: PoolTransport): OpenAI | Promise<OpenAI>;
@@ -71,6 +73,7 @@ const POOL_OPTION_KEYS = [
   'keepAliveTimeoutMs',
 ] as const satisfies readonly (keyof ClientPoolOptions)[];
 
+/** The options of `pool.close()`. */
 export interface ClosePoolOptions {
   /**
    * How long to wait for leased clients to come back before destroying their transports, in ms; 0 destroys at
@@ -79,6 +82,7 @@ export interface ClosePoolOptions {
   timeoutMs?: number;
 }
 
+/** The options of `pool.evict(key)`. */
 export interface EvictOptions {
   /**
    * Hand the client's connections on to the key's next client (default true). False closes them once idle,
@@ -87,6 +91,7 @@ export interface EvictOptions {
   keepConnections?: boolean;
 }
 
+/** What the pool holds now: active clients, draining ones (evicted, waiting for their last lease), leases out. */
 export interface PoolStats {
   active: number;
   draining: number;
@@ -122,6 +127,15 @@ interface Parked {
 /** Causes after which the evicted client's connections are still good for its key's next client. */
 const HANDS_ON: ReadonlySet<EvictionCause> = new Set<EvictionCause>(['ttl', 'evicted']);
 
+/**
+ * A cache of OpenAI clients that never closes a client still in use: pass it as `clients`. Each `acquire`
+ * leases a client for a key; eviction (TTL, idle, size, `evict(key)`, `invalidate`) stops handing it out and
+ * closes its transport only after its last lease comes back.
+ *
+ * @example
+ * const pool = new ClientPool({ create: (key, transport) => new OpenAI({ apiKey: keys[key], ...transport }) });
+ * const openai = createResilientClient({ clients: pool });
+ */
 export class ClientPool implements ClientSource {
   readonly #options: Required<Omit<ClientPoolOptions, 'meterProvider' | 'undici'>>;
   readonly #undici: UndiciModule | undefined;

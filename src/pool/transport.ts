@@ -6,6 +6,7 @@
  */
 import type { Dispatcher } from 'undici'; // types only: erased from the build
 
+/** The transport of each pooled client: its undici Agent's limits. */
 export interface TransportOptions {
   /** Most sockets one client may open. Default 10. */
   connectionsPerClient?: number;

@@ -12,78 +12,133 @@
 /** The version of the GenAI semantic conventions these names follow. */
 export const GENAI_CONVENTIONS_VERSION = '1.45.0';
 
+/** The instrumentation scope (tracer and meter name) of everything this library records. */
 export const INSTRUMENTATION_SCOPE = 'resilient-chat';
 
 // General (stable) conventions.
+/** Attribute `error.type`. */
 export const ATTR_ERROR_TYPE = 'error.type';
+/** Attribute `server.address`. */
 export const ATTR_SERVER_ADDRESS = 'server.address';
+/** Attribute `server.port`. */
 export const ATTR_SERVER_PORT = 'server.port';
 
 // GenAI conventions: attributes.
+/** Attribute `gen_ai.operation.name`. */
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+/** Attribute `gen_ai.provider.name`. */
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 /** Deprecated by `gen_ai.provider.name`; still emitted unless OTEL_SEMCONV_STABILITY_OPT_IN asks for the latest only. */
 export const ATTR_GEN_AI_SYSTEM = 'gen_ai.system';
+/** Attribute `gen_ai.request.model`. */
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+/** Attribute `gen_ai.request.max_tokens`. */
 export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
+/** Attribute `gen_ai.request.temperature`. */
 export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
+/** Attribute `gen_ai.request.top_p`. */
 export const ATTR_GEN_AI_REQUEST_TOP_P = 'gen_ai.request.top_p';
+/** Attribute `gen_ai.request.frequency_penalty`. */
 export const ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY = 'gen_ai.request.frequency_penalty';
+/** Attribute `gen_ai.request.presence_penalty`. */
 export const ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY = 'gen_ai.request.presence_penalty';
+/** Attribute `gen_ai.request.seed`. */
 export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
+/** Attribute `gen_ai.request.stream`. */
 export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
+/** Attribute `gen_ai.request.choice.count`. */
 export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count';
+/** Attribute `gen_ai.request.stop_sequences`. */
 export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences';
+/** Attribute `gen_ai.request.encoding_formats`. */
 export const ATTR_GEN_AI_REQUEST_ENCODING_FORMATS = 'gen_ai.request.encoding_formats';
+/** Attribute `gen_ai.response.id`. */
 export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
+/** Attribute `gen_ai.response.model`. */
 export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+/** Attribute `gen_ai.response.finish_reasons`. */
 export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+/** Attribute `gen_ai.response.time_to_first_chunk`. */
 export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk';
+/** Attribute `gen_ai.usage.input_tokens`. */
 export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+/** Attribute `gen_ai.usage.output_tokens`. */
 export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+/** Attribute `gen_ai.usage.cache_read.input_tokens`. */
 export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens';
+/** Attribute `gen_ai.usage.reasoning.output_tokens`. */
 export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens';
+/** Attribute `gen_ai.embeddings.dimension.count`. */
 export const ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT = 'gen_ai.embeddings.dimension.count';
+/** Attribute `gen_ai.input.messages`. */
 export const ATTR_GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
+/** Attribute `gen_ai.output.messages`. */
 export const ATTR_GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages';
+/** Attribute `gen_ai.token.type`. */
 export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
 
+/** The value `chat`. */
 export const GEN_AI_OPERATION_NAME_VALUE_CHAT = 'chat';
+/** The value `embeddings`. */
 export const GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS = 'embeddings';
+/** The value `openai`. */
 export const GEN_AI_PROVIDER_NAME_VALUE_OPENAI = 'openai';
+/** The value `input`. */
 export const GEN_AI_TOKEN_TYPE_VALUE_INPUT = 'input';
+/** The value `output`. */
 export const GEN_AI_TOKEN_TYPE_VALUE_OUTPUT = 'output';
 
 // OpenAI conventions (they extend the GenAI ones).
+/** Attribute `openai.api.type`. */
 export const ATTR_OPENAI_API_TYPE = 'openai.api.type';
+/** Attribute `openai.request.service_tier`. */
 export const ATTR_OPENAI_REQUEST_SERVICE_TIER = 'openai.request.service_tier';
+/** Attribute `openai.response.service_tier`. */
 export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier';
+/** Attribute `openai.response.system_fingerprint`. */
 export const ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT = 'openai.response.system_fingerprint';
+/** The value `chat_completions`. */
 export const OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS = 'chat_completions';
+/** The value `responses`. */
 export const OPENAI_API_TYPE_VALUE_RESPONSES = 'responses';
 
 // GenAI conventions: metrics.
+/** Metric `gen_ai.client.operation.duration`. */
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration';
+/** Metric `gen_ai.client.token.usage`. */
 export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage';
 export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK =
   'gen_ai.client.operation.time_to_first_chunk';
 
 // resilient-chat's own names.
+/** Span event `resilient_chat.retry`. */
 export const EVENT_RETRY = 'resilient_chat.retry';
+/** Span event `resilient_chat.give_up`. */
 export const EVENT_GIVE_UP = 'resilient_chat.give_up';
+/** Span event `resilient_chat.circuit.rejected`. */
 export const EVENT_CIRCUIT_REJECTED = 'resilient_chat.circuit.rejected';
 /** A closed client was replaced through Node's global dispatcher because the user opted in to that fallback. */
 export const EVENT_DISPATCHER_FALLBACK = 'resilient_chat.dispatcher.fallback';
 
+/** Attribute `resilient_chat.attempt`. */
 export const ATTR_ATTEMPT = 'resilient_chat.attempt';
+/** Attribute `resilient_chat.retry.reason`. */
 export const ATTR_RETRY_REASON = 'resilient_chat.retry.reason';
+/** Attribute `resilient_chat.retry.delay_ms`. */
 export const ATTR_RETRY_DELAY_MS = 'resilient_chat.retry.delay_ms';
+/** Attribute `resilient_chat.retry.maybe_sent`. */
 export const ATTR_RETRY_MAYBE_SENT = 'resilient_chat.retry.maybe_sent';
+/** Attribute `resilient_chat.client.replaced`. */
 export const ATTR_CLIENT_REPLACED = 'resilient_chat.client.replaced';
+/** Attribute `resilient_chat.give_up.reason`. */
 export const ATTR_GIVE_UP_REASON = 'resilient_chat.give_up.reason';
+/** Attribute `resilient_chat.attempts`. */
 export const ATTR_ATTEMPTS = 'resilient_chat.attempts';
+/** Attribute `resilient_chat.closed_client.recoveries`. */
 export const ATTR_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.recoveries';
+/** Attribute `resilient_chat.recovery.outcome`. */
 export const ATTR_RECOVERY_OUTCOME = 'resilient_chat.recovery.outcome';
+/** Attribute `resilient_chat.circuit.state`. */
 export const ATTR_CIRCUIT_STATE = 'resilient_chat.circuit.state';
 /**
  * Which request a retry or give-up belongs to, for requests that are not GenAI operations: the HTTP method
@@ -96,19 +151,31 @@ export const ATTR_STREAM_END = 'resilient_chat.stream.end';
 /** What a dispatcher fallback replaced: the client's own `dispatcher` or its custom `fetch`. */
 export const ATTR_DISPATCHER_REPLACED = 'resilient_chat.dispatcher.replaced';
 
+/** Metric `resilient_chat.retries`. */
 export const METRIC_RETRIES = 'resilient_chat.retries';
+/** Metric `resilient_chat.closed_client.recoveries`. */
 export const METRIC_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.recoveries';
+/** Metric `resilient_chat.give_ups`. */
 export const METRIC_GIVE_UPS = 'resilient_chat.give_ups';
+/** Metric `resilient_chat.circuit.transitions`. */
 export const METRIC_CIRCUIT_TRANSITIONS = 'resilient_chat.circuit.transitions';
+/** Metric `resilient_chat.circuit.state`. */
 export const METRIC_CIRCUIT_STATE = 'resilient_chat.circuit.state';
+/** Metric `resilient_chat.retry_budget.exhausted`. */
 export const METRIC_RETRY_BUDGET_EXHAUSTED = 'resilient_chat.retry_budget.exhausted';
+/** Metric `resilient_chat.streams.abandoned`. */
 export const METRIC_STREAMS_ABANDONED = 'resilient_chat.streams.abandoned';
 
 // ClientPool's.
+/** Metric `resilient_chat.pool.clients`. */
 export const METRIC_POOL_CLIENTS = 'resilient_chat.pool.clients';
+/** Metric `resilient_chat.pool.leases`. */
 export const METRIC_POOL_LEASES = 'resilient_chat.pool.leases';
+/** Metric `resilient_chat.pool.evictions`. */
 export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
+/** Attribute `resilient_chat.pool.client.state`. */
 export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
+/** Attribute `resilient_chat.pool.eviction.cause`. */
 export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
 
 export type RecoveryOutcome = 'recovered' | 'failed';
