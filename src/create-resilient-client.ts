@@ -70,16 +70,7 @@ export function createResilientClient(options: ResilientClientOptions): OpenAI {
  * requests are sent by the source's clients with their own credentials.
  */
 function facadeOptions(single: OpenAI | undefined): ClientOptions {
-  if (!single) return { apiKey: 'resilient-chat: each request uses a client from the source' };
-  return {
-    apiKey: single.apiKey ?? 'resilient-chat: each request uses the given client',
-    baseURL: single.baseURL,
-    organization: single.organization,
-    project: single.project,
-    timeout: single.timeout,
-    maxRetries: single.maxRetries,
-    logLevel: single.logLevel,
-  };
+  return single ? facadeOptionsOf(single) : { apiKey: PLACEHOLDER_KEY };
 }
 
 class ResilientOpenAI extends OpenAI {
@@ -167,10 +158,12 @@ class ResilientOpenAI extends OpenAI {
   };
 }
 
-/** The settings a derived client starts from: this client's, as `withOptions` on openai's client would. */
+const PLACEHOLDER_KEY = 'resilient-chat: each request uses a client from the source';
+
+/** The settings a client reads as its own: a given client's, as `withOptions` on openai's client would copy. */
 function facadeOptionsOf(client: OpenAI): ClientOptions {
   return {
-    apiKey: client.apiKey ?? 'resilient-chat: each request uses a client from the source',
+    apiKey: client.apiKey ?? PLACEHOLDER_KEY,
     baseURL: client.baseURL,
     organization: client.organization,
     project: client.project,

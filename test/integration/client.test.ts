@@ -320,3 +320,19 @@ describe("openai-node's helpers, built on the resilient create", () => {
     expect(content).toBe('Resilient chat answers every time.');
   });
 });
+
+describe('withOptions()', () => {
+  test('a derived client keeps the resilience and applies the options to each source client', async () => {
+    const { client, source } = await recoveringClient();
+    const derived = client.withOptions({ defaultHeaders: { 'x-team': 'search' } });
+    expect(derived).toBeInstanceOf(OpenAI);
+
+    await derived.chat.completions.create({ model: 'm', messages });
+
+    expect(env.server.requests[0]?.headers['x-team']).toBe('search');
+    expect(source.invalidated).toHaveLength(1); // the dead client was retired through the derived client
+    expect(retryEvents(await onlySpan(env.harness)).map((e) => e[ATTR_RETRY_REASON])).toEqual([
+      'client_closed',
+    ]);
+  });
+});
