@@ -32,6 +32,7 @@ export type ResilientChatErrorCode =
 export class InvalidOptionError extends TypeError {
   override readonly name = 'InvalidOptionError';
   readonly code = 'RESILIENT_CHAT_INVALID_OPTION' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
   readonly [kResilientChatError] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -55,6 +56,7 @@ export class InvalidOptionError extends TypeError {
 export class InvalidClientError extends TypeError {
   override readonly name = 'InvalidClientError';
   readonly code = 'RESILIENT_CHAT_INVALID_CLIENT' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
   readonly [kResilientChatError] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -75,6 +77,7 @@ export class InvalidClientError extends TypeError {
 export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
   readonly code = 'RESILIENT_CHAT_CIRCUIT_OPEN' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
   readonly [kResilientChatError] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -106,6 +109,7 @@ export class CircuitOpenError extends Error {
 export class ClientNotReplaceableError extends APIConnectionError {
   override readonly name = 'ClientNotReplaceableError';
   override readonly code = 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
   readonly [kResilientChatError] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -124,6 +128,7 @@ export class ClientNotReplaceableError extends APIConnectionError {
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
   readonly code = 'RESILIENT_CHAT_POOL_CLOSED' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
   readonly [kResilientChatError] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {

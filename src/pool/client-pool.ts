@@ -93,8 +93,11 @@ export interface EvictOptions {
 
 /** What the pool holds now: active clients, draining ones (evicted, waiting for their last lease), leases out. */
 export interface PoolStats {
+  /** Clients handed out now. */
   active: number;
+  /** Evicted clients waiting for their last lease before they close. */
   draining: number;
+  /** Leases out now, over all clients. */
   leases: number;
 }
 

@@ -44,15 +44,21 @@ export type MockStep =
   | { type: 'stall'; at: 'headers' | 'body' | 'chunk' };
 
 export interface RecordedRequest {
+  /** HTTP method, upper case. */
   method: string;
+  /** Path and query, as sent (`/v1/chat/completions`). */
   path: string;
   /** The request id this answer carried (`x-request-id`). */
   requestId: string;
   /** Bytes of the request body. */
   bodyBytes: number;
+  /** The JSON body's `model`, when there was one. */
   model: string | undefined;
+  /** Whether the JSON body asked for a stream. */
   stream: boolean;
+  /** The request's headers, lower-cased names. */
   headers: Record<string, string | string[] | undefined>;
+  /** The scripted step the request was answered with. */
   step: MockStep['type'];
 }
 
