@@ -48,10 +48,43 @@ export interface Telemetry {
 const NEEDED_FOR = 'resilient-chat/otel (startTelemetry)';
 
 type SdkNode = { NodeSDK: new (configuration: Partial<NodeSDKConfiguration>) => NodeSDK };
+type Detector = { detect(config?: unknown): { attributes?: Record<string, unknown> } };
 type Resources = {
   defaultResource(): Resource;
   resourceFromAttributes(attributes: Record<string, string>): Resource;
+  envDetector: Detector;
+  hostDetector: Detector;
+  osDetector: Detector;
+  processDetector: Detector;
+  serviceInstanceIdDetector: Detector;
 };
+
+/**
+ * sdk-node's default detectors, with the process detector's command line left out: a key passed on the
+ * command line (`--api-key sk-...`) would otherwise ride on every span and metric. OTEL_NODE_RESOURCE_DETECTORS,
+ * when set, is sdk-node's to apply as it stands.
+ */
+function defaultDetectors(resources: Resources): Detector[] {
+  const processWithoutCommandLine: Detector = {
+    detect(config) {
+      const detected = resources.processDetector.detect(config);
+      const {
+        'process.command_args': _args,
+        'process.command_line': _line,
+        'process.command': _command,
+        ...attributes
+      } = detected.attributes ?? {};
+      return { ...detected, attributes };
+    },
+  };
+  return [
+    resources.serviceInstanceIdDetector,
+    processWithoutCommandLine,
+    resources.hostDetector,
+    resources.osDetector,
+    resources.envDetector,
+  ];
+}
 type Core = { getBooleanFromEnv(name: string): boolean };
 type UndiciModule = {
   UndiciInstrumentation: new (config: UndiciInstrumentationConfig) => Instrumentation;
@@ -108,6 +141,7 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
     // The resource given is the base: the detectors, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES among
     // them, are merged over it (NodeSDK's `serviceName` option would override the environment instead).
     resource: resources.defaultResource().merge(resources.resourceFromAttributes(defaults)),
+    ...(process.env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: defaultDetectors(resources) }),
     instrumentations,
   });
   sdk.start();

@@ -41,9 +41,14 @@ interface Run {
 }
 
 /** Starts the service with only the given OTEL_* variables (plus the endpoint) and waits for its call. */
-async function runService(env: Record<string, string>, mode: 'wait' | 'exit', options = {}): Promise<Run> {
+async function runService(
+  env: Record<string, string>,
+  mode: 'wait' | 'exit',
+  options = {},
+  args: string[] = [],
+): Promise<Run> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', service, mode], {
+  const child = spawn(process.execPath, ['--import', 'tsx', service, mode, ...args], {
     env: {
       ...clean,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -79,6 +84,17 @@ const instanceOf = (e: OtlpExport) => attr(resourceAttributes(e), 'process.pid')
 const pid = (run: Run) => run.child.pid?.toString();
 
 describe('startTelemetry', () => {
+  test('the command line never leaves the process: a key passed as an argument is in no resource', async () => {
+    const secret = 'sk-cmdline-SECRET-0123';
+    const run = await runService({}, 'exit', {}, [`--api-key=${secret}`]);
+    await run.exited;
+    const sent = run.exports();
+    expect(sent.length).toBeGreaterThan(0);
+    expect(JSON.stringify(sent)).not.toContain(secret);
+    expect(attr(resourceAttributes(sent[0]), 'process.command_args')).toBeUndefined();
+    expect(attr(resourceAttributes(sent[0]), 'process.pid')).toBeDefined(); // the rest of the process is kept
+  });
+
   test('rejects bad options before touching the SDK', () => {
     expect(() => startTelemetry({ serviceName: '' })).toThrow(InvalidOptionError);
     expect(() => startTelemetry({ serviceName: 's', instrumentFetch: 'yes' as never })).toThrow(
