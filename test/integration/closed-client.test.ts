@@ -53,22 +53,33 @@ function chatOver(clients: RecordingSource, retry = {}) {
   });
 }
 
-async function expectOneRecovery(expectedErrorType: string, maybeSent: boolean) {
+/** The call's one span: not failed, and one immediate retry for `reason` recorded on it. */
+async function expectOneImmediateRetry(
+  reason: 'client_closed' | 'upstream_client_closed',
+  expectedErrorType: string,
+  maybeSent: boolean,
+) {
   const span = await onlySpan(harness);
   expect(span.status.code).toBe(SpanStatusCode.UNSET);
   expect(span.attributes['error.type']).toBeUndefined();
   expect(span.attributes[telemetryNames.ATTR_ATTEMPTS]).toBe(2);
-  expect(span.attributes[telemetryNames.ATTR_CLOSED_CLIENT_RECOVERIES]).toBe(1);
+  expect(span.attributes[telemetryNames.ATTR_CLOSED_CLIENT_RECOVERIES]).toBe(
+    reason === 'client_closed' ? 1 : 0,
+  );
   expect(retryEvents(span)).toEqual([
     {
       [telemetryNames.ATTR_ATTEMPT]: 1,
-      [ATTR_RETRY_REASON]: 'client_closed',
+      [ATTR_RETRY_REASON]: reason,
       [telemetryNames.ATTR_RETRY_DELAY_MS]: 0,
       'error.type': expectedErrorType,
-      [telemetryNames.ATTR_CLIENT_REPLACED]: true,
+      [telemetryNames.ATTR_CLIENT_REPLACED]: reason === 'client_closed',
       [telemetryNames.ATTR_RETRY_MAYBE_SENT]: maybeSent,
     },
   ]);
+}
+
+async function expectOneRecovery(expectedErrorType: string, maybeSent: boolean) {
+  await expectOneImmediateRetry('client_closed', expectedErrorType, maybeSent);
   expect(await harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'client_closed' })).toBe(1);
   expect(
     await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
@@ -278,19 +289,7 @@ test("through a ClientPool, a proxy's closed-client 500 never evicts the healthy
 });
 
 async function expectOneUpstreamRetry(expectedErrorType: string) {
-  const span = await onlySpan(harness);
-  expect(span.status.code).toBe(SpanStatusCode.UNSET);
-  expect(span.attributes[telemetryNames.ATTR_CLOSED_CLIENT_RECOVERIES]).toBe(0);
-  expect(retryEvents(span)).toEqual([
-    {
-      [telemetryNames.ATTR_ATTEMPT]: 1,
-      [ATTR_RETRY_REASON]: 'upstream_client_closed',
-      [telemetryNames.ATTR_RETRY_DELAY_MS]: 0,
-      'error.type': expectedErrorType,
-      [telemetryNames.ATTR_CLIENT_REPLACED]: false,
-      [telemetryNames.ATTR_RETRY_MAYBE_SENT]: true,
-    },
-  ]);
+  await expectOneImmediateRetry('upstream_client_closed', expectedErrorType, true);
   expect(await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
 }
 
