@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from './errors.js';
 import { consoleLogger } from './logger.js';
-import { rejectUnknownKeys } from './option-keys.js';
+import { duration as checkedDuration, MAX_TIMER_MS, rejectUnknownKeys } from './option-checks.js';
 import {
   type CircuitBreakerOptions,
   DEFAULT_BREAKER,
@@ -138,8 +138,6 @@ export const DEFAULT_MAX_RECOVERIES = 2;
 
 /** Above this the schedule and the count stop meaning anything; it also keeps `retry.timeouts()` finite. */
 const MAX_COUNT = 100;
-/** setTimeout's own ceiling (2^31 - 1 ms); longer delays would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRetryPolicy {
   const retry = optionalObject<RetryOptions>(options.retry, 'retry') ?? {};
@@ -251,10 +249,7 @@ function nonNegative(value: unknown, name: string): number | undefined {
   return value;
 }
 
-function duration(value: unknown, name: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(name, `a number of milliseconds from ${min} to ${MAX_TIMER_MS}`, value);
-  }
-  return value;
+/** A duration setTimeout can wait in one go: above 0 (or 0 when `min` is 0), at most 2^31-1 ms. */
+function duration(value: unknown, name: string, min: 0 | 1): number | undefined {
+  return checkedDuration(value, name, { zero: min === 0, max: MAX_TIMER_MS });
 }

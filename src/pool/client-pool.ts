@@ -20,11 +20,11 @@ import type OpenAI from 'openai';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
-import { rejectUnknownKeys } from '../option-keys.js';
+import { duration, MAX_TIMER_MS, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
-import { after, duration, MAX_TIMER_MS, type Timer } from './durations.js';
+import { after, type Timer } from './durations.js';
 import { registerPoolInstruments } from './pool-telemetry.js';
 import {
   createTransport,

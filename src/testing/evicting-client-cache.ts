@@ -8,8 +8,7 @@ import type OpenAI from 'openai';
 // A test tool with a synchronous `acquire`, so it loads undici up front (the main entry never does).
 import * as undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import { rejectUnknownKeys } from '../option-keys.js';
-import { duration } from '../pool/durations.js';
+import { duration, rejectUnknownKeys } from '../option-checks.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
