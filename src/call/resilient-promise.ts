@@ -12,8 +12,9 @@ import { APIPromise } from 'openai/core/api-promise';
 import type { APIResponseProps } from './resilient-call.js';
 
 /**
- * The data of a call's outcome, on the props object the call made for it (its own copy, never openai-node's):
- * a property under a private symbol is cheaper than a WeakMap entry per call.
+ * The data of a call's outcome, on the props of the attempt that succeeded (openai-node made them for that one
+ * request and is done with them; the loop has already put the caller's options on them): a property under a
+ * private symbol is cheaper than a WeakMap entry per call.
  */
 const DATA = Symbol('resilient-chat.data');
 type PropsWithData = APIResponseProps & { [DATA]?: unknown };
