@@ -42,3 +42,17 @@ export class LruMap<K, V> {
     return this.#entries.values();
   }
 }
+
+/** The bounded map `cache` keeps for `owner` (a client, an operation), made on first use. */
+export function lruFor<K extends object, V>(
+  cache: WeakMap<K, LruMap<string, V>>,
+  owner: K,
+  limit: number,
+): LruMap<string, V> {
+  let map = cache.get(owner);
+  if (!map) {
+    map = new LruMap(limit);
+    cache.set(owner, map);
+  }
+  return map;
+}

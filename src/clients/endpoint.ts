@@ -3,7 +3,7 @@
  * `server.port` from its base URL (port made explicit, as the conventions ask), plus the model.
  */
 import type OpenAI from 'openai';
-import { LruMap } from '../lru-map.js';
+import { type LruMap, lruFor } from '../lru-map.js';
 import type { Endpoint } from '../policy/circuit-breakers.js';
 import { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../telemetry/semconv.js';
 
@@ -35,11 +35,7 @@ const endpointsByClient = new WeakMap<OpenAI, LruMap<string, Endpoint>>();
 
 /** The endpoint of a client and model; made once per pair (the hot path builds no string). */
 export function endpointOf(client: OpenAI, model: string | undefined): Endpoint {
-  let byModel = endpointsByClient.get(client);
-  if (!byModel) {
-    byModel = new LruMap(MAX_MODELS_PER_CLIENT);
-    endpointsByClient.set(client, byModel);
-  }
+  const byModel = lruFor(endpointsByClient, client, MAX_MODELS_PER_CLIENT);
   const modelKey = model ?? '';
   let endpoint = byModel.get(modelKey);
   if (!endpoint) {

@@ -6,7 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { serverAttributes } from '../clients/endpoint.js';
-import { LruMap } from '../lru-map.js';
+import { type LruMap, lruFor } from '../lru-map.js';
 import type { Operation, ResponseSummary } from '../operations/index.js';
 import {
   ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
@@ -50,11 +50,7 @@ let lastModel: string | undefined;
 
 export function shapeOf(operation: Operation, model: string | undefined): CallShape {
   if (last && operation === lastOperation && model === lastModel) return last;
-  let byModel = shapes.get(operation);
-  if (!byModel) {
-    byModel = new LruMap(MAX_SHAPES_PER_OPERATION);
-    shapes.set(operation, byModel);
-  }
+  const byModel = lruFor(shapes, operation, MAX_SHAPES_PER_OPERATION);
   const key = model ?? '';
   let shape = byModel.get(key);
   if (!shape) {
