@@ -16,7 +16,12 @@ import {
   runCall,
 } from './call/resilient-call.js';
 import { CallHandle, ResilientAPIPromise, storedData } from './call/resilient-promise.js';
-import { isOpenAIClient, type NormalizedClientSource, toClientSource } from './clients/client-source.js';
+import {
+  isOpenAIClient,
+  isPromiseLike,
+  type NormalizedClientSource,
+  toClientSource,
+} from './clients/client-source.js';
 import { chatOperation, embeddingsOperation, operationFor } from './operations/index.js';
 import { resolveOptions } from './options.js';
 import { CircuitBreakers } from './policy/circuit-breakers.js';
@@ -180,16 +185,19 @@ function derivedSource(
   const derived = new WeakMap<OpenAI, OpenAI>();
   const original = new WeakMap<OpenAI, OpenAI>();
   const unwrap = (client: OpenAI) => original.get(client) ?? client;
+  const derive = (client: OpenAI): OpenAI => {
+    let copy = derived.get(client);
+    if (!copy) {
+      copy = client.withOptions(options);
+      derived.set(client, copy);
+      original.set(copy, client);
+    }
+    return copy;
+  };
   return {
-    async acquire(context) {
-      const client = await source.acquire(context);
-      let copy = derived.get(client);
-      if (!copy) {
-        copy = client.withOptions(options);
-        derived.set(client, copy);
-        original.set(copy, client);
-      }
-      return copy;
+    acquire(context) {
+      const acquired = source.acquire(context);
+      return isPromiseLike(acquired) ? Promise.resolve(acquired).then(derive) : derive(acquired);
     },
     release: (client) => source.release(unwrap(client)),
     retire: (client, error) => source.retire(unwrap(client), error),

@@ -11,7 +11,7 @@ import type OpenAI from 'openai';
 import { APIConnectionTimeoutError } from 'openai';
 import type { APIPromise } from 'openai/core/api-promise';
 import type { Stream } from 'openai/core/streaming';
-import type { NormalizedClientSource } from '../clients/client-source.js';
+import { isPromiseLike, type NormalizedClientSource } from '../clients/client-source.js';
 import { endpointOf } from '../clients/endpoint.js';
 import { CircuitOpenError, ClientNotReplaceableError, recordEarlierAttemptErrors } from '../errors.js';
 import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
@@ -137,7 +137,8 @@ class ResilientCall {
   async #tryAttempt(): Promise<Attempt> {
     let client: OpenAI;
     try {
-      client = await this.#acquire();
+      const acquired = this.#acquire();
+      client = isPromiseLike(acquired) ? await acquired : acquired;
     } catch (error) {
       return { kind: 'failed', error, client: undefined, gate: undefined, deadOnArrival: false };
     }
@@ -163,11 +164,11 @@ class ResilientCall {
    * A client from the source, within the call's deadline and the caller's abort: a source whose `acquire`
    * never settles must not hang the call. A client that arrives after the call stopped waiting goes back.
    */
-  #acquire(): Promise<OpenAI> {
+  #acquire(): OpenAI | Promise<OpenAI> {
     const signal = this.#signal;
     if (signal?.aborted) return Promise.reject(userAbortError(signal));
     const { options, params } = this.#request;
-    let acquiring: Promise<OpenAI>;
+    let acquiring: OpenAI | Promise<OpenAI>;
     try {
       acquiring = this.#deps.source.acquire({
         params,
@@ -204,7 +205,7 @@ class ResilientCall {
           Math.max(0, remaining),
         );
       }
-      acquiring.then(
+      Promise.resolve(acquiring).then(
         (client) => (waiting ? stop(() => resolve(client)) : this.#deps.source.release(client)),
         (error) => stop(() => reject(error)),
       );

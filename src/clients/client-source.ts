@@ -17,7 +17,8 @@ export type Retirement =
   | { kind: 'not_replaceable'; transport: 'dispatcher' | 'fetch' };
 
 export interface NormalizedClientSource {
-  acquire(context: AcquireContext): Promise<OpenAI>;
+  /** A client at once when the source has one at hand (no promise hop on every call), else its promise. */
+  acquire(context: AcquireContext): OpenAI | Promise<OpenAI>;
   release(client: OpenAI): void;
   /** A client whose own transport was found closed (never for a server's word that its client closed). */
   retire(client: OpenAI, error: unknown): Retirement;
@@ -64,11 +65,14 @@ export function toClientSource(
 }
 
 function fromSource(source: ClientSource, origin: string): NormalizedClientSource {
+  const checked = (client: unknown): OpenAI => {
+    if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
+    return client;
+  };
   return {
-    async acquire(context) {
-      const client = await source.acquire(context);
-      if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
-      return client;
+    acquire(context) {
+      const acquired = source.acquire(context);
+      return isPromiseLike(acquired) ? Promise.resolve(acquired).then(checked) : checked(acquired);
     },
     release: (client) => callHook('clients.release()', () => source.release?.(client)),
     retire(client, error) {
@@ -97,7 +101,7 @@ function ownTransport(client: OpenAI): 'dispatcher' | 'fetch' | undefined {
 function singleClientSource(initial: OpenAI, fallbackToGlobalDispatcher: boolean): NormalizedClientSource {
   let current = initial;
   return {
-    acquire: async () => current,
+    acquire: () => current,
     release: () => {},
     retire(client) {
       const transport = ownTransport(client) ?? 'dispatcher';
@@ -109,4 +113,9 @@ function singleClientSource(initial: OpenAI, fallbackToGlobalDispatcher: boolean
       return { kind: 'fallback', transport };
     },
   };
+}
+
+/** A promise or another thenable (a source may return either); an OpenAI client has no `then`. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

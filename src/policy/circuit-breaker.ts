@@ -66,6 +66,9 @@ export function verdictFor(failure: Classification | undefined): AttemptVerdict 
 /** `probe`: 0 for an ordinary attempt, otherwise the probe's number (an old probe's late answer still counts). */
 export type Permit = { allowed: true; probe: number } | { allowed: false; retryAfterMs: number };
 
+/** What every attempt through a closed circuit gets: one shared object, none made per call. */
+const CLOSED_PERMIT: Permit = Object.freeze({ allowed: true, probe: 0 });
+
 export class CircuitBreaker {
   readonly #options: ResolvedBreakerOptions;
   readonly #now: () => number;
@@ -90,7 +93,7 @@ export class CircuitBreaker {
 
   /** Asks to send an attempt. A `probe` permit must be followed by `record()`, or the breaker stays half-open. */
   permit(): Permit {
-    if (this.#state === 'closed') return { allowed: true, probe: 0 };
+    if (this.#state === 'closed') return CLOSED_PERMIT;
     const now = this.#now();
     if (this.#state === 'open') {
       const remaining = this.#openedAt + this.#options.breakDurationMs - now;

@@ -25,13 +25,24 @@ export interface Endpoint {
  */
 export const MAX_BREAKERS = 1000;
 
-/** What one attempt gets from its endpoint's breaker. */
-export interface Gate {
-  endpoint: Endpoint;
-  permit: Permit;
-  state: CircuitState;
+/** What one attempt gets from its endpoint's breaker (a class: one object per attempt, no closure). */
+export class Gate {
+  readonly endpoint: Endpoint;
+  readonly permit: Permit;
+  readonly state: CircuitState;
+  readonly #breaker: CircuitBreaker;
+
+  constructor(breaker: CircuitBreaker, endpoint: Endpoint) {
+    this.#breaker = breaker;
+    this.endpoint = endpoint;
+    this.permit = breaker.permit();
+    this.state = breaker.state;
+  }
+
   /** Reports the attempt's outcome; call once, and only when `permit.allowed`. */
-  record(verdict: AttemptVerdict): void;
+  record(verdict: AttemptVerdict): void {
+    this.#breaker.record(verdict, this.permit.allowed ? this.permit.probe : 0);
+  }
 }
 
 export class CircuitBreakers {
@@ -61,10 +72,7 @@ export class CircuitBreakers {
       entry = { breaker, endpoint };
       this.#byEndpoint.set(endpoint.key, entry);
     }
-    const { breaker } = entry;
-    const permit = breaker.permit();
-    const probe = permit.allowed ? permit.probe : 0;
-    return { endpoint, permit, state: breaker.state, record: (verdict) => breaker.record(verdict, probe) };
+    return new Gate(entry.breaker, endpoint);
   }
 
   /** Current state of every endpoint's breaker, for the state gauge. */
