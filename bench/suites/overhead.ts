@@ -1,23 +1,36 @@
 /**
  * Overhead: what resilient-chat adds to bare openai-node 7, beside what the official
- * @opentelemetry/instrumentation-openai adds to bare openai-node 6 (the peer: it supports only openai < 7),
- * both measured in the same run against a zero-latency loopback server in another process.
+ * @opentelemetry/instrumentation-openai adds to bare openai-node 6 (the peer: it supports only openai < 7)
+ * and, patched on by hand, to openai-node 7 (the same SDK as ours), all measured in the same run.
+ *
+ * Each contender runs in a process of its own (bench/lib/contender-process.ts), as a service runs one client
+ * library: measured in one shared process, each SDK copy's inline caches and heap were shaped by the others,
+ * and a contender's figures depended on which others ran beside it.
+ *
+ * Two transports (see overhead-contenders.ts): the zero-latency loopback server in another process, and
+ * `memory`, which replays the server's answers without a socket and so shows each layer's own CPU quietly.
  *
  * The figures of record are client CPU per call: the main thread's (where every layer's own work runs; the
  * steadiest figure on a shared machine) and the whole process's (which adds the garbage collector's helper
- * threads), both steadier than throughput.
- * Contenders are interleaved round by round so machine drift hits every one alike; each comparison is taken
- * per round and reported as its median and range over the rounds.
+ * threads), both steadier than throughput. Each comparison is taken per round and reported as its median and
+ * range over the rounds.
  */
-import { createRequire } from 'node:module';
-import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
-import OpenAI from 'openai';
-import { createResilientClient } from '../../src/index.js';
-import { tracedServiceSdk } from '../lib/sdk.js';
+import { type ContenderProcess, type Measured, startContender } from '../lib/contender-process.js';
 import { startServerProcess } from '../lib/server-process.js';
 import { quantile } from '../lib/stats.js';
-
-type Call = () => Promise<unknown>;
+import {
+  BARE_6,
+  BARE_7,
+  CONTENDERS,
+  type ContenderName,
+  OURS,
+  OURS_FULL,
+  PEER,
+  PEER_ON_7,
+  type RequestName,
+  TRANSPORTS,
+  type Transport,
+} from './overhead-contenders.js';
 
 /** A figure over the rounds: its median, range and quartiles. */
 export interface Spread {
@@ -58,49 +71,19 @@ export interface PeerComparison {
   processRatio: Spread;
 }
 
-export interface OverheadResult {
-  rounds: number;
+/** Everything measured over one transport. */
+export interface TransportResult {
+  transport: Transport;
   contenders: ContenderResult[];
   deltas: Delta[];
   peerComparisons: PeerComparison[];
+}
+
+export interface OverheadResult {
+  rounds: number;
+  transports: TransportResult[];
+  /** Spans the official instrumentation exported on openai 6 over the loopback (it really traced). */
   instrumentationSpans: number;
-}
-
-const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
-const RESPONSES = { model: 'gpt-4o-mini', input: 'hi' };
-
-/** Calls per second at `concurrency`, and the process's and main thread's CPU time per call (µs). */
-async function throughput(
-  call: Call,
-  calls: number,
-  concurrency: number,
-): Promise<{ cps: number; cpuUs: number; threadCpuUs: number }> {
-  let next = 0;
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  const thread = process.threadCpuUsage();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < calls) await call();
-    }),
-  );
-  const usedThread = process.threadCpuUsage(thread);
-  const used = process.cpuUsage(cpu);
-  return {
-    cps: calls / ((performance.now() - started) / 1000),
-    cpuUs: (used.user + used.system) / calls,
-    threadCpuUs: (usedThread.user + usedThread.system) / calls,
-  };
-}
-
-async function latencies(call: Call, calls: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    await call();
-    out.push((performance.now() - t0) * 1000);
-  }
-  return out;
 }
 
 export function spread(values: readonly number[]): Spread {
@@ -125,145 +108,152 @@ function ratioOfMedians(ours: Spread, peer: Spread): Spread {
   return { median: over(ours.median, peer.median), min: low, max: high, q1: low, q3: high };
 }
 
-export const BARE_7 = 'openai 7 (bare)';
-export const BARE_6 = 'openai 6 (bare)';
-export const PEER = 'openai 6 + instrumentation-openai';
-export const OURS = 'resilient-chat (tracing + metrics)';
-export const OURS_FULL = 'resilient-chat (+ breaker, budget)';
+/** What each contender is measured on: `models.list` (no GenAI span) only against bare openai 7. */
+const MEASURED: Record<ContenderName, readonly RequestName[]> = {
+  [BARE_7]: ['chat', 'responses', 'models.list'],
+  [BARE_6]: ['chat', 'responses'],
+  [PEER]: ['chat', 'responses'],
+  [PEER_ON_7]: ['chat', 'responses'],
+  [OURS]: ['chat', 'responses', 'models.list'],
+  [OURS_FULL]: ['chat'],
+};
 
-export async function runOverhead(options: {
+/** Which deltas and peer comparisons to report: [layer, its bare SDK], named `contender: request`. */
+const DELTAS: readonly (readonly [string, string])[] = [
+  [`${PEER}: chat`, `${BARE_6}: chat`],
+  [`${PEER_ON_7}: chat`, `${BARE_7}: chat`],
+  [`${OURS}: chat`, `${BARE_7}: chat`],
+  [`${OURS_FULL}: chat`, `${BARE_7}: chat`],
+  [`${PEER}: responses`, `${BARE_6}: responses`],
+  [`${PEER_ON_7}: responses`, `${BARE_7}: responses`],
+  [`${OURS}: responses`, `${BARE_7}: responses`],
+  [`${OURS}: models.list`, `${BARE_7}: models.list`],
+];
+const COMPARISONS: readonly (readonly [string, string])[] = [
+  [`${OURS}: chat`, `${PEER}: chat`],
+  [`${OURS_FULL}: chat`, `${PEER}: chat`],
+  [`${OURS}: responses`, `${PEER}: responses`],
+  [`${OURS}: chat`, `${PEER_ON_7}: chat`],
+  [`${OURS_FULL}: chat`, `${PEER_ON_7}: chat`],
+  [`${OURS}: responses`, `${PEER_ON_7}: responses`],
+];
+
+interface Sizes {
   calls: number;
   rounds: number;
   concurrency: number;
-}): Promise<OverheadResult> {
-  if (options.rounds < 3) throw new Error('overhead: at least three rounds, for a spread');
-  const server = await startServerProcess();
-  const sdk = tracedServiceSdk();
-  const fullSdk = tracedServiceSdk();
-  const instrumentationSdk = tracedServiceSdk();
+  /** Per request, before any measurement (over the loopback; five times as many from memory). */
+  warmUpCalls: number;
+}
+
+/**
+ * Every contender in a process of its own, warmed up alone to a steady state (a fresh process needs about
+ * 10,000 calls before its JIT and heap settle), then measured in turns, the start of the order rotating each
+ * round so that no contender always runs first after the others' garbage.
+ */
+async function measureTransport(
+  transport: Transport,
+  serverUrl: string,
+  sizes: Sizes,
+): Promise<{ results: Record<string, Measured[]>; peerSpans: number }> {
+  // One at a time a call over the loopback shows latency; from memory it would show nothing worth a table.
+  const latencyCalls = transport === 'loopback' ? Math.floor(sizes.calls / 8) : 0;
+  // A call from memory costs a fifth of one over the loopback: five times as many make a measurement as long.
+  const scale = transport === 'memory' ? 5 : 1;
+  const processes: ContenderProcess[] = [];
   try {
-    const apiKey = 'sk-bench';
-    const baseURL = server.url;
-    const bare7 = new OpenAI({ apiKey, baseURL });
-    // Tracing and metrics on, nothing else that costs per call: no breaker, no budget, no Idempotency-Key.
-    const ours = createResilientClient({
-      clients: new OpenAI({ apiKey, baseURL }),
-      tracerProvider: sdk.tracerProvider,
-      meterProvider: sdk.meterProvider,
-      circuitBreaker: false,
-      retryBudget: false,
-      idempotencyKeys: false,
-      logger: false,
-    });
-    // Every feature on, as the defaults have them: breaker, retry budget and Idempotency-Key.
-    const oursFull = createResilientClient({
-      clients: new OpenAI({ apiKey, baseURL }),
-      tracerProvider: fullSdk.tracerProvider,
-      meterProvider: fullSdk.meterProvider,
-      logger: false,
-    });
-    // openai 6 twice, as two module instances: the instrumentation patches the prototypes of the one it is
-    // given, so the bare one is the CommonJS build and the patched one the ES module build (patched by hand:
-    // the package is installed as `openai6`, so the instrumentation's require hook would not see it).
-    const Bare6 = (createRequire(import.meta.url)('openai6') as { default: typeof import('openai6').default })
-      .default;
-    const openai6 = await import('openai6');
-    if ((Bare6 as unknown) === openai6.default) throw new Error('overhead: openai 6 loaded once, not twice');
-    const bare6 = new Bare6({ apiKey, baseURL });
-    const instrumentation = new OpenAIInstrumentation({ enabled: false });
-    instrumentation.setTracerProvider(instrumentationSdk.tracerProvider);
-    instrumentation.setMeterProvider(instrumentationSdk.meterProvider);
-    for (const definition of instrumentation.getModuleDefinitions()) definition.patch?.(openai6, '6.30.1');
-    instrumentation.enable(); // its patched methods record only while enabled
-    const peer = new openai6.default({ apiKey, baseURL });
-
-    const contenders: Record<string, Call> = {
-      [`${BARE_7}: chat`]: () => bare7.chat.completions.create(CHAT),
-      [`${BARE_6}: chat`]: () => bare6.chat.completions.create(CHAT),
-      [`${PEER}: chat`]: () => peer.chat.completions.create(CHAT),
-      [`${OURS}: chat`]: () => ours.chat.completions.create(CHAT),
-      [`${OURS_FULL}: chat`]: () => oursFull.chat.completions.create(CHAT),
-      [`${BARE_7}: responses`]: () => bare7.responses.create(RESPONSES),
-      [`${BARE_6}: responses`]: () => bare6.responses.create(RESPONSES),
-      [`${PEER}: responses`]: () => peer.responses.create(RESPONSES),
-      [`${OURS}: responses`]: () => ours.responses.create(RESPONSES),
-      [`${BARE_7}: models.list`]: async () => bare7.models.list(),
-      [`${OURS}: models.list`]: async () => ours.models.list(),
-    };
-    const names = Object.keys(contenders);
-    for (const call of Object.values(contenders)) await throughput(call, 1_000, options.concurrency); // warm-up
-
-    const cps: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    const threadCpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    const lat: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    for (let round = 0; round < options.rounds; round++) {
-      for (const [name, call] of Object.entries(contenders)) {
-        const measured = await throughput(call, options.calls, options.concurrency);
-        cps[name]?.push(measured.cps);
-        cpu[name]?.push(measured.cpuUs);
-        threadCpu[name]?.push(measured.threadCpuUs);
-        lat[name]?.push(...(await latencies(call, Math.floor(options.calls / 8))));
+    for (const name of CONTENDERS)
+      processes.push(await startContender(name, serverUrl, transport, sizes.warmUpCalls * scale));
+    const results: Record<string, Measured[]> = {};
+    for (let round = 0; round < sizes.rounds; round++) {
+      for (let i = 0; i < processes.length; i++) {
+        const contender = processes[(i + round) % processes.length] as ContenderProcess;
+        for (const request of MEASURED[contender.name]) {
+          const key = `${contender.name}: ${request}`;
+          const measured = await contender.measure(request, {
+            calls: sizes.calls * scale,
+            concurrency: sizes.concurrency,
+            latencyCalls,
+          });
+          results[key] = [...(results[key] ?? []), measured];
+        }
       }
     }
+    const peer = processes.find((p) => p.name === PEER);
+    return { results, peerSpans: peer ? await peer.stop() : 0 };
+  } finally {
+    await Promise.allSettled(processes.map((p) => p.stop()));
+  }
+}
 
-    const at = (table: Record<string, number[]>, name: string) => {
-      const values = table[name];
-      if (!values) throw new Error(`overhead: no contender named ${name}`);
-      return values;
-    };
-    const perRound = (f: (round: number) => number) =>
-      spread(Array.from({ length: options.rounds }, (_, i) => f(i)));
-    const extra = (layer: string, base: string, round: number, table = threadCpu) =>
-      (at(table, layer)[round] as number) - (at(table, base)[round] as number);
-    const delta = (layer: string, base: string): Delta => ({
+function summarize(
+  transport: Transport,
+  results: Record<string, Measured[]>,
+  rounds: number,
+): TransportResult {
+  const at = (name: string, f: (m: Measured) => number) => {
+    const measured = results[name];
+    if (!measured) throw new Error(`overhead: nothing measured for ${name}`);
+    return measured.map(f);
+  };
+  const threadCpu = (m: Measured) => m.threadCpuUs;
+  const processCpu = (m: Measured) => m.cpuUs;
+  const perRound = (f: (round: number) => number) => spread(Array.from({ length: rounds }, (_, i) => f(i)));
+  const extra = (layer: string, base: string, f: (m: Measured) => number) =>
+    perRound((i) => (at(layer, f)[i] as number) - (at(base, f)[i] as number));
+  const baseOf = (layer: string) => DELTAS.find(([l]) => l === layer)?.[1] ?? layer;
+  return {
+    transport,
+    contenders: Object.keys(results).map((name) => {
+      const latencies = (results[name] ?? []).flatMap((m) => m.latenciesUs);
+      return {
+        name,
+        callsPerSecond: quantile(
+          at(name, (m) => m.cps),
+          0.5,
+        ),
+        cpuUsPerCall: quantile(at(name, processCpu), 0.5),
+        threadCpuUsPerCall: quantile(at(name, threadCpu), 0.5),
+        latencyUs: {
+          p50: latencies.length ? quantile(latencies, 0.5) : Number.NaN,
+          p99: latencies.length ? quantile(latencies, 0.99) : Number.NaN,
+        },
+      };
+    }),
+    deltas: DELTAS.map(([layer, base]) => ({
       layer,
       base,
-      extraCpuUs: perRound((i) => extra(layer, base, i)),
-      extraProcessCpuUs: perRound((i) => extra(layer, base, i, cpu)),
-      throughputRatio: perRound((i) => (at(cps, layer)[i] as number) / (at(cps, base)[i] as number)),
-    });
-    const compare = (ours: string, oursBase: string, peer: string, peerBase: string): PeerComparison => ({
+      extraCpuUs: extra(layer, base, threadCpu),
+      extraProcessCpuUs: extra(layer, base, processCpu),
+      throughputRatio: perRound(
+        (i) => (at(layer, (m) => m.cps)[i] as number) / (at(base, (m) => m.cps)[i] as number),
+      ),
+    })),
+    peerComparisons: COMPARISONS.map(([ours, peer]) => ({
       ours,
       peer,
-      ratio: ratioOfMedians(
-        perRound((i) => extra(ours, oursBase, i)),
-        perRound((i) => extra(peer, peerBase, i)),
-      ),
+      ratio: ratioOfMedians(extra(ours, baseOf(ours), threadCpu), extra(peer, baseOf(peer), threadCpu)),
       processRatio: ratioOfMedians(
-        perRound((i) => extra(ours, oursBase, i, cpu)),
-        perRound((i) => extra(peer, peerBase, i, cpu)),
+        extra(ours, baseOf(ours), processCpu),
+        extra(peer, baseOf(peer), processCpu),
       ),
-    });
+    })),
+  };
+}
 
-    return {
-      rounds: options.rounds,
-      contenders: names.map((name) => ({
-        name,
-        callsPerSecond: quantile(at(cps, name), 0.5),
-        cpuUsPerCall: quantile(at(cpu, name), 0.5),
-        threadCpuUsPerCall: quantile(at(threadCpu, name), 0.5),
-        latencyUs: { p50: quantile(at(lat, name), 0.5), p99: quantile(at(lat, name), 0.99) },
-      })),
-      deltas: [
-        delta(`${PEER}: chat`, `${BARE_6}: chat`),
-        delta(`${OURS}: chat`, `${BARE_7}: chat`),
-        delta(`${OURS_FULL}: chat`, `${BARE_7}: chat`),
-        delta(`${PEER}: responses`, `${BARE_6}: responses`),
-        delta(`${OURS}: responses`, `${BARE_7}: responses`),
-        delta(`${OURS}: models.list`, `${BARE_7}: models.list`),
-      ],
-      peerComparisons: [
-        compare(`${OURS}: chat`, `${BARE_7}: chat`, `${PEER}: chat`, `${BARE_6}: chat`),
-        compare(`${OURS_FULL}: chat`, `${BARE_7}: chat`, `${PEER}: chat`, `${BARE_6}: chat`),
-        compare(`${OURS}: responses`, `${BARE_7}: responses`, `${PEER}: responses`, `${BARE_6}: responses`),
-      ],
-      instrumentationSpans: instrumentationSdk.spanExporter.exported,
-    };
+export async function runOverhead(sizes: Sizes): Promise<OverheadResult> {
+  if (sizes.rounds < 3) throw new Error('overhead: at least three rounds, for a spread');
+  const server = await startServerProcess();
+  try {
+    const transports: TransportResult[] = [];
+    let instrumentationSpans = 0;
+    for (const transport of TRANSPORTS) {
+      const { results, peerSpans } = await measureTransport(transport, server.url, sizes);
+      if (transport === 'loopback') instrumentationSpans = peerSpans;
+      transports.push(summarize(transport, results, sizes.rounds));
+    }
+    return { rounds: sizes.rounds, transports, instrumentationSpans };
   } finally {
-    await sdk.shutdown();
-    await fullSdk.shutdown();
-    await instrumentationSdk.shutdown();
     await server.stop();
   }
 }
