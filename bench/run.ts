@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatMs, quantile, round, table } from './lib/stats.js';
+import { runBreakdown } from './suites/breakdown.js';
 import { runChurn } from './suites/churn.js';
 import { runMemory } from './suites/memory.js';
 import { runOverhead, type Spread } from './suites/overhead.js';
@@ -24,6 +25,7 @@ const wanted = (suite: string) => only === undefined || only === suite;
 const sizes = quick
   ? {
       overhead: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000, runs: 1 },
+      breakdown: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000 },
       profile: { calls: 3_000, concurrency: 16, top: 15 },
       recovery: { calls: 50, builtInCalls: 2, cacheSize: 200 },
       churn: { calls: 2_000, rounds: 3 },
@@ -32,6 +34,7 @@ const sizes = quick
     }
   : {
       overhead: { calls: 2_000, rounds: 10, concurrency: 16, warmUpCalls: 10_000, runs: 3 },
+      breakdown: { calls: 10_000, rounds: 6, concurrency: 16, warmUpCalls: 10_000 },
       profile: { calls: 10_000, concurrency: 16, top: 15 },
       recovery: { calls: 500, builtInCalls: 5, cacheSize: 200 },
       churn: { calls: 20_000, rounds: 5 },
@@ -63,6 +66,7 @@ const overheadRuns = await suite(
   },
 );
 const overhead = overheadRuns?.[0];
+const breakdown = await suite('breakdown', ' (about three minutes)', () => runBreakdown(sizes.breakdown));
 const profile = await suite('profile', '', () => runProfile(sizes.profile));
 const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
 const churn = await suite('churn', ' (a few minutes)', () => runChurn(sizes.churn));
@@ -146,6 +150,16 @@ The tables below are the first run's.
 
 ${perTransport.join('\n\n')}`);
 }
+
+if (breakdown)
+  sections.push(`## Where the added CPU goes (from memory, ${breakdown.rounds} rounds)
+
+Each step is a contender of its own, in a process of its own, measured in the same run as the step before it; the figure is the main-thread CPU per chat call the step adds (median, and range over the rounds). Tracing and metrics are each measured on top of the attempt loop alone, so the two together may differ a little from their sum.
+
+${table(
+  ['who', 'step', 'extra CPU per call: main thread'],
+  breakdown.steps.map((s) => [s.who, s.step, spreadOf(s.extraCpuUs, us1)]),
+)}`);
 
 if (profile)
   sections.push(`## Where resilient-chat's client CPU goes

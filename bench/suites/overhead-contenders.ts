@@ -10,6 +10,8 @@
  */
 import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
 import OpenAI from 'openai';
+import { APIPromise } from 'openai/core/api-promise';
+import type { APIResponseProps, FinalRequestOptions } from '../../src/call/resilient-call.js';
 import { createResilientClient } from '../../src/index.js';
 import { tracedServiceSdk } from '../lib/sdk.js';
 
@@ -20,7 +22,26 @@ export const PEER_ON_7 = 'openai 7 + instrumentation-openai (patched by hand)';
 export const OURS = 'resilient-chat (tracing + metrics)';
 export const OURS_FULL = 'resilient-chat (+ breaker, budget)';
 export const CONTENDERS = [BARE_7, BARE_6, PEER, PEER_ON_7, OURS, OURS_FULL] as const;
-export type ContenderName = (typeof CONTENDERS)[number];
+
+// The breakdown suite's steps between bare openai-node and the lean contender, and the peer's.
+export const FACADE_FLOOR = 'openai 7 behind a minimal request() override';
+export const OURS_NO_SDK = 'resilient-chat (no OpenTelemetry SDK)';
+export const OURS_TRACING = 'resilient-chat (tracing only)';
+export const OURS_METRICS = 'resilient-chat (metrics only)';
+export const PEER_METRICS = 'openai 6 + instrumentation-openai (metrics only)';
+export const BREAKDOWN_CONTENDERS = [
+  BARE_7,
+  FACADE_FLOOR,
+  OURS_NO_SDK,
+  OURS_TRACING,
+  OURS_METRICS,
+  OURS,
+  BARE_6,
+  PEER_METRICS,
+  PEER,
+] as const;
+
+export type ContenderName = (typeof CONTENDERS)[number] | (typeof BREAKDOWN_CONTENDERS)[number];
 
 export const REQUESTS = ['chat', 'responses', 'models.list'] as const;
 export type RequestName = (typeof REQUESTS)[number];
@@ -51,10 +72,15 @@ const callsOf = (client: AnyOpenAI): Contender['call'] => ({
 export type Transport = 'loopback' | 'memory';
 export const TRANSPORTS: readonly Transport[] = ['loopback', 'memory'];
 
-/** The official instrumentation, recording into `sdk`, patched onto the openai module given. */
-function instrument(openai: object, version: string, sdk: ReturnType<typeof tracedServiceSdk>): void {
+/** The official instrumentation, recording into `sdk` (its metrics only, when asked), patched onto the openai module given. */
+function instrument(
+  openai: object,
+  version: string,
+  sdk: ReturnType<typeof tracedServiceSdk>,
+  signals: 'all' | 'metrics' = 'all',
+): void {
   const instrumentation = new OpenAIInstrumentation({ enabled: false });
-  instrumentation.setTracerProvider(sdk.tracerProvider);
+  if (signals === 'all') instrumentation.setTracerProvider(sdk.tracerProvider);
   instrumentation.setMeterProvider(sdk.meterProvider);
   // Patched by hand: openai 6 is installed as `openai6`, which the require hook would not see, and openai 7 is
   // outside the instrumentation's supported range (its chat and Responses methods are the same).
@@ -88,6 +114,27 @@ export async function buildContender(
       instrument(openai6, '6.30.1', sdk);
       return contender(new openai6.default({ apiKey, baseURL, fetch }));
     }
+    case PEER_METRICS: {
+      const openai6 = await import('openai6');
+      instrument(openai6, '6.30.1', sdk, 'metrics');
+      return contender(new openai6.default({ apiKey, baseURL, fetch }));
+    }
+    case FACADE_FLOOR:
+      return contender(new MinimalFacade(new OpenAI({ apiKey, baseURL, fetch })));
+    case OURS_NO_SDK:
+    case OURS_TRACING:
+    case OURS_METRICS:
+      return contender(
+        createResilientClient({
+          clients: new OpenAI({ apiKey, baseURL, fetch }),
+          tracerProvider: name === OURS_TRACING ? sdk.tracerProvider : undefined,
+          meterProvider: name === OURS_METRICS ? sdk.meterProvider : undefined,
+          circuitBreaker: false,
+          retryBudget: false,
+          idempotencyKeys: false,
+          logger: false,
+        }),
+      );
     case PEER_ON_7: {
       const openai7 = await import('openai');
       instrument(openai7, '7.57.0', sdk);
@@ -148,4 +195,35 @@ async function replayingFetch(serverUrl: string): Promise<typeof fetch> {
     if (!answer) throw new Error(`overhead: the memory transport has no answer for ${path}`);
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   };
+}
+
+/** An APIPromise's two parts, which openai-node keeps in properties its types call private. */
+interface APIPromiseParts {
+  responsePromise: Promise<APIResponseProps>;
+  parseResponse: (client: OpenAI, props: APIResponseProps) => unknown;
+}
+
+/**
+ * The least any wrapper that owns the promise pays per call over openai 7: `request()` overridden to send
+ * through another client with its retries off, its data handed back in openai's own promise type. No loop,
+ * no policy, no telemetry: the floor under resilient-chat's facade.
+ */
+class MinimalFacade extends OpenAI {
+  readonly #inner: OpenAI;
+
+  constructor(inner: OpenAI) {
+    super({ apiKey: 'sk-bench', baseURL: inner.baseURL });
+    this.#inner = inner;
+  }
+
+  override request<Rsp>(options: FinalRequestOptions | Promise<FinalRequestOptions>): APIPromise<Rsp> {
+    const inner = this.#inner;
+    const answered = Promise.resolve(options).then(async (resolved) => {
+      const promise = inner.request<Rsp>({ ...resolved, maxRetries: 0 }) as unknown as APIPromiseParts;
+      const props = await promise.responsePromise;
+      return { ...props, data: await promise.parseResponse.call(promise, inner, props) };
+    });
+    const parse = (_client: OpenAI, props: APIResponseProps & { data?: unknown }) => props.data;
+    return new APIPromise<Rsp>(this, answered, parse as ConstructorParameters<typeof APIPromise<Rsp>>[2]);
+  }
 }

@@ -15,14 +15,13 @@
  * threads), both steadier than throughput. Each comparison is taken per round and reported as its median and
  * range over the rounds.
  */
-import { type ContenderProcess, type Measured, startContender } from '../lib/contender-process.js';
+import { type Measured, measureInTurns } from '../lib/contender-process.js';
 import { startServerProcess } from '../lib/server-process.js';
 import { quantile } from '../lib/stats.js';
 import {
   BARE_6,
   BARE_7,
   CONTENDERS,
-  type ContenderName,
   OURS,
   OURS_FULL,
   PEER,
@@ -109,7 +108,7 @@ function ratioOfMedians(ours: Spread, peer: Spread): Spread {
 }
 
 /** What each contender is measured on: `models.list` (no GenAI span) only against bare openai 7. */
-const MEASURED: Record<ContenderName, readonly RequestName[]> = {
+const MEASURED: Record<(typeof CONTENDERS)[number], readonly RequestName[]> = {
   [BARE_7]: ['chat', 'responses', 'models.list'],
   [BARE_6]: ['chat', 'responses'],
   [PEER]: ['chat', 'responses'],
@@ -144,46 +143,6 @@ interface Sizes {
   concurrency: number;
   /** Per request, before any measurement (over the loopback; five times as many from memory). */
   warmUpCalls: number;
-}
-
-/**
- * Every contender in a process of its own, warmed up alone to a steady state (a fresh process needs about
- * 10,000 calls before its JIT and heap settle), then measured in turns, the start of the order rotating each
- * round so that no contender always runs first after the others' garbage.
- */
-async function measureTransport(
-  transport: Transport,
-  serverUrl: string,
-  sizes: Sizes,
-): Promise<{ results: Record<string, Measured[]>; peerSpans: number }> {
-  // One at a time a call over the loopback shows latency; from memory it would show nothing worth a table.
-  const latencyCalls = transport === 'loopback' ? Math.floor(sizes.calls / 8) : 0;
-  // A call from memory costs a fifth of one over the loopback: five times as many make a measurement as long.
-  const scale = transport === 'memory' ? 5 : 1;
-  const processes: ContenderProcess[] = [];
-  try {
-    for (const name of CONTENDERS)
-      processes.push(await startContender(name, serverUrl, transport, sizes.warmUpCalls * scale));
-    const results: Record<string, Measured[]> = {};
-    for (let round = 0; round < sizes.rounds; round++) {
-      for (let i = 0; i < processes.length; i++) {
-        const contender = processes[(i + round) % processes.length] as ContenderProcess;
-        for (const request of MEASURED[contender.name]) {
-          const key = `${contender.name}: ${request}`;
-          const measured = await contender.measure(request, {
-            calls: sizes.calls * scale,
-            concurrency: sizes.concurrency,
-            latencyCalls,
-          });
-          results[key] = [...(results[key] ?? []), measured];
-        }
-      }
-    }
-    const peer = processes.find((p) => p.name === PEER);
-    return { results, peerSpans: peer ? await peer.stop() : 0 };
-  } finally {
-    await Promise.allSettled(processes.map((p) => p.stop()));
-  }
 }
 
 function summarize(
@@ -248,8 +207,13 @@ export async function runOverhead(sizes: Sizes): Promise<OverheadResult> {
     const transports: TransportResult[] = [];
     let instrumentationSpans = 0;
     for (const transport of TRANSPORTS) {
-      const { results, peerSpans } = await measureTransport(transport, server.url, sizes);
-      if (transport === 'loopback') instrumentationSpans = peerSpans;
+      const { results, spans } = await measureInTurns(
+        CONTENDERS.map((name) => ({ name, requests: MEASURED[name] })),
+        transport,
+        server.url,
+        sizes,
+      );
+      if (transport === 'loopback') instrumentationSpans = spans[PEER] ?? 0;
       transports.push(summarize(transport, results, sizes.rounds));
     }
     return { rounds: sizes.rounds, transports, instrumentationSpans };
