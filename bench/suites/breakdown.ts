@@ -9,8 +9,7 @@
  */
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
 import { startServerProcess } from '../lib/server-process.js';
-import type { Spread } from './overhead.js';
-import { spread } from './overhead.js';
+import { type Spread, spread } from './overhead.js';
 import {
   BARE_6,
   BARE_7,
