@@ -102,67 +102,49 @@ export async function buildContender(
     spans: () => sdk.spanExporter.exported,
     shutdown: () => sdk.shutdown(),
   });
+  const openai6 = async (instrumented?: 'all' | 'metrics') => {
+    const module = await import('openai6');
+    if (instrumented) instrument(module, '6.30.1', sdk, instrumented);
+    return contender(new module.default({ apiKey, baseURL, fetch }));
+  };
+  const ours = (signals: { tracing: boolean; metrics: boolean }, features: 'lean' | 'all' = 'lean') =>
+    contender(
+      createResilientClient({
+        clients: new OpenAI({ apiKey, baseURL, fetch }),
+        tracerProvider: signals.tracing ? sdk.tracerProvider : undefined,
+        meterProvider: signals.metrics ? sdk.meterProvider : undefined,
+        // Lean: nothing else that costs per call, no breaker, no budget, no Idempotency-Key. All: as the
+        // defaults have them.
+        ...(features === 'lean' ? { circuitBreaker: false, retryBudget: false, idempotencyKeys: false } : {}),
+        logger: false,
+      }),
+    );
   switch (name) {
     case BARE_7:
       return contender(new OpenAI({ apiKey, baseURL, fetch }));
-    case BARE_6: {
-      const openai6 = await import('openai6');
-      return contender(new openai6.default({ apiKey, baseURL, fetch }));
-    }
-    case PEER: {
-      const openai6 = await import('openai6');
-      instrument(openai6, '6.30.1', sdk);
-      return contender(new openai6.default({ apiKey, baseURL, fetch }));
-    }
-    case PEER_METRICS: {
-      const openai6 = await import('openai6');
-      instrument(openai6, '6.30.1', sdk, 'metrics');
-      return contender(new openai6.default({ apiKey, baseURL, fetch }));
-    }
-    case FACADE_FLOOR:
-      return contender(new MinimalFacade(new OpenAI({ apiKey, baseURL, fetch })));
-    case OURS_NO_SDK:
-    case OURS_TRACING:
-    case OURS_METRICS:
-      return contender(
-        createResilientClient({
-          clients: new OpenAI({ apiKey, baseURL, fetch }),
-          tracerProvider: name === OURS_TRACING ? sdk.tracerProvider : undefined,
-          meterProvider: name === OURS_METRICS ? sdk.meterProvider : undefined,
-          circuitBreaker: false,
-          retryBudget: false,
-          idempotencyKeys: false,
-          logger: false,
-        }),
-      );
+    case BARE_6:
+      return openai6();
+    case PEER:
+      return openai6('all');
+    case PEER_METRICS:
+      return openai6('metrics');
     case PEER_ON_7: {
       const openai7 = await import('openai');
       instrument(openai7, '7.57.0', sdk);
       return contender(new openai7.default({ apiKey, baseURL, fetch }));
     }
+    case FACADE_FLOOR:
+      return contender(new MinimalFacade(new OpenAI({ apiKey, baseURL, fetch })));
+    case OURS_NO_SDK:
+      return ours({ tracing: false, metrics: false });
+    case OURS_TRACING:
+      return ours({ tracing: true, metrics: false });
+    case OURS_METRICS:
+      return ours({ tracing: false, metrics: true });
     case OURS:
-      // Tracing and metrics on, nothing else that costs per call: no breaker, no budget, no Idempotency-Key.
-      return contender(
-        createResilientClient({
-          clients: new OpenAI({ apiKey, baseURL, fetch }),
-          tracerProvider: sdk.tracerProvider,
-          meterProvider: sdk.meterProvider,
-          circuitBreaker: false,
-          retryBudget: false,
-          idempotencyKeys: false,
-          logger: false,
-        }),
-      );
+      return ours({ tracing: true, metrics: true });
     case OURS_FULL:
-      // Every feature on, as the defaults have them: breaker, retry budget and Idempotency-Key.
-      return contender(
-        createResilientClient({
-          clients: new OpenAI({ apiKey, baseURL, fetch }),
-          tracerProvider: sdk.tracerProvider,
-          meterProvider: sdk.meterProvider,
-          logger: false,
-        }),
-      );
+      return ours({ tracing: true, metrics: true }, 'all');
   }
 }
 
