@@ -26,7 +26,8 @@ export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_INVALID_CLIENT'
   | 'RESILIENT_CHAT_CIRCUIT_OPEN'
   | 'RESILIENT_CHAT_POOL_CLOSED'
-  | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE';
+  | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE'
+  | 'RESILIENT_CHAT_SETTING_UNAVAILABLE';
 
 /** An option passed to `createResilientClient` (or `createResilientChat`, `ClientPool`) is missing, misspelt, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
@@ -124,6 +125,33 @@ export class ClientNotReplaceableError extends APIConnectionError {
   }
 }
 
+/**
+ * A setting of the client itself (`apiKey`, `baseURL`, `webhookSecret`...) was read from, or written to, a
+ * resilient client whose requests are sent by the clients of a factory, a source or a ClientPool, each with
+ * settings of its own: the resilient client has none to give, and never makes one up. Read it from a client
+ * of your source, or pass a single `OpenAI` instance as `clients` (its settings are then the resilient
+ * client's own, read and written through).
+ */
+export class ClientSettingUnavailableError extends Error {
+  override readonly name = 'ClientSettingUnavailableError';
+  readonly code = 'RESILIENT_CHAT_SETTING_UNAVAILABLE' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_SETTING_UNAVAILABLE');
+  }
+  /** The setting, e.g. `baseURL`. */
+  readonly setting: string;
+
+  constructor(setting: string) {
+    super(
+      `resilient-chat: \`client.${setting}\` is not known: this client sends each request through a client from its \`clients\` factory, source or ClientPool, each with its own ${setting}. Read it from a client of that source, or pass a single OpenAI instance as \`clients\` (README, "Settings of the client")`,
+    );
+    this.setting = setting;
+  }
+}
+
 /** `acquire` was called on a ClientPool after `close()`. */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
@@ -175,7 +203,8 @@ export type ResilientChatError =
   | InvalidClientError
   | CircuitOpenError
   | PoolClosedError
-  | ClientNotReplaceableError;
+  | ClientNotReplaceableError
+  | ClientSettingUnavailableError;
 
 /**
  * Whether `value` is an error resilient-chat raised, from any copy of the package.

@@ -5,7 +5,7 @@
  * What counts as substance is the operation's to say (src/operations/).
  */
 import { APIConnectionTimeoutError } from 'openai';
-import { Stream } from 'openai/core/streaming';
+import { type APIResponseProps, Stream } from '../openai-internals.js';
 import type { ResponseSummary, StreamAccumulator } from '../operations/index.js';
 
 export interface OpenedStream {
@@ -25,11 +25,37 @@ export interface OpenedStream {
 const MAX_HELD_BACK_EVENTS = 16;
 
 /**
+ * A stream that answered and then failed before its first event of substance: the attempt failed (and may be
+ * retried), and should the call give up on it, the caller gets what openai-node would have given: the stream,
+ * whose iterator yields what came before and then throws `error` (see `failingStream`).
+ */
+export class StreamOpenFailure {
+  readonly error: unknown;
+  readonly buffered: readonly unknown[];
+  /** The props of the response the stream came from (its headers, for `withResponse()`). */
+  readonly props: APIResponseProps;
+  readonly controller: AbortController;
+
+  constructor(
+    error: unknown,
+    buffered: readonly unknown[],
+    props: APIResponseProps,
+    controller: AbortController,
+  ) {
+    this.error = error;
+    this.buffered = buffered;
+    this.props = props;
+    this.controller = controller;
+  }
+}
+
+/**
  * Reads an opened stream up to its first event of substance, at most `timeLimitMs`. On any failure the
- * upstream request is aborted so its socket is freed.
+ * upstream request is aborted so its socket is freed, and a StreamOpenFailure is thrown.
  */
 export async function firstEvent(
   upstream: Stream<unknown>,
+  props: APIResponseProps,
   timeLimitMs: number | undefined,
   hasSubstance: (event: unknown) => boolean,
 ): Promise<OpenedStream> {
@@ -55,10 +81,24 @@ export async function firstEvent(
     }
   } catch (error) {
     upstream.controller.abort();
-    throw error;
+    throw new StreamOpenFailure(error, buffered, props, upstream.controller);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The stream a call hands over when it gave up on a failure that came after the response's headers: as
+ * openai-node's own stream would, `await create()` resolves to it, and its iterator yields the events that
+ * came before the failure and then throws the failure, so a caller's `try` around `for await` sees it.
+ */
+export function failingStream(failure: StreamOpenFailure): Stream<unknown> {
+  const { buffered, error } = failure;
+  async function* replay(): AsyncGenerator<unknown> {
+    yield* buffered;
+    throw error;
+  }
+  return new Stream(replay, failure.controller);
 }
 
 export type StreamEnd =

@@ -5,7 +5,11 @@
 import OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from '../errors.js';
 import { callHook } from '../hook-errors.js';
+import { ownTransport } from '../openai-internals.js';
 import type { AcquireContext, ClientSource, ClientsOption } from '../types.js';
+
+/** What `withOptions()` takes: openai-node's client options. */
+export type ClientOptions = Parameters<OpenAI['withOptions']>[0];
 
 /** What retiring a dead client did. */
 export type Retirement =
@@ -22,6 +26,17 @@ export interface NormalizedClientSource {
   release(client: OpenAI): void;
   /** A client whose own transport was found closed (never for a server's word that its client closed). */
   retire(client: OpenAI, error: unknown): Retirement;
+  /**
+   * For a single instance, the client it serves now (whose settings the resilient client shows as its own);
+   * undefined for a factory, a source or a pool, whose clients each have their own.
+   */
+  readonly single: (() => OpenAI) | undefined;
+  /**
+   * The same source whose clients are `client.withOptions(options)`: for a single instance made at once (so
+   * openai-node's checks of the options throw here, as from its own `withOptions`), for the others once per
+   * source client, when it is first acquired.
+   */
+  withOptions(options: ClientOptions): NormalizedClientSource;
 }
 
 /**
@@ -69,7 +84,7 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
     if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
     return client;
   };
-  return {
+  const normalized: NormalizedClientSource = {
     acquire(context) {
       const acquired = source.acquire(context);
       return isPromiseLike(acquired) ? Promise.resolve(acquired).then(checked) : checked(acquired);
@@ -79,16 +94,40 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
       callHook('clients.invalidate()', () => source.invalidate?.(client, error));
       return { kind: 'replaced' };
     },
+    single: undefined,
+    withOptions: (options) => derivedSource(normalized, options),
   };
+  return normalized;
 }
 
-/** The transport a client brought: its own dispatcher, its own fetch, or neither (Node's global dispatcher). */
-function ownTransport(client: OpenAI): 'dispatcher' | 'fetch' | undefined {
-  const fetchOptions = client.fetchOptions as { dispatcher?: unknown } | undefined;
-  if (fetchOptions?.dispatcher !== undefined) return 'dispatcher';
-  // `_options` is protected in openai's types; it is where a custom fetch given to the constructor lives.
-  if ((client as unknown as { _options?: { fetch?: unknown } })._options?.fetch !== undefined) return 'fetch';
-  return undefined;
+/**
+ * A source's clients, each as `client.withOptions(options)`: made once per source client, when first
+ * acquired, and handed back to the source as the client it gave.
+ */
+function derivedSource(source: NormalizedClientSource, options: ClientOptions): NormalizedClientSource {
+  const derived = new WeakMap<OpenAI, OpenAI>();
+  const original = new WeakMap<OpenAI, OpenAI>();
+  const unwrap = (client: OpenAI) => original.get(client) ?? client;
+  const derive = (client: OpenAI): OpenAI => {
+    let copy = derived.get(client);
+    if (!copy) {
+      copy = client.withOptions(options);
+      derived.set(client, copy);
+      original.set(copy, client);
+    }
+    return copy;
+  };
+  const normalized: NormalizedClientSource = {
+    acquire(context) {
+      const acquired = source.acquire(context);
+      return isPromiseLike(acquired) ? Promise.resolve(acquired).then(derive) : derive(acquired);
+    },
+    release: (client) => source.release(unwrap(client)),
+    retire: (client, error) => source.retire(unwrap(client), error),
+    single: undefined,
+    withOptions: (more) => derivedSource(normalized, more),
+  };
+  return normalized;
 }
 
 /**
@@ -102,6 +141,8 @@ function singleClientSource(initial: OpenAI, fallbackToGlobalDispatcher: boolean
   let current = initial;
   return {
     acquire: () => current,
+    single: () => current,
+    withOptions: (options) => singleClientSource(current.withOptions(options), fallbackToGlobalDispatcher),
     release: () => {},
     retire(client) {
       const transport = ownTransport(client) ?? 'dispatcher';

@@ -23,8 +23,13 @@ export type RetryDecision =
   | { action: 'retry'; delayMs: number; replaceClient: boolean; kind: RetryKind }
   | { action: 'give_up'; reason: GiveUpReason };
 
-/** What one call has spent so far. */
+/** What one call has spent so far, and its own bound. */
 export interface CallBudget {
+  /**
+   * The request's own `maxRetries`, when it gave one: this call's transient retries stop there, never past
+   * `retry.maxRetries` (0: none; a framework that retries itself says so).
+   */
+  requestMaxRetries?: number | undefined;
   transientRetries: number;
   recoveries: number;
   upstreamClosedRetries: number;
@@ -91,7 +96,8 @@ export class RetryPolicy {
     } else if (failure.reason === 'upstream_client_closed' && spent.upstreamClosedRetries === 0) {
       decision = { action: 'retry', delayMs: 0, replaceClient: false, kind: 'upstream_closed' };
     } else {
-      if (spent.transientRetries >= this.#policy.maxRetries) return giveUp('attempts_exhausted');
+      const limit = Math.min(this.#policy.maxRetries, spent.requestMaxRetries ?? Number.POSITIVE_INFINITY);
+      if (spent.transientRetries >= limit) return giveUp('attempts_exhausted');
       decision = {
         action: 'retry',
         delayMs: this.#transientDelay(failure, spent),
