@@ -27,6 +27,8 @@ export interface UndiciModule {
   Agent: new (options: { connections?: number; keepAliveTimeout?: number }) => PoolDispatcher;
   // biome-ignore lint/suspicious/noExplicitAny: any undici major's fetch must fit; the pool only hands it on.
   fetch: (input: any, init?: any) => Promise<unknown>;
+  /** That copy's FormData, for multipart bodies (see `fetchOf`); every undici since 5 exports it. */
+  FormData?: new () => { append(name: string, value: unknown): void };
 }
 
 /** Spread into `new OpenAI({ ...transport, apiKey, baseURL })`. */
@@ -64,9 +66,26 @@ export function createTransport(
   return {
     agent,
     transport: {
-      fetch: undici.fetch as unknown as typeof globalThis.fetch,
+      fetch: fetchOf(undici),
       // Whichever undici built it, the Agent is a Dispatcher to the fetch from the same copy.
       fetchOptions: { dispatcher: agent as unknown as Dispatcher },
     },
   };
+}
+
+/**
+ * The copy's fetch, taking the multipart bodies openai-node builds with the global FormData (Node's bundled
+ * undici): another copy of undici does not recognise that class and would send the text "[object FormData]".
+ * Such a body is copied into the copy's own FormData (its Blobs and Files are Node's own in both copies).
+ */
+function fetchOf(undici: UndiciModule): typeof globalThis.fetch {
+  const { fetch, FormData: OwnFormData } = undici;
+  if (!OwnFormData || OwnFormData === globalThis.FormData) return fetch as unknown as typeof globalThis.fetch;
+  return ((input: unknown, init?: { body?: unknown }) => {
+    const body = init?.body;
+    if (!(body instanceof globalThis.FormData)) return fetch(input, init);
+    const own = new OwnFormData();
+    for (const [name, value] of body) own.append(name, value);
+    return fetch(input, { ...init, body: own });
+  }) as unknown as typeof globalThis.fetch;
 }
