@@ -10,6 +10,7 @@ export {
   attemptErrors,
   CircuitOpenError,
   ClientNotReplaceableError,
+  ClientSettingUnavailableError,
   InvalidClientError,
   InvalidOptionError,
   isResilientChatError,

@@ -15,9 +15,10 @@ import {
 } from '../../support/parity.js';
 
 const azure = (extra: Record<string, unknown>) => (options: ClientOptions) => {
-  const { baseURL, apiKey: _key, ...rest } = options;
+  const { baseURL, fetchOptions, fetch } = options;
   return new AzureOpenAI({
-    ...rest,
+    fetchOptions,
+    fetch,
     endpoint: String(baseURL).replace(/\/v1$/, ''),
     apiVersion: '2025-04-01-preview',
     ...extra,

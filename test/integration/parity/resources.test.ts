@@ -5,6 +5,7 @@ import { createReadStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toFile } from 'openai';
+import type { RunnableToolFunctionWithoutParse } from 'openai/lib/RunnableFunction';
 import { describe, expect, test } from 'vitest';
 import {
   chatParams,
@@ -107,6 +108,20 @@ describe('uploads', () => {
   });
 });
 
+/** A tool the runner calls: adds its two arguments. */
+const add: RunnableToolFunctionWithoutParse = {
+  type: 'function',
+  function: {
+    name: 'add',
+    description: 'Adds a and b',
+    parameters: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } },
+    function: (args: string) => {
+      const { a, b } = JSON.parse(args) as { a: number; b: number };
+      return String(a + b);
+    },
+  },
+};
+
 describe('helpers', () => {
   const streamed = (): Reply => ({
     sse: [
@@ -180,17 +195,7 @@ describe('helpers', () => {
       scenario: async (client) => {
         const runner = client.chat.completions.runTools({
           ...chatParams,
-          tools: [
-            {
-              type: 'function',
-              function: {
-                name: 'add',
-                parameters: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } },
-                function: (args: { a: number; b: number }) => String(args.a + args.b),
-                parse: JSON.parse,
-              },
-            },
-          ],
+          tools: [add],
         });
         return await runner.finalContent();
       },

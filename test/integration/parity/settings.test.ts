@@ -107,7 +107,7 @@ describe('over a single instance', () => {
             body: chatParams,
           });
           const headers = Object.fromEntries(
-            [...new Headers(req.headers as HeadersInit).entries()].filter(
+            [...new Headers(req.headers as ConstructorParameters<typeof Headers>[0]).entries()].filter(
               ([name]) => !name.startsWith('x-stainless-'),
             ),
           );
@@ -201,9 +201,12 @@ describe('over a factory, a source or a pool', () => {
     expect(() => new OpenAIRealtimeWebSocket({ model: 'gpt-realtime' }, client)).toThrow(
       ClientSettingUnavailableError,
     );
-    await expect(OpenAIRealtimeWebSocket.create(client, { model: 'gpt-realtime' })).rejects.toThrow(
-      ClientSettingUnavailableError,
+    // openai-node asks for the key and wraps what it learns: our error, as the cause, and in the message.
+    const asked = await OpenAIRealtimeWebSocket.create(client, { model: 'gpt-realtime' }).catch(
+      (e: Error) => e,
     );
+    expect((asked as Error).message).toContain('`client.apiKey` is not known');
+    expect((asked as Error).cause).toBeInstanceOf(ClientSettingUnavailableError);
     expect(() => client.buildURL('/models', {})).toThrow(ClientSettingUnavailableError);
     await Promise.all([close(), server.close()]);
   });
