@@ -20,6 +20,7 @@ import type OpenAI from 'openai';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { isDispatcherDead } from '../openai-internals.js';
 import { duration, MAX_TIMER_MS, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import type { AcquireContext, ClientSource } from '../types.js';
@@ -436,7 +437,7 @@ export class ClientPool implements ClientSource {
 
 /** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
 function isDead(transport: Transport): boolean {
-  return transport.retired || transport.agent.closed === true || transport.agent.destroyed === true;
+  return transport.retired || isDispatcherDead(transport.agent);
 }
 
 function wholeAboveZero(value: unknown, name: string): number | undefined {
