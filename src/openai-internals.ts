@@ -120,10 +120,21 @@ export function copyClientAs<T extends OpenAI>(
 ): T {
   Object.defineProperty(client, 'constructor', { value: As, configurable: true, writable: true });
   try {
-    return client.withOptions(overrides) as unknown as T;
+    return client.withOptions({ ...azureOptionsOf(client), ...overrides }) as unknown as T;
   } finally {
     delete (client as { constructor?: unknown }).constructor;
   }
+}
+
+/**
+ * AzureOpenAI's own construction options, which its `withOptions` dropped before openai 7.x (the copy then
+ * threw for want of an `apiVersion`); later versions carry them across themselves, and take them again the
+ * same. Read from its fields, so a CommonJS copy of openai's class is recognised too.
+ */
+function azureOptionsOf(client: OpenAI): Record<string, unknown> {
+  const azure = client as unknown as { apiVersion?: unknown; deploymentName?: unknown };
+  if (typeof azure.apiVersion !== 'string' || !('deploymentName' in azure)) return {};
+  return { apiVersion: azure.apiVersion, deployment: azure.deploymentName };
 }
 
 /**
