@@ -159,6 +159,11 @@ export function serverView(request: SeenRequest, multipart = false): ServerView 
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (TRANSPORT_HEADERS.has(name) || name === 'idempotency-key') continue;
+    // Where openai-node sets no User-Agent (a browser-like environment), each fetch names itself.
+    if (name === 'user-agent' && (value === 'node' || value === 'undici')) {
+      headers[name] = '<the fetch layer>';
+      continue;
+    }
     // A multipart body's boundary is drawn at random per request.
     headers[name] = multipart && name === 'content-type' ? value.replace(/boundary=.*/, 'boundary=*') : value;
   }
