@@ -26,6 +26,10 @@ import type { ResilientClientOptions } from './types.js';
 export function createResilientClient<Client extends OpenAI>(
   options: ResilientClientOptions & { clients: Client },
 ): Client;
+/**
+ * Over a factory, a source or a `ClientPool`: an `OpenAI` whose requests are sent by the source's clients; it
+ * has no settings of its own (reading `apiKey`, `baseURL`... throws ClientSettingUnavailableError).
+ */
 export function createResilientClient(options: ResilientClientOptions): OpenAI;
 export function createResilientClient(options: ResilientClientOptions): OpenAI {
   const resolved = resolveOptions(options);
