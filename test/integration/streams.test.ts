@@ -1,8 +1,10 @@
 /** Streams up to their first chunk: the caller's abort, the client timeout, held-back chunks, time to first chunk. */
+import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
 import { telemetryNames } from '../../src/index.js';
 import { giveUpEvents, onlySpan, retryEvents } from '../support/assertions.js';
+import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
 
 const env = useLoopback();
@@ -19,6 +21,34 @@ describe('streams before their first chunk', () => {
     await expect(call).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
     const span = await onlySpan(env.harness);
     expect(giveUpEvents(span)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON]).toBe('aborted');
+  });
+
+  test("the caller's abort after a role-only first chunk rejects too: an abort is never a success", async () => {
+    env.server.script({ type: 'stall', at: 'role_chunk' });
+    const controller = new AbortController();
+    // A fetch that lets the caller abort once the body's first bytes (the role-only chunk) have been handed
+    // on: openai-node then ends its stream quietly, with that chunk held back and nothing of substance sent.
+    const abortAfterFirstBytes: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const body = response.body?.pipeThrough(
+        new TransformStream({
+          transform(bytes, stream) {
+            stream.enqueue(bytes);
+            setImmediate(() => controller.abort());
+          },
+        }),
+      );
+      return new Response(body, response);
+    };
+    const client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: env.server.url, fetch: abortAfterFirstBytes });
+    const call = env
+      .chat({ clients: client })
+      .completions.create({ ...params, stream: true }, { signal: controller.signal });
+
+    await expect(call).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    const span = await onlySpan(env.harness);
+    expect(giveUpEvents(span)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON]).toBe('aborted');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 
   test('without an attempt timeout, the client timeout bounds the wait for the first chunk', async () => {
