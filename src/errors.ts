@@ -27,7 +27,8 @@ export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_CIRCUIT_OPEN'
   | 'RESILIENT_CHAT_POOL_CLOSED'
   | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE'
-  | 'RESILIENT_CHAT_SETTING_UNAVAILABLE';
+  | 'RESILIENT_CHAT_SETTING_UNAVAILABLE'
+  | 'RESILIENT_CHAT_CLIENT_CLOSED';
 
 /** An option passed to `createResilientClient` (or `createResilientChat`, `ClientPool`) is missing, misspelt, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
@@ -152,6 +153,29 @@ export class ClientSettingUnavailableError extends Error {
   }
 }
 
+/**
+ * The client's own transport (its undici dispatcher) was already closed or destroyed when an attempt was to
+ * send a body that can be read only once (a stream): the attempt was not made, so the body is still unread
+ * for a fresh client. Classified `client_closed`; a call sees it only if it runs out of fresh clients.
+ */
+export class ClientClosedError extends APIConnectionError {
+  override readonly name = 'ClientClosedError';
+  override readonly code = 'RESILIENT_CHAT_CLIENT_CLOSED' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_CLIENT_CLOSED');
+  }
+
+  constructor() {
+    super({
+      message:
+        "Connection error: the client's dispatcher was already closed or destroyed, so the request (its body a one-shot stream) was not sent",
+    });
+  }
+}
+
 /** `acquire` was called on a ClientPool after `close()`. */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
@@ -204,7 +228,8 @@ export type ResilientChatError =
   | CircuitOpenError
   | PoolClosedError
   | ClientNotReplaceableError
-  | ClientSettingUnavailableError;
+  | ClientSettingUnavailableError
+  | ClientClosedError;
 
 /**
  * Whether `value` is an error resilient-chat raised, from any copy of the package.

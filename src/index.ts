@@ -9,6 +9,7 @@ export { createResilientClient } from './create-resilient-client.js';
 export {
   attemptErrors,
   CircuitOpenError,
+  ClientClosedError,
   ClientNotReplaceableError,
   ClientSettingUnavailableError,
   InvalidClientError,

@@ -11,7 +11,12 @@ import type OpenAI from 'openai';
 import { APIConnectionTimeoutError } from 'openai';
 import { isPromiseLike, type NormalizedClientSource } from '../clients/client-source.js';
 import { endpointOf } from '../clients/endpoint.js';
-import { CircuitOpenError, ClientNotReplaceableError, recordEarlierAttemptErrors } from '../errors.js';
+import {
+  CircuitOpenError,
+  ClientClosedError,
+  ClientNotReplaceableError,
+  recordEarlierAttemptErrors,
+} from '../errors.js';
 import {
   type APIResponseProps,
   dispatcherOf,
@@ -200,6 +205,17 @@ class ResilientCall {
       return { kind: 'refused', gate };
     }
     const deadOnArrival = isDispatcherDead(dispatcherOf(client));
+    // A one-shot body would be locked by the attempt before the dead dispatcher refused it; keep it unread
+    // for the fresh client instead.
+    if (deadOnArrival && !this.#request.replayable)
+      return {
+        kind: 'failed',
+        error: new ClientClosedError(),
+        client,
+        gate,
+        deadOnArrival,
+        stream: undefined,
+      };
     let delivery: Delivery;
     try {
       delivery = await this.#send(client);
