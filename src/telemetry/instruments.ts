@@ -50,6 +50,8 @@ export interface CircuitStateSource {
 interface ProviderEntry {
   instruments: Instruments;
   circuitSources: Set<WeakRef<CircuitStateSource>>;
+  /** The sources already in `circuitSources`: a source reported twice would be observed twice per collection. */
+  reported: WeakSet<CircuitStateSource>;
 }
 
 const byProvider = new WeakMap<MeterProvider, ProviderEntry>();
@@ -58,9 +60,15 @@ export function instrumentsFor(provider: MeterProvider): Instruments {
   return entryFor(provider).instruments;
 }
 
-/** Reports `source`'s breakers in the provider's circuit-state gauge for as long as `source` is alive. */
+/**
+ * Reports `source`'s breakers in the provider's circuit-state gauge for as long as `source` is alive; once per
+ * provider however often it is asked.
+ */
 export function reportCircuitStates(provider: MeterProvider, source: CircuitStateSource): void {
-  entryFor(provider).circuitSources.add(new WeakRef(source));
+  const entry = entryFor(provider);
+  if (entry.reported.has(source)) return;
+  entry.reported.add(source);
+  entry.circuitSources.add(new WeakRef(source));
 }
 
 function entryFor(provider: MeterProvider): ProviderEntry {
@@ -127,7 +135,7 @@ function entryFor(provider: MeterProvider): ProviderEntry {
         advice: { explicitBucketBoundaries: TOKEN_USAGE_BUCKETS },
       }),
     };
-    entry = { instruments, circuitSources };
+    entry = { instruments, circuitSources, reported: new WeakSet() };
     byProvider.set(provider, entry);
   }
   return entry;
