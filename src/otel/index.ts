@@ -95,7 +95,9 @@ type UndiciModule = {
  * undici (fetch) instrumentation so each attempt is an HTTP span carrying `traceparent`, and a flush on
  * SIGTERM, SIGINT and `beforeExit`. The OTEL_* variables win over these defaults (OTEL_SDK_DISABLED,
  * OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL...). Call it once, before the first request.
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL...). Call it once, before the first request; a
+ * second call while it runs returns the same handle (with other options it throws, as they would not apply),
+ * and after `shutdown()` it starts anew.
  * Throws MissingPackageError naming the package to install when an SDK package is missing.
  *
  * @example
@@ -116,6 +118,22 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
     if (value !== undefined && typeof value !== 'boolean') {
       throw new InvalidOptionError(name, 'true or false', value);
     }
+  }
+
+  const started = running();
+  const settings = JSON.stringify([
+    options.serviceName,
+    serviceVersion,
+    options.instrumentFetch !== false,
+    options.shutdownOnSignals !== false,
+  ]);
+  if (started) {
+    if (started.settings === settings) return started.telemetry;
+    throw new Error(
+      `resilient-chat: startTelemetry() was already started with other options (serviceName ${JSON.stringify(
+        started.serviceName,
+      )}); a second SDK would trace every request twice. Call shutdown() on the first before starting again.`,
+    );
   }
 
   const packages = packageLoader();
@@ -149,9 +167,31 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     removeHooks();
+    if (running()?.telemetry === telemetry) setRunning(undefined);
     stopping ??= sdk.shutdown();
     return stopping;
   };
   const removeHooks = flushOnExit(shutdown, options.shutdownOnSignals === false ? [] : EXIT_SIGNALS);
-  return { shutdown };
+  const telemetry: Telemetry = { shutdown };
+  setRunning({ telemetry, settings, serviceName: options.serviceName });
+  return telemetry;
+}
+
+interface Running {
+  telemetry: Telemetry;
+  /** The options it was started with, as compared with a later call's. */
+  settings: string;
+  serviceName: string;
+}
+
+/**
+ * The telemetry this process started and has not shut down. Kept on the global object under a registered
+ * symbol, like the OpenTelemetry API keeps its globals, so two copies of this module (two installed versions)
+ * still start one SDK: a second NodeSDK and undici instrumentation would send every request two traceparents
+ * in one header and install a second set of exit hooks.
+ */
+const RUNNING = Symbol.for('resilient-chat.otel.startTelemetry');
+const running = () => (globalThis as { [RUNNING]?: Running })[RUNNING];
+function setRunning(value: Running | undefined): void {
+  (globalThis as { [RUNNING]?: Running })[RUNNING] = value;
 }
