@@ -20,9 +20,11 @@ import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation
 import type { Resource } from '@opentelemetry/resources';
 import type { NodeSDK, NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { InvalidOptionError } from '../errors.js';
+import { httpAttemptAttributes } from '../telemetry/http-attempts.js';
 import { EXIT_SIGNALS, flushOnExit } from './flush-on-exit.js';
 import { packageLoader } from './optional-package.js';
 
+export { httpAttemptAttributes } from '../telemetry/http-attempts.js';
 export { MissingPackageError } from './missing-package-error.js';
 
 export interface StartTelemetryOptions {
@@ -33,7 +35,9 @@ export interface StartTelemetryOptions {
   /**
    * Registers @opentelemetry/instrumentation-undici, which traces both Node's global fetch and npm undici's
    * (ClientPool's): each HTTP attempt becomes a child span of the chat span and carries `traceparent` to the
-   * server. Default true; set false when the service registers it itself (auto-instrumentations-node does).
+   * server; each retried attempt's span carries `http.request.resend_count` and the retry's reason. Default
+   * true; set false when the service registers it itself (auto-instrumentations-node does), and give that one
+   * `startSpanHook: () => httpAttemptAttributes()`.
    */
   instrumentFetch?: boolean;
   /** Flush and shut down on SIGTERM and SIGINT (then exit as the signal would have). Default true. */
@@ -150,7 +154,8 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
       '@opentelemetry/instrumentation-undici',
       `${NEEDED_FOR}, to trace HTTP attempts and propagate traceparent (opt out with instrumentFetch: false),`,
     );
-    instrumentations.push(new UndiciInstrumentation({}));
+    // Each attempt's HTTP span says which attempt it is; every one after the first is a resend.
+    instrumentations.push(new UndiciInstrumentation({ startSpanHook: () => httpAttemptAttributes() }));
   }
 
   const defaults: Record<string, string> = { 'service.name': options.serviceName };

@@ -33,6 +33,7 @@ import {
   spanName,
   type TokenAttributes,
 } from './attributes.js';
+import { HttpAttempts, withHttpAttempts } from './http-attempts.js';
 import {
   type CircuitStateSource,
   type Instruments,
@@ -153,6 +154,8 @@ export class CallTelemetry {
   readonly #operation: Operation;
   readonly #model: string | undefined;
   readonly #startedAt = performance.now();
+  /** Which attempt is sending, for the HTTP spans under this call's span (`httpAttemptAttributes`). */
+  readonly #httpAttempts: HttpAttempts | undefined;
   /** Attributes shared by this call's metric points: operation, provider, model, server. */
   #metricAttributes: Readonly<Attributes>;
   #serverKnown = false;
@@ -169,6 +172,7 @@ export class CallTelemetry {
     const { genAI } = operation;
     if (!genAI) {
       this.span = undefined;
+      this.#httpAttempts = undefined;
       this.context = context.active();
       return;
     }
@@ -177,8 +181,11 @@ export class CallTelemetry {
       attributes: shape.attributes,
     });
     this.span = span;
-    this.context = trace.setSpan(context.active(), span);
+    const spanContext = trace.setSpan(context.active(), span);
     if (span.isRecording()) {
+      // Only a recorded span has HTTP spans to mark under it; without an SDK this costs nothing.
+      this.#httpAttempts = new HttpAttempts();
+      this.context = withHttpAttempts(spanContext, this.#httpAttempts);
       // One object and one setAttributes: the SDK's cost is per attribute written, so none is written twice.
       const attributes = genAI.requestAttributes(body);
       if (!telemetry.latestConventionsOnly)
@@ -188,11 +195,19 @@ export class CallTelemetry {
         if (input !== undefined) attributes[ATTR_GEN_AI_INPUT_MESSAGES] = input;
       }
       span.setAttributes(attributes);
+    } else {
+      this.#httpAttempts = undefined;
+      this.context = spanContext;
     }
   }
 
-  /** Records where the call goes; the first attempt's client names the server. */
+  /**
+   * Called once per attempt, when the attempt has its client and before it sends (the attempt loop's hook
+   * point): records where the call goes (the first attempt's client names the server), and that the HTTP
+   * requests starting from now on are this attempt's (`http.request.resend_count` on the HTTP spans).
+   */
   attemptStarted(client: OpenAI): void {
+    this.#httpAttempts?.attemptStarted();
     if (this.#serverKnown) return;
     this.#serverKnown = true;
     this.#metricAttributes = callAttributes(client, this.#operation, this.#model);
@@ -210,6 +225,7 @@ export class CallTelemetry {
 
   retry(record: RetryRecord): void {
     const { attempt, failure, delayMs, clientReplaced, maybeSent } = record;
+    this.#httpAttempts?.retrying(attempt, failure.reason);
     this.span?.addEvent(EVENT_RETRY, {
       [ATTR_ATTEMPT]: attempt,
       [ATTR_RETRY_REASON]: failure.reason,
@@ -347,6 +363,7 @@ export class CallTelemetry {
   #markEnded(): boolean {
     if (this.#ended) return false;
     this.#ended = true;
+    this.#httpAttempts?.ended();
     return true;
   }
 

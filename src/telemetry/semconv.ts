@@ -22,6 +22,8 @@ export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 /** Attribute `server.port`. */
 export const ATTR_SERVER_PORT = 'server.port';
+/** Attribute `http.request.resend_count`: on an HTTP attempt span, how many requests of the call came before. */
+export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
 
 // GenAI conventions: attributes.
 /** Attribute `gen_ai.operation.name`. */
