@@ -30,7 +30,8 @@ test('the version named is the one installed', () => {
 
 test('our own names live under resilient_chat.*', () => {
   const own = Object.entries(ours).filter(
-    ([name]) => /^(ATTR|METRIC|EVENT)_/.test(name) && !/GEN_AI|OPENAI|ERROR_TYPE|SERVER_|HTTP_|EXCEPTION_/.test(name),
+    ([name]) =>
+      /^(ATTR|METRIC|EVENT)_/.test(name) && !/GEN_AI|OPENAI|ERROR_TYPE|SERVER_|HTTP_|EXCEPTION_/.test(name),
   );
   for (const [, value] of own) expect(value).toMatch(/^resilient_chat\./);
 });
