@@ -54,6 +54,16 @@ function series(pattern: string, suffix: 'count' | 'bucket' | 'sum', more = ''):
   return `{__name__=~"${pattern}_${suffix}", ${SEL}${more}}`;
 }
 
+/** p50, p95 and p99 of a histogram of `pattern` over the selected service and models. */
+function quantiles(pattern: string): cog.Builder<cog.Dataquery>[] {
+  return [0.5, 0.95, 0.99].map((q) =>
+    query(
+      `histogram_quantile(${q}, sum by (le) (rate(${series(pattern, 'bucket')}[${RATE}])))`,
+      `p${q * 100}`,
+    ),
+  );
+}
+
 /**
  * Input and output tokens per second, by `gen_ai_token_type`, from either set: the default's
  * gen_ai.client.token.usage histogram (embeddings included), or the latest's usage counters, which count
@@ -195,12 +205,7 @@ export function buildDashboard(): Dashboard {
           'Latency (whole call, every attempt and sleep)',
           'Quantiles of gen_ai.client.operation.duration (or, with the latest GenAI conventions, inference.duration and embeddings.duration). Click a point: its link searches Jaeger for the calls at least that slow.',
           's',
-          ...[0.5, 0.95, 0.99].map((q) =>
-            query(
-              `histogram_quantile(${q}, sum by (le) (rate(${series(CALLS, 'bucket')}[${RATE}])))`,
-              `p${q * 100}`,
-            ),
-          ),
+          ...quantiles(CALLS),
         ).dataLinks([
           // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's data-link variable, not JavaScript's
           jaegerSearch('Calls at least this slow, in Jaeger', {}, '&minDuration=${__value.raw}s'),
@@ -211,12 +216,7 @@ export function buildDashboard(): Dashboard {
           'Time to first chunk (streams)',
           'Quantiles of gen_ai.client.operation.time_to_first_chunk (latest conventions: inference.time_to_first_chunk): how long a streaming call waited for its first chunk, every attempt included.',
           's',
-          ...[0.5, 0.95, 0.99].map((q) =>
-            query(
-              `histogram_quantile(${q}, sum by (le) (rate(${series(TIME_TO_FIRST_CHUNK, 'bucket')}[${RATE}])))`,
-              `p${q * 100}`,
-            ),
-          ),
+          ...quantiles(TIME_TO_FIRST_CHUNK),
         ),
       )
       .withPanel(
@@ -224,12 +224,7 @@ export function buildDashboard(): Dashboard {
           'Time per output chunk (streams)',
           "Quantiles of gen_ai.client.operation.time_per_output_chunk (latest conventions: inference.time_per_output_chunk): the time between a stream's chunks after the first, as the caller reads them.",
           's',
-          ...[0.5, 0.95, 0.99].map((q) =>
-            query(
-              `histogram_quantile(${q}, sum by (le) (rate(${series(TIME_PER_OUTPUT_CHUNK, 'bucket')}[${RATE}])))`,
-              `p${q * 100}`,
-            ),
-          ),
+          ...quantiles(TIME_PER_OUTPUT_CHUNK),
         ),
       )
       .withPanel(

@@ -42,8 +42,12 @@ function withOptIn(value: string | undefined) {
   });
 }
 
-const metricNames = (metrics: MetricData[]) =>
-  metrics.filter((m) => m.dataPoints.length > 0).map((m) => m.descriptor.name);
+/** The GenAI metrics that have points, by name, sorted. */
+const genAINames = (metrics: MetricData[]) =>
+  metrics
+    .filter((m) => m.dataPoints.length > 0 && m.descriptor.name.startsWith('gen_ai.'))
+    .map((m) => m.descriptor.name)
+    .sort();
 const histogram = (metrics: MetricData[], name: string) =>
   (metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? []) as DataPoint<Histogram>[];
 const sums = (metrics: MetricData[], name: string) =>
@@ -62,11 +66,7 @@ describe('with gen_ai_latest_experimental', () => {
     await env.chat().completions.create(params);
     const metrics = await env.harness.metrics();
 
-    expect(
-      metricNames(metrics)
-        .filter((n) => n.startsWith('gen_ai.'))
-        .sort(),
-    ).toEqual(
+    expect(genAINames(metrics)).toEqual(
       [
         names.LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
         names.LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
@@ -112,11 +112,7 @@ describe('with gen_ai_latest_experimental', () => {
   test('embeddings: their own duration and per-call input tokens, no inference metric', async () => {
     await env.client().embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] });
     const metrics = await env.harness.metrics();
-    expect(
-      metricNames(metrics)
-        .filter((n) => n.startsWith('gen_ai.'))
-        .sort(),
-    ).toEqual(
+    expect(genAINames(metrics)).toEqual(
       [
         names.LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
         names.LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
@@ -179,11 +175,9 @@ describe('by default (semantic-conventions 1.45 names)', () => {
     await expect(env.chat().completions.create(params)).rejects.toThrow();
     await env.chat().completions.create(params);
     const metrics = await env.harness.metrics();
-    expect(
-      metricNames(metrics)
-        .filter((n) => n.startsWith('gen_ai.'))
-        .sort(),
-    ).toEqual([names.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, names.METRIC_GEN_AI_CLIENT_TOKEN_USAGE].sort());
+    expect(genAINames(metrics)).toEqual(
+      [names.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, names.METRIC_GEN_AI_CLIENT_TOKEN_USAGE].sort(),
+    );
     const types = histogram(metrics, names.METRIC_GEN_AI_CLIENT_TOKEN_USAGE).map((p) => [
       p.attributes['gen_ai.token.type'],
       p.value.sum,
