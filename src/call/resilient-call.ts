@@ -343,7 +343,9 @@ class ResilientCall {
       return json ? withData(props, json.data) : props;
     }
     this.#call.firstChunk(delivery.perfStart);
-    const accumulator = genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR;
+    const accumulator = this.#call.timeChunks(
+      genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR,
+    );
     const stream = relayStream(delivery.opened, {
       accumulator,
       deadlineAt: this.#spent.deadlineAt,
