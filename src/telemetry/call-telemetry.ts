@@ -12,7 +12,6 @@ import {
   type MeterProvider,
   metrics,
   type Logger as OtelLogger,
-  SeverityNumber,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -104,6 +103,11 @@ const NO_TRACE = '00000000000000000000000000000000';
  * namespace, so on 1.9 it is simply absent and the exception event is not recorded.
  */
 const logsApi = (otelApi as Partial<typeof otelApi>).logs;
+/**
+ * `SeverityNumber.WARN` of the logs data model (13). Not imported: @opentelemetry/api 1.9 has no
+ * `SeverityNumber` export, and an ES module importing a missing name fails to load at all.
+ */
+const SEVERITY_WARN = 13;
 
 export class Telemetry {
   readonly #tracer: Tracer;
@@ -160,7 +164,7 @@ export class Telemetry {
   operationException(errorType: string, callContext: Context): void {
     this.#exceptionLogger?.emit({
       eventName: EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
-      severityNumber: SeverityNumber.WARN,
+      severityNumber: SEVERITY_WARN,
       severityText: 'WARN',
       // The type only: an error's message may echo what the server was sent (a key, a prompt).
       attributes: { [ATTR_EXCEPTION_TYPE]: errorType },
