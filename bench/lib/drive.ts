@@ -75,6 +75,16 @@ export function latencySummary(result: DriveResult): { p50: number; p95: number;
   };
 }
 
+/** Makes `calls` calls of `call`, `concurrency` at a time, each starting when one ends. */
+export async function inParallel(call: () => Promise<unknown>, calls: number, concurrency: number) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, calls) }, async () => {
+      while (next++ < calls) await call();
+    }),
+  );
+}
+
 /** Reads a whole stream, as a caller would. */
 export async function consume(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {
