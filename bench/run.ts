@@ -15,6 +15,7 @@ import { runOverhead, type Spread } from './suites/overhead.js';
 import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './suites/overhead-contenders.js';
 import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
+import { runScale, SETUPS } from './suites/scale.js';
 import { runStorm } from './suites/storm.js';
 
 const { values } = parseArgs({
@@ -55,6 +56,7 @@ const sizes = quick
         runs: 1,
         parallel: 2,
       },
+      scale: { sizes: [1_000], timeoutMs: 30_000, warmUpCalls: 1_000 },
       overhead: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000, runs: 1 },
       breakdown: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000 },
       profile: { calls: 3_000, concurrency: 16, top: 15 },
@@ -65,6 +67,7 @@ const sizes = quick
     }
   : {
       instructions: INSTRUCTION_SIZES,
+      scale: { sizes: [1_000, 5_000], timeoutMs: 60_000, warmUpCalls: 2_000 },
       overhead: { calls: 2_000, rounds: 10, concurrency: 16, warmUpCalls: 10_000, runs: 3 },
       breakdown: { calls: 10_000, rounds: 6, concurrency: 16, warmUpCalls: 10_000 },
       profile: { calls: 10_000, concurrency: 16, top: 15 },
@@ -107,6 +110,9 @@ const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
 const churn = await suite('churn', ' (a few minutes)', () => runChurn(sizes.churn));
 const memory = await suite('memory', ' (several minutes)', () => runMemory(sizes.memory));
 const storm = await suite('storm', '', () => runStorm(sizes.storm));
+const scale = await suite('scale', ' (a few minutes)', () =>
+  runScale({ ...sizes.scale, setups: SETUPS, log }),
+);
 
 const us = (v: number) => `${Math.round(v)} µs`;
 const us1 = (v: number) => `${round(v, 1)} µs`;
@@ -311,6 +317,42 @@ ${table(
 )}
 
 Goal: <= 1.1 requests per call with the budget, against 3.0 for openai-node's defaults. Requests are counted until the storm ends, so the last calls' pending retries are not in the openai-node figure.`);
+
+if (scale)
+  sections.push(`## Scale (calls started all at once, each answer held ${scale.holdMs} ms by the server)
+
+Each setup and size in a process of its own, warmed up first; tracing and metrics on for resilient-chat (the SDK of the overhead suite). Heap: retained per call in flight, after a full collection, with the server holding every call (\`*\`: a client that queues never had them all at the server). Event-loop delay while the calls run (\`monitorEventLoopDelay\`, 5 ms resolution). A run not done after ${scale.timeoutMs / 1000} s says how many were.
+
+${table(
+  [
+    'setup',
+    'in flight',
+    'all done after',
+    'heap per call',
+    'first turn after',
+    'event-loop delay p50',
+    'p99',
+    'max',
+    'peak sockets',
+    'connections',
+    'CPU (main thread)',
+  ],
+  scale.runs.map((r) => [
+    r.setup,
+    r.inFlight.toLocaleString('en'),
+    Number.isNaN(r.elapsedMs)
+      ? `${pct(r.done / r.inFlight)} done at ${scale.timeoutMs / 1000} s`
+      : formatMs(r.elapsedMs) + (r.failed > 0 ? ` (${r.failed} failed)` : ''),
+    `${round(r.heapPerCallBytes / 1024, 1)} KB${r.heapAllAtServer ? '' : ' *'}`,
+    formatMs(r.firstTurnMs),
+    formatMs(r.eventLoopDelayMs.p50),
+    formatMs(r.eventLoopDelayMs.p99),
+    formatMs(r.eventLoopDelayMs.max),
+    r.peakOpenSockets,
+    r.connections,
+    formatMs(r.cpuMsMainThread),
+  ]),
+)}`);
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${round(totalmem() / 1024 ** 3, 0)} GiB, Linux ${release()}`;
 const versions = `Node ${process.version}; openai ${version('openai')}; openai 6 ${version('openai6')}; @opentelemetry/sdk-trace ${version('@opentelemetry/sdk-trace')}; @opentelemetry/sdk-metrics ${version('@opentelemetry/sdk-metrics')}; @opentelemetry/instrumentation-openai ${version('@opentelemetry/instrumentation-openai')}; undici ${version('undici')}`;
