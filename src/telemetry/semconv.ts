@@ -235,6 +235,12 @@ export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
 export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
 /** Attribute `resilient_chat.pool.eviction.cause`. */
 export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
+/** Metric `resilient_chat.pool.connection.wait.duration` (s): a request's wait for a free connection. */
+export const METRIC_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection.wait.duration';
+/** Span event `resilient_chat.pool.connection_wait`: the request waited for a free connection. */
+export const EVENT_POOL_CONNECTION_WAIT = 'resilient_chat.pool.connection_wait';
+/** Attribute `resilient_chat.pool.connection_wait.duration` (s) of that event. */
+export const ATTR_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection_wait.duration';
 
 export type RecoveryOutcome = 'recovered' | 'failed';
 
