@@ -54,7 +54,15 @@ const KNOWN_KEYS = {
     'captureContent',
     'idempotencyKeys',
   ],
-  retry: ['maxRetries', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs', 'attemptTimeoutMs', 'totalTimeoutMs'],
+  retry: [
+    'maxRetries',
+    'baseDelayMs',
+    'maxDelayMs',
+    'maxRetryAfterMs',
+    'attemptTimeoutMs',
+    'totalTimeoutMs',
+    'replayNonIdempotent',
+  ],
   closedClient: ['maxRecoveries', 'fallbackToGlobalDispatcher'],
   circuitBreaker: [
     'failureRatio',
@@ -125,6 +133,7 @@ export interface ResolvedRetryPolicy {
   attemptTimeoutMs: number | undefined;
   totalTimeoutMs: number | undefined;
   maxRecoveries: number;
+  replayNonIdempotent: boolean;
 }
 
 export const DEFAULT_RETRY = {
@@ -161,7 +170,14 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
     attemptTimeoutMs: duration(retry.attemptTimeoutMs, 'retry.attemptTimeoutMs', 1),
     totalTimeoutMs: duration(retry.totalTimeoutMs, 'retry.totalTimeoutMs', 1),
     maxRecoveries: count(closed.maxRecoveries, 'closedClient.maxRecoveries') ?? DEFAULT_MAX_RECOVERIES,
+    replayNonIdempotent: flag(retry.replayNonIdempotent, 'retry.replayNonIdempotent') ?? false,
   };
+}
+
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new InvalidOptionError(name, 'a boolean', value);
+  return value;
 }
 
 export function resolveBreakerOptions(options: ResilientClientOptions): ResolvedBreakerOptions | undefined {

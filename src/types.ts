@@ -57,6 +57,11 @@ export type GiveUpReason =
   /** The request's body was a stream that was (or may have been) sent already and cannot be sent again. */
   | 'body_not_replayable'
   /**
+   * The request changes the server's state (a Responses call with `conversation`, an upload, a create) and may
+   * have taken effect: sending it again could apply it twice (`retry.replayNonIdempotent` allows it).
+   */
+  | 'not_idempotent'
+  /**
    * The single client's own transport (a custom dispatcher or fetch) is dead and nothing was given to build
    * a fresh one with the same transport policy: pass a factory, a source or a ClientPool as `clients`.
    */
@@ -99,6 +104,13 @@ export interface RetryOptions {
   attemptTimeoutMs?: number;
   /** Time limit of the whole call in ms: acquiring a client, every attempt and sleep, and a stream to its end. Default: none. */
   totalTimeoutMs?: number;
+  /**
+   * Also replay requests that change the server's state (a Responses call with `conversation`, uploads,
+   * batches, vector-store writes and other creates) after a failure that may have reached the server. Only for
+   * a server that honours the `Idempotency-Key`; by default such a request is retried only when it provably
+   * had no effect (never sent, a 429). Default false.
+   */
+  replayNonIdempotent?: boolean;
 }
 
 /** What happens when a client's own transport is found closed or destroyed. */

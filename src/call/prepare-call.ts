@@ -9,6 +9,7 @@ import type { AcquireContext } from '../types.js';
 import { isAbortSignal } from './abort.js';
 import type { Demand } from './demand.js';
 import { withIdempotencyKey } from './idempotency.js';
+import { isReplaySafe } from './replay-safety.js';
 import type { CallRequest } from './resilient-call.js';
 
 /** What the resilient client adds to every request it prepares. */
@@ -50,6 +51,7 @@ export function prepareCall(
     model,
     params,
     replayable: isReplayable(options),
+    idempotent: isReplaySafe(method, path, params),
     demand,
     maxRetries: retriesOf(options.maxRetries) ?? defaults.maxRetries,
   };

@@ -63,6 +63,8 @@ export interface CallRequest {
   params: AcquireContext['params'];
   /** False when the body is a stream: such a request is never sent twice. */
   replayable: boolean;
+  /** False when two of it could change the server's state twice (src/call/replay-safety.ts). */
+  idempotent: boolean;
   /**
    * What the caller asked of the call's promise: the parsed value, or the raw response with its body unread
    * (`asResponse()` first). Read when a response arrives.
@@ -393,6 +395,7 @@ class ResilientCall {
     const decision = this.#deps.policy.decide(failure, this.#spent, {
       maybeSent,
       replayable: this.#request.replayable,
+      idempotent: this.#request.idempotent,
     });
     if (decision.action === 'give_up') return { action: 'give_up', reason: decision.reason, error, failure };
     this.#errors.push(error);
