@@ -44,4 +44,5 @@ export type {
   ResilientClientOptions,
   RetryLogFields,
   RetryOptions,
+  StreamOptions,
 } from './types.js';

@@ -348,9 +348,11 @@ class ResilientCall {
     const accumulator = this.#call.timeChunks(
       genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR,
     );
+    const { idleTimeoutMs } = this.#deps.policy.settings;
     const stream = relayStream(delivery.opened, {
       accumulator,
       deadlineAt: this.#spent.deadlineAt,
+      idleTimeoutMs: idleTimeoutMs ?? this.#request.options.timeout ?? client.timeout,
       onEnd: (end) => this.#streamEnded(client, end, accumulator),
     });
     return withData(props, stream);
@@ -363,7 +365,12 @@ class ResilientCall {
       if (failure.reason === 'client_closed') this.#retire(client, end.error);
       this.#deps.source.release(client);
       if (failure.reason === 'client_closed') this.#call.recovery('failed', 1);
-      const reason = end.deadline ? 'deadline' : 'stream_interrupted';
+      const reason =
+        end.timeout === 'deadline'
+          ? 'deadline'
+          : end.timeout === 'stalled'
+            ? 'stream_stalled'
+            : 'stream_interrupted';
       this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries, end.summary);
       return;
     }
@@ -498,12 +505,20 @@ class ResilientCall {
     return attempt;
   }
 
-  /** What is left of this attempt's time: the attempt timeout and the call's deadline, whichever is sooner. */
+  /**
+   * What is left of this attempt's time: the attempt timeout (for a stream, also the wait for its first event
+   * of substance) and the call's deadline, whichever is sooner.
+   */
   #remainingAttemptTime(startedAt: number): number | undefined {
-    const { attemptTimeoutMs } = this.#deps.policy.settings;
+    const { attemptTimeoutMs, firstEventTimeoutMs } = this.#deps.policy.settings;
+    const ownLimit = this.#request.options.stream
+      ? Math.min(
+          attemptTimeoutMs ?? Number.POSITIVE_INFINITY,
+          firstEventTimeoutMs ?? Number.POSITIVE_INFINITY,
+        )
+      : (attemptTimeoutMs ?? Number.POSITIVE_INFINITY);
     const now = Date.now();
-    const untilAttemptEnds =
-      attemptTimeoutMs === undefined ? Number.POSITIVE_INFINITY : startedAt + attemptTimeoutMs - now;
+    const untilAttemptEnds = startedAt + ownLimit - now;
     const limit = Math.min(untilAttemptEnds, this.#spent.deadlineAt - now);
     return Number.isFinite(limit) ? limit : undefined;
   }

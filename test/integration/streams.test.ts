@@ -85,3 +85,78 @@ describe('streams before their first chunk', () => {
     expect(ttfc).toBeLessThan(0.25);
   });
 });
+
+describe('streams that stall', () => {
+  /** A source over the test's client that counts what it lends and gets back. */
+  function countingSource(client: OpenAI) {
+    const leases = { acquired: 0, released: 0 };
+    return {
+      leases,
+      source: {
+        acquire: () => {
+          leases.acquired++;
+          return client;
+        },
+        release: () => {
+          leases.released++;
+        },
+      },
+    };
+  }
+
+  test('a stall before the first event of substance is retried like any failure before it', async () => {
+    env.server.script({ type: 'stall', at: 'role_chunk' });
+    const chunks = [];
+    const stream = await env
+      .chat({ retry: { baseDelayMs: 1 }, streams: { firstEventTimeoutMs: 100 } })
+      .completions.create({ ...params, stream: true });
+    for await (const chunk of stream) chunks.push(chunk);
+
+    expect(chunks).toHaveLength(3);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    const retry = retryEvents(await onlySpan(env.harness))[0];
+    expect(retry?.[telemetryNames.ATTR_RETRY_REASON]).toBe('timeout');
+  });
+
+  test('a stall after it ends the stream with a timeout: its own give-up reason, span ended, lease back', async () => {
+    env.server.script({ type: 'stall', at: 'chunk' });
+    const { source, leases } = countingSource(env.testClient.client);
+    const stream = await env
+      .chat({ clients: source, streams: { idleTimeoutMs: 100 } })
+      .completions.create({ ...params, stream: true });
+    const chunks: unknown[] = [];
+    const iterating = (async () => {
+      for await (const chunk of stream) chunks.push(chunk);
+    })();
+
+    const error = await iterating.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+    expect((error as Error).message).toContain('streams.idleTimeoutMs');
+    expect(chunks).toHaveLength(1);
+    expect(env.server.requestCount).toBe(1); // surfaced, never retried: a chunk reached the caller
+    const span = await onlySpan(env.harness);
+    expect(giveUpEvents(span)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON]).toBe('stream_stalled');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(leases).toEqual({ acquired: 1, released: 1 });
+  });
+
+  test('a caller that reads slowly is not a stall: only the wait on the server counts', async () => {
+    const stream = await env
+      .chat({ streams: { idleTimeoutMs: 50 } })
+      .completions.create({ ...params, stream: true });
+    const chunks = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      // Three times the idle limit between reads, with every event already sent by the server.
+      if (chunks.length === 1) await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+
+    expect(chunks).toHaveLength(3);
+    const span = await onlySpan(env.harness);
+    expect(giveUpEvents(span)).toHaveLength(0);
+    expect(span.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+});
