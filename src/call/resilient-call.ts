@@ -139,6 +139,8 @@ class ResilientCall {
   #lastStreamFailure: StreamOpenFailure | undefined;
   /** Closed-client failures whose outcome is not known yet (the call has not got past them). */
   #unsettledClosedFailures = 0;
+  /** The dead client the next attempt recovers from, if the last one failed on a closed client. */
+  #recoveringFrom: OpenAI | undefined;
 
   constructor(deps: CallDependencies, call: CallTelemetry, request: CallRequest) {
     this.#deps = deps;
@@ -241,11 +243,10 @@ class ResilientCall {
     const { options, params } = this.#request;
     let acquiring: OpenAI | Promise<OpenAI>;
     try {
-      acquiring = this.#deps.source.acquire({
-        params,
-        signal,
-        request: { method: options.method, path: options.path },
-      });
+      acquiring = this.#deps.source.acquire(
+        { params, signal, request: { method: options.method, path: options.path } },
+        this.#recoveringFrom,
+      );
     } catch (error) {
       acquiring = Promise.reject(error);
     }
@@ -392,6 +393,7 @@ class ResilientCall {
     // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
     if (closed) this.#unsettledClosedFailures++;
     else if (client && failure.reason !== 'aborted') this.#settleClosedFailures('recovered');
+    this.#recoveringFrom = closed ? client : undefined;
     if (client) {
       const retired = closed ? this.#retire(client, error) : undefined;
       this.#deps.source.release(client);

@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from '../errors.js';
 import { callHook } from '../hook-errors.js';
-import { ownTransport } from '../openai-internals.js';
+import { dispatcherOf, isDispatcherDead, ownTransport } from '../openai-internals.js';
 import type { AcquireContext, ClientSource, ClientsOption } from '../types.js';
 
 /** What `withOptions()` takes: openai-node's client options. */
@@ -21,8 +21,11 @@ export type Retirement =
   | { kind: 'not_replaceable'; transport: 'dispatcher' | 'fetch' };
 
 export interface NormalizedClientSource {
-  /** A client at once when the source has one at hand (no promise hop on every call), else its promise. */
-  acquire(context: AcquireContext): OpenAI | Promise<OpenAI>;
+  /**
+   * A client at once when the source has one at hand (no promise hop on every call), else its promise.
+   * `replacing`: the dead client the call is recovering from, if it is.
+   */
+  acquire(context: AcquireContext, replacing?: OpenAI): OpenAI | Promise<OpenAI>;
   release(client: OpenAI): void;
   /** A client whose own transport was found closed (never for a server's word that its client closed). */
   retire(client: OpenAI, error: unknown): Retirement;
@@ -84,13 +87,18 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
     if (!isOpenAIClient(client)) throw new InvalidClientError(origin, client);
     return client;
   };
+  const acquire = (context: AcquireContext) => {
+    const acquired = source.acquire(context);
+    return isPromiseLike(acquired) ? Promise.resolve(acquired).then(checked) : checked(acquired);
+  };
+  // A source that takes nothing back cannot tell one holder of a client from two, so the calls recovering
+  // from one dead client share the one replacement the first of them got.
+  const shared = source.release === undefined ? new SharedReplacements(acquire) : undefined;
   const normalized: NormalizedClientSource = {
-    acquire(context) {
-      const acquired = source.acquire(context);
-      return isPromiseLike(acquired) ? Promise.resolve(acquired).then(checked) : checked(acquired);
-    },
+    acquire: shared ? (context, replacing) => shared.acquire(context, replacing) : acquire,
     release: (client) => callHook('clients.release()', () => source.release?.(client)),
     retire(client, error) {
+      shared?.retired(client);
       callHook('clients.invalidate()', () => source.invalidate?.(client, error));
       return { kind: 'replaced' };
     },
@@ -98,6 +106,60 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
     withOptions: (options) => derivedSource(normalized, options),
   };
   return normalized;
+}
+
+/**
+ * The replacement of each dead client, for a source without `release` (a factory, a cache). Every call that
+ * was on a client when it died would otherwise ask the source for a fresh one, and a cache that evicts on
+ * lookup (a TTL shorter than a request) evicts, on each of those lookups, the client the calls before it
+ * just recovered onto: recovery then kills more calls than the dead client did. One lookup per dead client
+ * keeps recovery from adding evictions of its own. The source gave the dead client to each of these calls,
+ * so the client it gives in its place is theirs as much as the first caller's.
+ */
+class SharedReplacements {
+  readonly #acquire: (context: AcquireContext) => OpenAI | Promise<OpenAI>;
+  readonly #replacements = new WeakMap<OpenAI, OpenAI | Promise<OpenAI>>();
+  readonly #retired = new WeakSet<OpenAI>();
+
+  constructor(acquire: (context: AcquireContext) => OpenAI | Promise<OpenAI>) {
+    this.#acquire = acquire;
+  }
+
+  acquire(context: AcquireContext, replacing: OpenAI | undefined): OpenAI | Promise<OpenAI> {
+    if (replacing === undefined) return this.#acquire(context);
+    const known = this.#replacements.get(replacing);
+    if (known !== undefined) {
+      if (isPromiseLike(known)) return known.then((client) => this.#reuse(client, context));
+      return this.#reuse(known, context);
+    }
+    const acquired = this.#acquire(context);
+    this.#replacements.set(replacing, acquired);
+    if (isPromiseLike(acquired)) {
+      acquired.then(
+        (client) => this.#settle(replacing, client),
+        () => this.#replacements.delete(replacing),
+      );
+      return acquired;
+    }
+    this.#settle(replacing, acquired);
+    return acquired;
+  }
+
+  retired(client: OpenAI): void {
+    this.#retired.add(client);
+  }
+
+  #settle(replacing: OpenAI, client: OpenAI): void {
+    // The source gave the dead client back (it replaces nothing): nothing to share.
+    if (client === replacing) this.#replacements.delete(replacing);
+    else this.#replacements.set(replacing, client);
+  }
+
+  /** The shared replacement while it lives; once it died too, the replacement of that one, and so on. */
+  #reuse(client: OpenAI, context: AcquireContext): OpenAI | Promise<OpenAI> {
+    if (!this.#retired.has(client) && !isDispatcherDead(dispatcherOf(client))) return client;
+    return this.acquire(context, client);
+  }
 }
 
 /**
@@ -118,8 +180,8 @@ function derivedSource(source: NormalizedClientSource, options: ClientOptions): 
     return copy;
   };
   const normalized: NormalizedClientSource = {
-    acquire(context) {
-      const acquired = source.acquire(context);
+    acquire(context, replacing) {
+      const acquired = source.acquire(context, replacing && unwrap(replacing));
       return isPromiseLike(acquired) ? Promise.resolve(acquired).then(derive) : derive(acquired);
     },
     release: (client) => source.release(unwrap(client)),
