@@ -193,7 +193,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
       return;
     }
     idleTimer = setTimeout(watchIdle, idleTimeoutMs - waited);
-    idleTimer.unref();
+    idleTimer.unref?.(); // jsdom's timers are numbers
   };
 
   let consumed = false;
@@ -205,7 +205,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
       () => timeOut('deadline', 'Request timed out: the call deadline passed.'),
       Math.max(0, options.deadlineAt - Date.now()),
     );
-    deadlineTimer.unref(); // the stream's own socket keeps the process alive while it matters
+    deadlineTimer.unref?.(); // (absent in jsdom) the stream's own socket keeps the process alive while it matters
   }
 
   function relay(): AsyncIterator<unknown> {
@@ -235,7 +235,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
     };
     if (Number.isFinite(idleTimeoutMs)) {
       idleTimer = setTimeout(watchIdle, idleTimeoutMs);
-      idleTimer.unref();
+      idleTimer.unref?.(); // jsdom's timers are numbers
     }
     return {
       next(): Promise<IteratorResult<unknown>> {
