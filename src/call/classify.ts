@@ -102,6 +102,9 @@ export function classifyError(error: unknown): Classification {
 
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
   if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
+  // Ours, by code: an attempt not made because its client's dispatcher was found dead (ClientClosedError).
+  if ((top as { code?: unknown } | undefined)?.code === 'RESILIENT_CHAT_CLIENT_CLOSED')
+    return result('client_closed', 'RESILIENT_CHAT_CLIENT_CLOSED');
 
   const apiError = chain.find(
     (e): e is APIError => isA(e, APIError) && statusOf(e as APIError) !== undefined,
