@@ -6,6 +6,12 @@
  * isResilientChatError to both; attemptErrors of either copy finds the earlier attempts of a call made by the
  * other; both copies report into the one global MeterProvider, into the same metric streams, with no
  * duplicate-instrument warning; and one copy's ClientPool, mock server and openai client serve the other.
+ *
+ * What does not hold, and is asserted so README stays true: openai's own two builds do not recognise each
+ * other's classes, so an openai error (what a call that gives up rethrows, what attemptErrors holds) is an
+ * instance of the classes of its client's openai copy only, and our errors that extend openai's
+ * (ClientNotReplaceableError, ClientClosedError) extend the openai of the resilient-chat copy that threw them.
+ * classifyError of either copy reads openai errors of either build alike.
  * Needs no registry: the consumer links the repository's packages.
  */
 import { writeFile } from 'node:fs/promises';
@@ -74,6 +80,41 @@ out.attemptErrors = {
   esmCallByCjs: cjs.attemptErrors(esmGaveUp).map((e) => e.status),
   cjsCallByEsm: esm.attemptErrors(cjsGaveUp).map((e) => e.status),
 };
+// What a call throws, and what attemptErrors holds, are openai's errors as its client's openai copy made them:
+// instances of that copy's classes only (openai's own dual-package hazard), read alike by both classifiers.
+const [esmEarlier] = cjs.attemptErrors(esmGaveUp);
+out.openaiErrors = {
+  esmCallIsEsmOpenAIError: esmGaveUp instanceof OpenAI.InternalServerError,
+  esmCallIsCjsOpenAIError: esmGaveUp instanceof CjsOpenAI.InternalServerError,
+  esmAttemptIsEsmOpenAIError: esmEarlier instanceof OpenAI.InternalServerError,
+  esmAttemptIsCjsOpenAIError: esmEarlier instanceof CjsOpenAI.InternalServerError,
+  cjsCallIsCjsOpenAIError: cjsGaveUp instanceof CjsOpenAI.InternalServerError,
+  cjsCallIsEsmOpenAIError: cjsGaveUp instanceof OpenAI.InternalServerError,
+  classifiedAlike:
+    JSON.stringify(cjs.classifyError(esmGaveUp)) === JSON.stringify(esm.classifyError(esmGaveUp)) &&
+    JSON.stringify(esm.classifyError(cjsGaveUp)) === JSON.stringify(cjs.classifyError(cjsGaveUp)),
+  classification: esm.classifyError(cjsGaveUp),
+};
+
+// A client of one openai copy given to the other resilient-chat copy: the copy made of it keeps its class.
+const crossed = cjs.createResilientClient({ clients: esmClient, retry, logger: false });
+server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
+const crossedGaveUp = await crossed.chat.completions.create({ model: 'm', messages }).catch((e) => e);
+// Our own errors extend the openai of the resilient-chat copy that threw them, whoever's client it was.
+const crossedAgent = new Agent();
+const crossedOwn = new OpenAI({ apiKey: 'k', baseURL: server.url, fetchOptions: { dispatcher: crossedAgent } });
+await crossedAgent.destroy();
+const crossedNotReplaceable = await cjs.createResilientClient({ clients: crossedOwn, logger: false })
+  .chat.completions.create({ model: 'm', messages }).catch((e) => e);
+out.crossedClient = {
+  isEsmOpenAI: crossed instanceof OpenAI,
+  isCjsOpenAI: crossed instanceof CjsOpenAI,
+  errorIsEsmOpenAIError: crossedGaveUp instanceof OpenAI.InternalServerError,
+  attemptErrors: esm.attemptErrors(crossedGaveUp).map((e) => e.status),
+  notReplaceableToEsm: crossedNotReplaceable instanceof esm.ClientNotReplaceableError,
+  notReplaceableIsCjsOpenAIError: crossedNotReplaceable instanceof CjsOpenAI.APIConnectionError,
+  notReplaceableIsEsmOpenAIError: crossedNotReplaceable instanceof OpenAI.APIConnectionError,
+};
 
 // Errors each copy raises, recognised by the other's classes.
 const agent = new Agent();
@@ -129,6 +170,30 @@ test('import and require in one process: two copies that recognise each other an
       cjsErrorIsEsmClass: true,
       cjsErrorIsResilientToEsm: true,
       notTakenForAnother: false,
+    },
+    openaiErrors: {
+      esmCallIsEsmOpenAIError: true,
+      esmCallIsCjsOpenAIError: false,
+      esmAttemptIsEsmOpenAIError: true,
+      esmAttemptIsCjsOpenAIError: false,
+      cjsCallIsCjsOpenAIError: true,
+      cjsCallIsEsmOpenAIError: false,
+      classifiedAlike: true,
+      classification: {
+        reason: 'server_error',
+        retryable: true,
+        errorType: 'InternalServerError',
+        status: 503,
+      },
+    },
+    crossedClient: {
+      isEsmOpenAI: true,
+      isCjsOpenAI: false,
+      errorIsEsmOpenAIError: true,
+      attemptErrors: [503],
+      notReplaceableToEsm: true,
+      notReplaceableIsCjsOpenAIError: true,
+      notReplaceableIsEsmOpenAIError: false,
     },
     pooled: 'string',
     esmServer: 'string',
