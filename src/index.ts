@@ -19,6 +19,7 @@ export {
   type ResilientChatError,
   type ResilientChatErrorCode,
 } from './errors.js';
+export { type ResilientFetch, type ResilientFetchOptions, resilientFetch } from './fetch/resilient-fetch.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
 export type { RetryBudgetOptions } from './policy/retry-budget.js';
 export {
@@ -30,6 +31,7 @@ export {
   type PoolStats,
 } from './pool/client-pool.js';
 export type { PoolDispatcher, PoolTransport, TransportOptions, UndiciModule } from './pool/transport.js';
+export type { GenAISpanMode } from './telemetry/call-telemetry.js';
 export * as telemetryNames from './telemetry/semconv.js';
 export type {
   AcquireContext,
