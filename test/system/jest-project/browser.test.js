@@ -13,4 +13,11 @@ test('is browser-like: openai-node refuses a client without dangerouslyAllowBrow
   expect(() => new OpenAI({ apiKey: 'k' })).toThrow(/browser-like environment/);
 });
 
-scenarios({ OpenAI, rc, testing, undici, clientOptions: { dangerouslyAllowBrowser: true } });
+scenarios({
+  OpenAI,
+  rc,
+  testing,
+  undici,
+  clientOptions: { dangerouslyAllowBrowser: true },
+  undiciFetch: false,
+});

@@ -1,9 +1,10 @@
 /**
  * What a CommonJS service's jest tests do with resilient-chat, run by service.test.js (jest's node
  * environment) and browser.test.js (jsdom). The modules come from the test file's own require(), so they are
- * the copies jest's module registry gives that file; `clientOptions` is what the environment needs of openai.
+ * the copies jest's module registry gives that file; `clientOptions` is what the environment needs of openai,
+ * `undiciFetch` whether npm undici's own fetch can run there.
  */
-module.exports = function scenarios({ OpenAI, rc, testing, undici, clientOptions }) {
+module.exports = function scenarios({ OpenAI, rc, testing, undici, clientOptions, undiciFetch = true }) {
   const messages = [{ role: 'user', content: 'hi' }];
   const retry = { baseDelayMs: 1, maxRetries: 1 };
   let server;
@@ -96,6 +97,22 @@ module.exports = function scenarios({ OpenAI, rc, testing, undici, clientOptions
     expect(earlier).toHaveLength(1);
     expect(earlier[0]).toBeInstanceOf(OpenAI.InternalServerError);
     expect(rc.classifyError(error)).toMatchObject({ retryable: true, status: 503 });
+  });
+
+  // resilientFetch (like ClientPool) sends with npm undici's own fetch, which needs Node's timers and
+  // performance: not jsdom's (\`this.timeout?.unref is not a function\` ends the jest process there).
+  (undiciFetch ? test : test.skip)('resilientFetch: a fetch retried after a 503', async () => {
+    const fetch = rc.resilientFetch({ retry, logger: false });
+    server.script({ type: 'status', status: 503 });
+    const before = server.requests.length;
+    const response = await fetch(`${server.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages }),
+    });
+    expect(response.status).toBe(200);
+    expect((await response.json()).choices).toHaveLength(1);
+    expect(server.requests.length - before).toBe(2);
   });
 
   test('an invalid option: InvalidOptionError, a TypeError of the test file', () => {
