@@ -99,8 +99,8 @@ module.exports = function scenarios({ OpenAI, rc, testing, undici, clientOptions
     expect(rc.classifyError(error)).toMatchObject({ retryable: true, status: 503 });
   });
 
-  // resilientFetch (like ClientPool) sends with npm undici's own fetch, which needs Node's timers and
-  // performance: not jsdom's (\`this.timeout?.unref is not a function\` ends the jest process there).
+  // resilientFetch and ClientPool send with npm undici's own fetch, which needs Node's timers and
+  // performance: not jsdom's (`this.timeout?.unref is not a function` ends the jest process there).
   (undiciFetch ? test : test.skip)('resilientFetch: a fetch retried after a 503', async () => {
     const fetch = rc.resilientFetch({ retry, logger: false });
     server.script({ type: 'status', status: 503 });
@@ -113,6 +113,14 @@ module.exports = function scenarios({ OpenAI, rc, testing, undici, clientOptions
     expect(response.status).toBe(200);
     expect((await response.json()).choices).toHaveLength(1);
     expect(server.requests.length - before).toBe(2);
+  });
+
+  (undiciFetch ? test : test.skip)('a ClientPool as the source', async () => {
+    const pool = new rc.ClientPool({ create: (_key, transport) => openai(transport) });
+    const client = rc.createResilientClient({ clients: pool, logger: false });
+    const answer = await client.chat.completions.create({ model: 'm', messages });
+    expect(typeof answer.choices[0].message.content).toBe('string');
+    await pool.close();
   });
 
   test('an invalid option: InvalidOptionError, a TypeError of the test file', () => {
