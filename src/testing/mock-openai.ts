@@ -172,14 +172,20 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
     let scriptError: string | undefined;
     if (typeof entry === 'function') {
       const origin = `the step function for request ${index + 1} (${request.method} ${request.path})`;
+      const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+      let picked: unknown;
       try {
-        const picked = entry(request, index);
-        step = checkStep(
-          picked instanceof Promise ? await picked : picked,
-          `${origin} returned a step whose`,
-        );
+        picked = entry(request, index);
+        if (picked instanceof Promise) picked = await picked;
       } catch (error) {
-        scriptError = `${origin} failed: ${error instanceof Error ? error.message : String(error)}`;
+        scriptError = `${origin} threw: ${message(error)}`;
+      }
+      if (!scriptError) {
+        try {
+          step = checkStep(picked, 'step');
+        } catch (error) {
+          scriptError = `${origin} returned no valid step: ${message(error)}`;
+        }
       }
     } else if (entry) {
       step = entry;

@@ -320,13 +320,15 @@ describe('steps that see the request', () => {
       .catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(OpenAI.BadRequestError);
     expect((thrown as Error).message).toContain(
-      'startMockOpenAI: the step function for request 1 (POST /v1/chat/completions) failed: no tool result found',
+      'startMockOpenAI: the step function for request 1 (POST /v1/chat/completions) threw: no tool result found',
     );
 
     server.script(() => ({ type: 'tool_call', arguments: {} }) as unknown as MockStep);
     const invalid = await resilient.responses.create({ model, input: 'hi' }).catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((invalid as Error).message).toContain('returned a step whose.name');
+    expect((invalid as Error).message).toContain(
+      "the step function for request 2 (POST /v1/responses) returned no valid step: resilient-chat: option `step.name` must be the function's name",
+    );
 
     expect(server.requests.map((r) => r.step)).toEqual(['script_error', 'script_error']);
     expect(server.requestCount).toBe(2);
