@@ -180,15 +180,21 @@ describe('streams', () => {
 });
 
 describe('giving up', () => {
-  test('a permanent 503: the SDK builds its own APICallError from our last response; one layer of retries', async () => {
-    server = await startMockOpenAI({ fallback: () => ({ type: 'status', status: 503 }) });
-    const openai = provider(server.url, { retryBudget: false, circuitBreaker: false });
+  /** A chat call with the AI SDK's own retries off; what it rejects with is the SDK's APICallError. */
+  async function givenUp(openai: ReturnType<typeof provider>): Promise<unknown> {
     const error = await generateText({
       model: openai.chat('gpt-4o-mini'),
       prompt: 'hi',
       maxRetries: 0,
     }).catch((e: unknown) => e);
     expect(APICallError.isInstance(error)).toBe(true);
+    return error;
+  }
+
+  test('a permanent 503: the SDK builds its own APICallError from our last response; one layer of retries', async () => {
+    server = await startMockOpenAI({ fallback: () => ({ type: 'status', status: 503 }) });
+    const openai = provider(server.url, { retryBudget: false, circuitBreaker: false });
+    const error = await givenUp(openai);
     expect((error as APICallError).statusCode).toBe(503);
     // retry.maxRetries 2 (the default): 3 requests, the same as openai-node's own retries would send.
     expect(server.requestCount).toBe(3);
@@ -199,12 +205,7 @@ describe('giving up', () => {
     const url = server.url;
     await server.close();
     const openai = provider(url, { retry: { maxRetries: 1, baseDelayMs: 1 } });
-    const error = await generateText({
-      model: openai.chat('gpt-4o-mini'),
-      prompt: 'hi',
-      maxRetries: 0,
-    }).catch((e: unknown) => e);
-    expect(APICallError.isInstance(error)).toBe(true);
+    await givenUp(openai);
   });
 
   test('the caller’s abort during a backoff rejects at once with its reason', async () => {
