@@ -3,7 +3,8 @@
  */
 // jsdom (a browser-like window), with the Node globals openai-node needs to load and send there.
 const OpenAI = require('openai');
-const undici = require('undici');
+// Node's realm's undici (see jsdom-with-fetch.js): the window's timers would break its Agents.
+const undici = globalThis.nodeUndici;
 const rc = require('resilient-chat');
 const testing = require('resilient-chat/testing');
 const scenarios = require('./scenarios');

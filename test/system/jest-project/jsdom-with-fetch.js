@@ -4,6 +4,10 @@
  * jsdom test suite that uses openai-node gives the window Node's own (as jest-fixed-jsdom does); the
  * messaging globals and setImmediate are undici's (an Agent of the test's, resilient-chat/testing). npm undici's
  * own fetch (ClientPool, resilientFetch) needs Node's timers too, which this leaves to jsdom.
+ *
+ * npm undici loaded inside the window takes jsdom's `setTimeout` (numbers, no `unref`), and its Agent throws
+ * from a timer tick once a request outlives one (half a second, on a busy machine). So the tests' Agents come
+ * from an undici loaded here, in Node's realm, as a setup file or a fixed environment would give them.
  */
 const { TestEnvironment } = require('jest-environment-jsdom');
 
@@ -31,5 +35,6 @@ module.exports = class JsdomWithFetch extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
     for (const name of NODE_GLOBALS) this.global[name] = globalThis[name];
+    this.global.nodeUndici = require('undici');
   }
 };
