@@ -23,7 +23,7 @@ describe('through createResilientChat', () => {
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toMatchObject({
       code: 'RESILIENT_CHAT_CIRCUIT_OPEN',
-      endpoint: `127.0.0.1:${env.server.port} gpt-4o-mini`,
+      endpoint: `${env.server.url} gpt-4o-mini`,
     });
     expect(classifyError(error)).toMatchObject({ reason: 'not_retryable', errorType: 'CircuitOpenError' });
     expect(env.server.requests).toHaveLength(4); // nothing sent
