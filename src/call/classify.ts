@@ -61,6 +61,34 @@ const SETUP_CODES = new Set([
 const SETUP_MESSAGE = /is not a function|is not a constructor/;
 
 /**
+ * The TypeErrors that fetch rejects with for a request it did try to send: undici's network error
+ * (`fetch failed`, its cause the socket's error), a body cut off mid-read (`terminated`), and the browsers'
+ * wording of a network error, for a custom fetch that copies it.
+ */
+const FETCH_NETWORK_MESSAGES = new Set([
+  'fetch failed',
+  'terminated',
+  'Failed to fetch',
+  'Load failed',
+  'NetworkError when attempting to fetch resource.',
+]);
+
+/**
+ * The causes undici's fetch gives a `fetch failed` when it refuses to make the request at all (the Fetch
+ * standard's network errors for a scheme it cannot fetch or a port it blocks). Unlike every socket error
+ * they have no `code`.
+ */
+const FETCH_REFUSED_REQUEST = new Set([
+  'unknown scheme',
+  'not implemented... yet...',
+  'about scheme is not supported',
+  'bad port',
+  'local URLs only',
+  'invalid method',
+  'URL scheme must be a HTTP(S) scheme',
+]);
+
+/**
  * Error codes in OpenAI (and compatible) error bodies that say the request can never succeed as sent: a
  * billing state, an oversized prompt, a filtered prompt, a bad key. They are reported as `error.type`
  * (a bounded set), and none is retried, whatever the status (OpenAI sends insufficient_quota as a 429).
@@ -119,7 +147,8 @@ export function classifyError(error: unknown): Classification {
 
   const setupCode = findCode(chain, SETUP_CODES);
   if (setupCode) return result('setup_error', setupCode);
-  const setupError = chain.find((e) => e instanceof TypeError && SETUP_MESSAGE.test(e.message));
+  const setupError =
+    chain.find((e) => e instanceof TypeError && SETUP_MESSAGE.test(e.message)) ?? fetchSetupError(chain);
   if (setupError) return result('setup_error', className(setupError));
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
@@ -131,6 +160,35 @@ export function classifyError(error: unknown): Classification {
     return result('connection', connectionCode ?? className(connectionError));
   }
   return result('not_retryable', className(top));
+}
+
+/**
+ * The request could not be made as configured, which undici's fetch says without a code: openai-node wraps
+ * what fetch rejected with in an APIConnectionError, and a TypeError there that is not one of fetch's network
+ * errors was thrown while fetch built the request from its arguments (no scheme, credentials in the URL, a
+ * bad `fetchOptions` value), before any I/O. So was a `fetch failed` whose cause says fetch refused the
+ * request itself. Either fails the same way every time and never reached the endpoint.
+ */
+function fetchSetupError(chain: readonly unknown[]): TypeError | undefined {
+  for (const error of chain) {
+    if (!isA(error, APIConnectionError) || isA(error, APIConnectionTimeoutError)) continue;
+    const { cause } = error as { cause?: unknown };
+    if (!(cause instanceof TypeError) || hasCode(cause)) continue;
+    if (!FETCH_NETWORK_MESSAGES.has(cause.message)) return cause;
+    const reason = cause.cause;
+    if (
+      cause.message === 'fetch failed' &&
+      reason instanceof Error &&
+      !hasCode(reason) &&
+      FETCH_REFUSED_REQUEST.has(reason.message)
+    )
+      return cause;
+  }
+  return undefined;
+}
+
+function hasCode(error: object): boolean {
+  return (error as { code?: unknown }).code !== undefined;
 }
 
 /**

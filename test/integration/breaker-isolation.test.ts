@@ -188,3 +188,43 @@ describe('routes: two base URLs on one gateway', () => {
     expect((refused as CircuitOpenError).endpoint).toBe(`${gateway.url('route-a')} gpt-4o-mini`);
   });
 });
+
+describe('a misconfiguration: nothing ever leaves the process', () => {
+  beforeEach(async () => {
+    server = await startMockOpenAI();
+  });
+
+  test.each([
+    ['a base URL without a scheme', () => `localhost:${server.port}/v1`],
+    ['credentials in the base URL', () => `http://user:pw-SECRET@127.0.0.1:${server.port}/v1`],
+  ])(
+    '%s: every call fails at once with the real error, none is retried, the breaker never opens',
+    async (_, url) => {
+      const openai = createResilientClient({
+        clients: new OpenAI({ apiKey: KEYS.a, baseURL: url() }),
+        // Default breaker. A zero base delay only keeps the run short where the error would be retried.
+        retry: { baseDelayMs: 0 },
+        tracerProvider: harness.tracerProvider,
+        meterProvider: harness.meterProvider,
+        logger: { warn: (...args) => logged.push(args) },
+      });
+      const errors = [];
+      for (let i = 0; i < 120; i++)
+        errors.push(await openai.chat.completions.create(params).catch((e: unknown) => e));
+
+      expect(errors.filter((e) => e instanceof CircuitOpenError)).toHaveLength(0);
+      expect(new Set(errors.map((e) => classifyError(e).reason))).toEqual(new Set(['setup_error']));
+      expect(errors[119]).toBeInstanceOf(OpenAI.APIConnectionError);
+      expect(await harness.counter(telemetryNames.METRIC_RETRIES)).toBe(0);
+      expect(
+        await harness.counter(telemetryNames.METRIC_GIVE_UPS, {
+          'resilient_chat.give_up.reason': 'not_retryable',
+        }),
+      ).toBe(120);
+      expect(server.requestCount).toBe(0);
+      expect(JSON.stringify([logged, (await harness.spans()).map((s) => s.attributes)])).not.toContain(
+        'SECRET',
+      );
+    },
+  );
+});

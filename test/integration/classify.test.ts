@@ -162,6 +162,43 @@ describe('setup errors', () => {
   });
 });
 
+describe("setup errors that undici's fetch reports without a code", () => {
+  // Each request fails before anything leaves the process, the same way every time.
+  const configurations: [string, () => ConstructorParameters<typeof OpenAI>[0]][] = [
+    ['a base URL without a scheme (unknown scheme)', () => ({ baseURL: `localhost:${server.port}/v1` })],
+    ['credentials in the base URL', () => ({ baseURL: `http://user:pw@127.0.0.1:${server.port}/v1` })],
+    ['a scheme fetch cannot send (file:)', () => ({ baseURL: 'file:///tmp/v1' })],
+    ['a port fetch blocks (bad port)', () => ({ baseURL: 'http://127.0.0.1:6000/v1' })],
+    [
+      'a bad fetchOptions value (redirect)',
+      () => ({ baseURL: server.url, fetchOptions: { redirect: 'nope' as 'follow' } }),
+    ],
+    [
+      'a bad fetchOptions value (mode)',
+      () => ({ baseURL: server.url, fetchOptions: { mode: 'navigate' as 'cors' } }),
+    ],
+  ];
+  test.each(configurations)('%s', async (_, options) => {
+    const requestsBefore = server.requestCount;
+    const client = new OpenAI({ apiKey: TEST_API_KEY, maxRetries: 0, ...options() });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toEqual({ reason: 'setup_error', retryable: false, errorType: 'TypeError' });
+    expect(server.requestCount).toBe(requestsBefore);
+  });
+
+  test('failures of a request fetch did send are not setup errors', async () => {
+    // A body cut off mid-read (`TypeError: terminated`, undici's code as its cause), a reset connection.
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({ type: 'stall', at: 'body' });
+    const call = client.chat.completions.create(params).catch((e: unknown) => e);
+    await server.stalled();
+    await agent.destroy();
+    expect(classifyError(await call)).toMatchObject({ reason: 'client_closed' });
+    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({ reason: 'connection' });
+  });
+});
+
 describe('statuses, as openai-node decides', () => {
   test.each([
     [429, 'rate_limited', true, 'RateLimitError'],
