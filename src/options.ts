@@ -4,7 +4,7 @@
  * than on the first outage; a misspelt key is refused with the nearest valid one.
  */
 import { InvalidOptionError } from './errors.js';
-import { consoleLogger } from './logger.js';
+import { consoleLogger, guardedLogger } from './logger.js';
 import { duration as checkedDuration, MAX_TIMER_MS, rejectUnknownKeys } from './option-checks.js';
 import {
   type CircuitBreakerOptions,
@@ -92,7 +92,7 @@ export function resolveOptions(
     budget: resolveBudgetOptions(options),
     tracerProvider: options.tracerProvider,
     meterProvider: options.meterProvider,
-    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
+    logger: options.logger === false ? undefined : guardedLogger(options.logger ?? consoleLogger),
     // The standard GenAI instrumentation variable gives the default; the option in code wins.
     captureContent: options.captureContent ?? captureFromEnv === 'true',
     idempotencyKeys: options.idempotencyKeys ?? true,
