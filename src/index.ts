@@ -12,10 +12,13 @@ export {
   ClientNotReplaceableError,
   InvalidClientError,
   InvalidOptionError,
+  InvalidRequestError,
   isResilientChatError,
+  MissingPackageError,
   PoolClosedError,
   type ResilientChatError,
   type ResilientChatErrorCode,
+  StreamConsumedError,
 } from './errors.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
 export type { RetryBudgetOptions } from './policy/retry-budget.js';

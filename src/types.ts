@@ -21,8 +21,13 @@ export type FailureReason =
   | 'timeout'
   | 'connection'
   | 'aborted'
-  /** The request could not be made as configured (a dispatcher that is not one, an undici mismatch). */
+  /**
+   * The request could not be made as configured: a dispatcher that is not one, a base URL fetch cannot use,
+   * a bad option, client or request field, a single client that cannot be replaced. Never retried.
+   */
   | 'setup_error'
+  /** A circuit breaker refused the attempt (`CircuitOpenError`): nothing was sent; retry after `retryAfterMs`. */
+  | 'circuit_open'
   | 'not_retryable';
 
 /** How `classifyError` reads an error: the reason, whether another attempt may succeed, and what to record. */

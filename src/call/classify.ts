@@ -5,6 +5,7 @@
  * failed') -> ClientDestroyedError { code: 'UND_ERR_DESTROYED' }, or a proxy's HTTP 500 body.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { isResilientChatError, type ResilientChatError, type ResilientChatErrorCode } from '../errors.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { Classification, FailureReason } from '../types.js';
 
@@ -104,10 +105,27 @@ const FINAL_BODY_CODES = new Set([
   'model_not_found',
 ]);
 
+/**
+ * What each of our own errors is, read from its code before anything else (as undici's codes are): our
+ * errors are never `client_closed` or `connection`, whatever class they extend. Every code must be here.
+ */
+const OWN_ERRORS: Record<ResilientChatErrorCode, FailureReason> = {
+  RESILIENT_CHAT_INVALID_OPTION: 'setup_error',
+  RESILIENT_CHAT_INVALID_CLIENT: 'setup_error',
+  RESILIENT_CHAT_INVALID_REQUEST: 'setup_error',
+  RESILIENT_CHAT_MISSING_PACKAGE: 'setup_error',
+  // An APIConnectionError whose cause is the closed-client failure; nothing may replace the client.
+  RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE: 'setup_error',
+  RESILIENT_CHAT_CIRCUIT_OPEN: 'circuit_open',
+  RESILIENT_CHAT_POOL_CLOSED: 'not_retryable',
+  RESILIENT_CHAT_STREAM_CONSUMED: 'not_retryable',
+};
+
 const RETRYABLE: Record<FailureReason, boolean> = {
   client_closed: true,
   upstream_client_closed: true,
   setup_error: false,
+  circuit_open: true,
   rate_limited: true,
   server_error: true,
   timeout: true,
@@ -130,6 +148,9 @@ export function classifyError(error: unknown): Classification {
 
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
   if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
+
+  const own = chain.find(isResilientChatError);
+  if (own) return classifyOwn(own);
 
   const apiError = chain.find(
     (e): e is APIError => isA(e, APIError) && statusOf(e as APIError) !== undefined,
@@ -160,6 +181,13 @@ export function classifyError(error: unknown): Classification {
     return result('connection', connectionCode ?? className(connectionError));
   }
   return result('not_retryable', className(top));
+}
+
+function classifyOwn(error: ResilientChatError): Classification {
+  const classification = result(OWN_ERRORS[error.code] ?? 'not_retryable', className(error));
+  return error.code === 'RESILIENT_CHAT_CIRCUIT_OPEN'
+    ? { ...classification, retryAfterMs: error.retryAfterMs }
+    : classification;
 }
 
 /**

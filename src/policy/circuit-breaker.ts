@@ -54,7 +54,7 @@ export type AttemptVerdict = 'success' | 'failure' | 'ignored';
 /**
  * Failures are what says the endpoint is unwell (5xx, 408, timeouts, connection errors). Ignored, because
  * they say nothing about the endpoint's health: a closed client (our own local fault), the caller's abort, a
- * setup error (nothing left the process), and a 429, which says the caller's key or organisation is over its
+ * setup error or another breaker's refusal (nothing left the process), and a 429, which says the caller's key or organisation is over its
  * limit: Retry-After and the retry budget are the tools for that, and holding it against the endpoint let
  * one tenant's limit lock every tenant out. Any other answer (a 400, say) shows the endpoint is up.
  */
@@ -69,6 +69,7 @@ const IGNORED: ReadonlySet<Classification['reason']> = new Set([
   'aborted',
   'setup_error',
   'rate_limited',
+  'circuit_open', // another breaker's refusal (a nested resilient client): nothing was sent
 ]);
 
 /** `probe`: 0 for an ordinary attempt, otherwise the probe's number (an old probe's late answer still counts). */

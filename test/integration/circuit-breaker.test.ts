@@ -25,7 +25,12 @@ describe('through createResilientChat', () => {
       code: 'RESILIENT_CHAT_CIRCUIT_OPEN',
       endpoint: `${env.server.url} gpt-4o-mini`,
     });
-    expect(classifyError(error)).toMatchObject({ reason: 'not_retryable', errorType: 'CircuitOpenError' });
+    expect(classifyError(error)).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs: (error as CircuitOpenError).retryAfterMs,
+    });
     expect(env.server.requests).toHaveLength(4); // nothing sent
     const spans = await env.harness.spans();
     const refused = spans[4];

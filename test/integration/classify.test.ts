@@ -3,7 +3,20 @@ import { createRequire } from 'node:module';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { classifyError } from '../../src/index.js';
+import {
+  CircuitOpenError,
+  ClientNotReplaceableError,
+  ClientPool,
+  classifyError,
+  createResilientClient,
+  InvalidClientError,
+  InvalidOptionError,
+  InvalidRequestError,
+  MissingPackageError,
+  PoolClosedError,
+  type ResilientClientOptions,
+  StreamConsumedError,
+} from '../../src/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../../src/testing/index.js';
 import { newClient, TEST_API_KEY } from '../support/clients.js';
 
@@ -338,5 +351,109 @@ describe('classification edges', () => {
       reason: 'timeout',
       errorType: 'APIConnectionTimeoutError',
     });
+  });
+});
+
+describe("resilient-chat's own errors, read by their code first", () => {
+  const chat = (clients: ResilientClientOptions['clients'], options: Partial<ResilientClientOptions> = {}) =>
+    createResilientClient({ clients, logger: false, ...options }).chat.completions;
+
+  test('ClientNotReplaceableError: a single instance whose own transport died is a setup error, never retried', async () => {
+    const { client, agent } = newClient(server);
+    await agent.destroy();
+    const error = await chat(client)
+      .create(params)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientNotReplaceableError);
+    expect(classifyError(error)).toEqual({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'ClientNotReplaceableError',
+    });
+  });
+
+  test('CircuitOpenError: circuit_open, with the time until a probe goes through', async () => {
+    const failing = await startMockOpenAI({ fallback: () => ({ type: 'status', status: 503 }) });
+    const { client, agent } = newClient(failing);
+    const completions = chat(client, {
+      retry: { maxRetries: 0 },
+      circuitBreaker: { minimumThroughput: 1, breakDurationMs: 60_000 },
+    });
+    await completions.create(params).catch(() => undefined);
+    const error = await completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    await failing.close();
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    const { retryAfterMs } = error as CircuitOpenError;
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(classifyError(error)).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs,
+    });
+  });
+
+  test('bad options and clients are setup errors; a closed pool is not retryable', async () => {
+    const badOption = (() => {
+      try {
+        return createResilientClient({
+          clients: new OpenAI({ apiKey: TEST_API_KEY }),
+          retry: { maxRetries: -1 },
+        });
+      } catch (error) {
+        return error;
+      }
+    })();
+    const badClient = await chat(() => ({}) as OpenAI)
+      .create(params)
+      .catch((e: unknown) => e);
+    const pool = new ClientPool({
+      create: (_, transport) => new OpenAI({ apiKey: TEST_API_KEY, ...transport }),
+    });
+    await pool.close();
+    const poolClosed = await chat(pool)
+      .create(params)
+      .catch((e: unknown) => e);
+
+    expect(badOption).toBeInstanceOf(InvalidOptionError);
+    expect(classifyError(badOption)).toEqual({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'InvalidOptionError',
+    });
+    expect(badClient).toBeInstanceOf(InvalidClientError);
+    expect(classifyError(badClient)).toMatchObject({
+      reason: 'setup_error',
+      errorType: 'InvalidClientError',
+    });
+    expect(poolClosed).toBeInstanceOf(PoolClosedError);
+    expect(classifyError(poolClosed)).toMatchObject({
+      reason: 'not_retryable',
+      errorType: 'PoolClosedError',
+    });
+  });
+
+  test('the classes not raised through a call yet, and one from another copy of the package', async () => {
+    expect(classifyError(new InvalidRequestError('signal', 'an AbortSignal', 1))).toEqual({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'InvalidRequestError',
+    });
+    expect(classifyError(new MissingPackageError('undici', 'ClientPool', undefined))).toMatchObject({
+      reason: 'setup_error',
+    });
+    expect(classifyError(new StreamConsumedError())).toMatchObject({ reason: 'not_retryable' });
+    // Our code is read before any rule the parent class would match: StreamConsumedError is an OpenAIError.
+    const secondCopy = '../../src/errors.js?second-copy';
+    const copy = (await import(secondCopy)) as typeof import('../../src/errors.js');
+    expect(classifyError(new copy.CircuitOpenError('x', 7))).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs: 7,
+    });
+    const notReplaceable = new copy.ClientNotReplaceableError('dispatcher', await destroyedClientError());
+    expect(classifyError(notReplaceable)).toMatchObject({ reason: 'setup_error' });
   });
 });
