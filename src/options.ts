@@ -54,7 +54,15 @@ const KNOWN_KEYS = {
     'captureContent',
     'idempotencyKeys',
   ],
-  retry: ['maxRetries', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs', 'attemptTimeoutMs', 'totalTimeoutMs'],
+  retry: [
+    'maxRetries',
+    'baseDelayMs',
+    'maxDelayMs',
+    'maxRetryAfterMs',
+    'attemptTimeoutMs',
+    'totalTimeoutMs',
+    'random',
+  ],
   closedClient: ['maxRecoveries', 'fallbackToGlobalDispatcher'],
   circuitBreaker: [
     'failureRatio',
@@ -125,6 +133,8 @@ export interface ResolvedRetryPolicy {
   attemptTimeoutMs: number | undefined;
   totalTimeoutMs: number | undefined;
   maxRecoveries: number;
+  /** The backoff's random source (`retry.random`). */
+  random: () => number;
 }
 
 export const DEFAULT_RETRY = {
@@ -145,6 +155,9 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
   const baseDelayMs = duration(retry.baseDelayMs, 'retry.baseDelayMs', 0) ?? DEFAULT_RETRY.baseDelayMs;
   const maxDelayMs =
     duration(retry.maxDelayMs, 'retry.maxDelayMs', 0) ?? Math.max(DEFAULT_RETRY.maxDelayMs, baseDelayMs);
+  if (retry.random !== undefined && typeof retry.random !== 'function') {
+    throw new InvalidOptionError('retry.random', 'a function returning a number in [0, 1)', retry.random);
+  }
   if (maxDelayMs < baseDelayMs) {
     throw new InvalidOptionError(
       'retry.maxDelayMs',
@@ -161,6 +174,7 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
     attemptTimeoutMs: duration(retry.attemptTimeoutMs, 'retry.attemptTimeoutMs', 1),
     totalTimeoutMs: duration(retry.totalTimeoutMs, 'retry.totalTimeoutMs', 1),
     maxRecoveries: count(closed.maxRecoveries, 'closedClient.maxRecoveries') ?? DEFAULT_MAX_RECOVERIES,
+    random: retry.random ?? Math.random,
   };
 }
 

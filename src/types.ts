@@ -104,6 +104,12 @@ export interface RetryOptions {
   attemptTimeoutMs?: number;
   /** Time limit of the whole call in ms: acquiring a client, every attempt and sleep, and a stream to its end. Default: none. */
   totalTimeoutMs?: number;
+  /**
+   * The backoff's random source: a number in [0, 1) per draw, each delay being that fraction of its ceiling
+   * (full jitter; a value outside [0, 1] is clamped, anything not a number counts as 1). Give a fixed one to
+   * make delays reproducible, in tests say. Default `Math.random`.
+   */
+  random?: () => number;
 }
 
 /** What happens when a client's own transport is found closed or destroyed. */
