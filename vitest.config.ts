@@ -13,6 +13,7 @@ if (major < 22) {
  * Three tiers, all run by `npm test` (and so in CI):
  * - unit: pure logic under controlled clocks; no sockets.
  * - integration: real openai-node clients, real undici dispatchers, loopback servers, the real OTel SDK.
+ * - oldest-openai: the parity suite and openai's internals' contracts again, on the oldest openai 7.
  * - system: what needs more than node_modules: a real Prometheus and promtool (fetched by the repository
  *   itself, skipped with a reason where apt-get as root is missing, never in CI), the packed package.
  * One tier: `npm run test:unit`, `npm run test:integration`, `npm run test:system`.
@@ -25,6 +26,16 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      // The drop-in promise holds across the peer range: the parity suite and the contracts of openai's
+      // internals run again on the oldest openai 7 (the `openai-oldest` devDependency), src/ included.
+      {
+        extends: true,
+        resolve: { alias: [{ find: /^openai(\/.*)?$/, replacement: 'openai-oldest$1' }] },
+        test: {
+          name: 'oldest-openai',
+          include: ['test/integration/parity/**/*.test.ts', 'test/integration/openai-internals.test.ts'],
+        },
+      },
       { extends: true, test: { name: 'system', include: ['test/system/**/*.test.ts'] } },
     ],
   },

@@ -9,21 +9,54 @@ import { parseArgs } from 'node:util';
 import { formatMs, quantile, round, table } from './lib/stats.js';
 import { runBreakdown } from './suites/breakdown.js';
 import { runChurn } from './suites/churn.js';
+import { type InstructionsResult, type RunSpread, runInstructions } from './suites/instructions.js';
 import { runMemory } from './suites/memory.js';
 import { runOverhead, type Spread } from './suites/overhead.js';
+import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './suites/overhead-contenders.js';
 import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
+import { runScale, SETUPS } from './suites/scale.js';
 import { runStorm } from './suites/storm.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    // The instruction-count suite keeps its dumps there, with JavaScript names, for callgrind_annotate.
+    'callgrind-dir': { type: 'string' },
+  },
 });
 const quick = values.quick ?? false;
+const INSTRUCTION_SIZES = {
+  warmUpCalls: 2_000,
+  settleCalls: 300,
+  calls: 200,
+  sections: 3,
+  streamWarmUpCalls: 20,
+  streamSettleCalls: 2,
+  streamCalls: 3,
+  concurrency: 16,
+  runs: 3,
+  parallel: 2,
+};
 // `--only overhead` (or another suite): that suite alone, printed and never written to BENCHMARKS.md.
 const only = values.only;
 const wanted = (suite: string) => only === undefined || only === suite;
 const sizes = quick
   ? {
+      instructions: {
+        warmUpCalls: 1_000,
+        settleCalls: 200,
+        calls: 200,
+        sections: 2,
+        streamWarmUpCalls: 10,
+        streamSettleCalls: 2,
+        streamCalls: 4,
+        concurrency: 16,
+        runs: 1,
+        parallel: 2,
+      },
+      scale: { sizes: [1_000], timeoutMs: 30_000, warmUpCalls: 1_000 },
       overhead: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000, runs: 1 },
       breakdown: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000 },
       profile: { calls: 3_000, concurrency: 16, top: 15 },
@@ -33,6 +66,8 @@ const sizes = quick
       storm: { stormMs: 3_000, afterMs: 6_000, callsPerSecond: 500 },
     }
   : {
+      instructions: INSTRUCTION_SIZES,
+      scale: { sizes: [1_000, 5_000], timeoutMs: 60_000, warmUpCalls: 2_000 },
       overhead: { calls: 2_000, rounds: 10, concurrency: 16, warmUpCalls: 10_000, runs: 3 },
       breakdown: { calls: 10_000, rounds: 6, concurrency: 16, warmUpCalls: 10_000 },
       profile: { calls: 10_000, concurrency: 16, top: 15 },
@@ -55,6 +90,9 @@ async function suite<T>(name: string, note: string, run: () => Promise<T>): Prom
   log(`${name}${note}`);
   return run();
 }
+const instructions = await suite('instructions', ' (callgrind: several minutes)', () =>
+  runInstructions({ ...sizes.instructions, keepDir: values['callgrind-dir'] }, log),
+);
 // The suite runs whole several times: its tables are the first run's, and the ratios are shown for every run.
 const overheadRuns = await suite(
   'overhead',
@@ -72,6 +110,9 @@ const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
 const churn = await suite('churn', ' (a few minutes)', () => runChurn(sizes.churn));
 const memory = await suite('memory', ' (several minutes)', () => runMemory(sizes.memory));
 const storm = await suite('storm', '', () => runStorm(sizes.storm));
+const scale = await suite('scale', ' (a few minutes)', () =>
+  runScale({ ...sizes.scale, setups: SETUPS, log }),
+);
 
 const us = (v: number) => `${Math.round(v)} µs`;
 const us1 = (v: number) => `${round(v, 1)} µs`;
@@ -80,6 +121,7 @@ const ratio = (v: number) => (Number.isFinite(v) ? `${round(v, 3)}` : 'unbounded
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 const sections: string[] = [];
+if (instructions) sections.push(instructionsSection(instructions));
 const spreadOf = (s: Spread, f: (v: number) => string) => `${f(s.median)} (${f(s.min)} to ${f(s.max)})`;
 const transportTitle = {
   loopback: 'over the loopback: a zero-latency mock server in its own process',
@@ -276,6 +318,42 @@ ${table(
 
 Goal: <= 1.1 requests per call with the budget, against 3.0 for openai-node's defaults. Requests are counted until the storm ends, so the last calls' pending retries are not in the openai-node figure.`);
 
+if (scale)
+  sections.push(`## Scale (calls started all at once, each answer held ${scale.holdMs} ms by the server)
+
+Each setup and size in a process of its own, warmed up first; tracing and metrics on for resilient-chat (the SDK of the overhead suite). Heap: retained per call in flight, after a full collection, with the server holding every call (\`*\`: a client that queues never had them all at the server). Event-loop delay while the calls run (\`monitorEventLoopDelay\`, 5 ms resolution). A run not done after ${scale.timeoutMs / 1000} s says how many were.
+
+${table(
+  [
+    'setup',
+    'in flight',
+    'all done after',
+    'heap per call',
+    'first turn after',
+    'event-loop delay p50',
+    'p99',
+    'max',
+    'peak sockets',
+    'connections',
+    'CPU (main thread)',
+  ],
+  scale.runs.map((r) => [
+    r.setup,
+    r.inFlight.toLocaleString('en'),
+    Number.isNaN(r.elapsedMs)
+      ? `${pct(r.done / r.inFlight)} done at ${scale.timeoutMs / 1000} s`
+      : formatMs(r.elapsedMs) + (r.failed > 0 ? ` (${r.failed} failed)` : ''),
+    `${round(r.heapPerCallBytes / 1024, 1)} KB${r.heapAllAtServer ? '' : ' *'}`,
+    formatMs(r.firstTurnMs),
+    formatMs(r.eventLoopDelayMs.p50),
+    formatMs(r.eventLoopDelayMs.p99),
+    formatMs(r.eventLoopDelayMs.max),
+    r.peakOpenSockets,
+    r.connections,
+    formatMs(r.cpuMsMainThread),
+  ]),
+)}`);
+
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${round(totalmem() / 1024 ** 3, 0)} GiB, Linux ${release()}`;
 const versions = `Node ${process.version}; openai ${version('openai')}; openai 6 ${version('openai6')}; @opentelemetry/sdk-trace ${version('@opentelemetry/sdk-trace')}; @opentelemetry/sdk-metrics ${version('@opentelemetry/sdk-metrics')}; @opentelemetry/instrumentation-openai ${version('@opentelemetry/instrumentation-openai')}; undici ${version('undici')}`;
 const report = `# Benchmarks
@@ -291,4 +369,71 @@ if (quick || only) log(`${only ? `--only ${only}` : '--quick'}: BENCHMARKS.md no
 else {
   writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), report);
   log('wrote BENCHMARKS.md');
+}
+
+/** The instruction-count section, the headline of BENCHMARKS.md. */
+function instructionsSection(r: InstructionsResult): string {
+  const count = (v: number) => Math.round(v).toLocaleString('en');
+  const k = (v: number) => `${round(v / 1000, 1)}k`;
+  const spreadPct = (s: RunSpread) => `${round(s.spread * 100, 1)} %`;
+  const runs = (s: RunSpread, f: (v: number) => string) => s.runs.map(f).join(', ');
+  const { sizes } = r;
+  return `## Instructions per call (callgrind, main thread, from memory)
+
+Counted by valgrind's callgrind (${r.valgrind}), which counts the instructions a process executes whatever else runs on the machine, so these figures hold on a busy machine where CPU times do not. Each contender of the overhead suite runs from memory (no socket) in a process of its own, warmed up (${sizes.warmUpCalls.toLocaleString('en')} calls per request and ${sizes.streamWarmUpCalls} per stream under plain valgrind, then ${sizes.settleCalls} and ${sizes.streamSettleCalls} at callgrind's speed, so that V8's collections are paced for it) and then counted over ${sizes.sections} sections of ${sizes.calls} calls (${sizes.streamCalls} streams) at concurrency ${sizes.concurrency}, the median section taken; the whole suite ran ${sizes.runs} times, each run fresh processes. Only the main thread is counted, where every layer's own work runs (the garbage collector's helper threads are not), and only the measured calls (see docs/CONTRIBUTING.md). The SDK's timer-driven work (a metric collection every 10 s, a span batch every 5 s) is left out: under valgrind a call takes fifty times as long, so a timer would land on it fifty times as often; spans are exported in full batches of 512, as under load.
+
+resilient-chat's added instructions against the official instrumentation's, each over its own bare SDK (goal <= 1 with tracing and metrics, <= 1.5 with every feature on):
+
+${table(
+  ['ours', 'against', 'request', 'ratio, median of the runs', 'each run'],
+  r.ratios.map((x) => [
+    x.ours,
+    x.peer,
+    x.request,
+    round(x.ratio.median, 2),
+    runs(x.ratio, (v) => `${round(v, 2)}`),
+  ]),
+)}
+
+${table(
+  [
+    'contender',
+    'request',
+    'instructions per call',
+    'spread of the runs',
+    'added over bare',
+    'spread',
+    'each run (added)',
+  ],
+  r.rows.map((x) => [
+    x.contender,
+    x.request,
+    count(x.perCall.median),
+    spreadPct(x.perCall),
+    x.added ? k(x.added.median) : '-',
+    x.added ? spreadPct(x.added) : '-',
+    x.added ? runs(x.added, k) : '-',
+  ]),
+)}
+
+Streams, per content chunk: a stream of ${STREAM_CHUNKS.toLocaleString('en')} chunks less the same stream with ${STREAM_CHUNKS_DROPPED} fewer, over ${STREAM_CHUNKS_DROPPED}, each chunk one SSE event in a read of its own (goal: at most 1 % of bare openai-node's per-chunk cost added):
+
+${table(
+  [
+    'contender',
+    'stream',
+    'instructions per chunk',
+    'spread of the runs',
+    'added over bare',
+    "of bare's per chunk",
+  ],
+  r.chunks.map((x) => [
+    x.contender,
+    x.stream,
+    count(x.perChunk.median),
+    spreadPct(x.perChunk),
+    x.added ? count(x.added.median) : '-',
+    x.addedShare ? pct(x.addedShare.median) : '-',
+  ]),
+)}`;
 }

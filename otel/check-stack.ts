@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { CALLS, TIME_TO_FIRST_CHUNK } from './grafana/dashboard.js';
 import { durationSeconds, grafanaRateInterval } from './grafana/rate-interval.js';
 
 const PROMETHEUS = process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
@@ -25,7 +26,6 @@ const GRAFANA = process.env.GRAFANA_URL ?? 'http://127.0.0.1:3000';
 const COLLECTOR_HEALTH = process.env.COLLECTOR_HEALTH_URL ?? 'http://127.0.0.1:13133';
 const OTLP = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';
 const SERVICE = 'resilient-chat-demo';
-const TTFC = 'gen_ai_client_operation_time_to_first_chunk_seconds';
 
 const root = (path: string) => new URL(`../${path}`, import.meta.url);
 const read = (path: string) => readFileSync(root(path), 'utf8');
@@ -91,7 +91,7 @@ async function runDemo(): Promise<void> {
 
 async function checkPrometheus(): Promise<void> {
   const arrived = await until("the demo's metrics reached Prometheus", 120, async () => {
-    return (await query(`gen_ai_client_operation_duration_seconds_count{job="${SERVICE}"}`)).length > 0;
+    return (await query(`{__name__=~"${CALLS}_count", job="${SERVICE}"}`)).length > 0;
   });
   if (!arrived) return;
   const jobs = await prom<string[]>('label/job/values');
@@ -124,15 +124,18 @@ async function checkPrometheus(): Promise<void> {
         continue;
       }
       // Empty: a defect if its metrics arrived, otherwise the demo does not provoke it (say which).
-      // Metric names are the identifiers a selector follows (label names are followed by `=`, `!=` or `)`).
+      // Metric names are the identifiers a selector follows (label names are followed by `=`, `!=` or `)`),
+      // or the `__name__` patterns that take either set of GenAI names.
       const metrics = [
-        ...new Set(
-          [...concrete.matchAll(/\b((?:gen_ai|resilient_chat)_[a-z_]+)\{/g)].map((m) => m[1] as string),
-        ),
+        ...new Set([
+          ...[...concrete.matchAll(/\b((?:gen_ai|resilient_chat)_[a-z_]+)\{/g)].map((m) => m[1] as string),
+          ...[...concrete.matchAll(/__name__=~"([^"]+)"/g)].map((m) => m[1] as string),
+        ]),
       ];
       const present: string[] = [];
       for (const metric of metrics) {
-        if ((await query(`count(${metric}{job="${SERVICE}"})`)).length > 0) present.push(metric);
+        if ((await query(`count({__name__=~"${metric}", job="${SERVICE}"})`)).length > 0)
+          present.push(metric);
       }
       if (present.length === metrics.length) report(false, `panel "${panel.title}" is blank`, concrete);
       else
@@ -161,7 +164,8 @@ async function checkPrometheus(): Promise<void> {
   report(unhealthy.length === 0, 'every loaded rule is healthy', unhealthy.join(', '));
   const { alerts } = await prom<{ alerts: { labels: Record<string, string>; state: string }[] }>('alerts');
   note(`alerts now: ${alerts.map((a) => `${a.labels.alertname} ${a.state}`).join(', ') || 'none'}`);
-  if ((await query(`count(${TTFC}_bucket)`)).length === 0) note(`${TTFC} not recorded yet by this version`);
+  if ((await query(`count({__name__=~"${TIME_TO_FIRST_CHUNK}_bucket"})`)).length === 0)
+    note(`${TIME_TO_FIRST_CHUNK} not recorded yet by this version`);
 }
 
 async function checkJaeger(): Promise<void> {

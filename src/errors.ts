@@ -29,7 +29,9 @@ export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_POOL_CLOSED'
   | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE'
   | 'RESILIENT_CHAT_STREAM_CONSUMED'
-  | 'RESILIENT_CHAT_MISSING_PACKAGE';
+  | 'RESILIENT_CHAT_MISSING_PACKAGE'
+  | 'RESILIENT_CHAT_SETTING_UNAVAILABLE'
+  | 'RESILIENT_CHAT_CLIENT_CLOSED';
 
 /** An option passed to `createResilientClient` (or `createResilientChat`, `ClientPool`) is missing, misspelt, of the wrong type or out of range. */
 export class InvalidOptionError extends TypeError {
@@ -153,6 +155,56 @@ export class ClientNotReplaceableError extends APIConnectionError {
   }
 }
 
+/**
+ * A setting of the client itself (`apiKey`, `baseURL`, `webhookSecret`...) was read from, or written to, a
+ * resilient client whose requests are sent by the clients of a factory, a source or a ClientPool, each with
+ * settings of its own: the resilient client has none to give, and never makes one up. Read it from a client
+ * of your source, or pass a single `OpenAI` instance as `clients` (its settings are then the resilient
+ * client's own, read and written through).
+ */
+export class ClientSettingUnavailableError extends Error {
+  override readonly name = 'ClientSettingUnavailableError';
+  readonly code = 'RESILIENT_CHAT_SETTING_UNAVAILABLE' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_SETTING_UNAVAILABLE');
+  }
+  /** The setting, e.g. `baseURL`. */
+  readonly setting: string;
+
+  constructor(setting: string) {
+    super(
+      `resilient-chat: \`client.${setting}\` is not known: this client sends each request through a client from its \`clients\` factory, source or ClientPool, each with its own ${setting}. Read it from a client of that source, or pass a single OpenAI instance as \`clients\` (README, "Settings of the client")`,
+    );
+    this.setting = setting;
+  }
+}
+
+/**
+ * The client's own transport (its undici dispatcher) was already closed or destroyed when an attempt was to
+ * send a body that can be read only once (a stream): the attempt was not made, so the body is still unread
+ * for a fresh client. Classified `client_closed`; a call sees it only if it runs out of fresh clients.
+ */
+export class ClientClosedError extends APIConnectionError {
+  override readonly name = 'ClientClosedError';
+  override readonly code = 'RESILIENT_CHAT_CLIENT_CLOSED' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_CLIENT_CLOSED');
+  }
+
+  constructor() {
+    super({
+      message:
+        "Connection error: the client's dispatcher was already closed or destroyed, so the request (its body a one-shot stream) was not sent",
+    });
+  }
+}
+
 /** `acquire` was called on a ClientPool after `close()`. */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
@@ -256,7 +308,9 @@ export type ResilientChatError =
   | PoolClosedError
   | ClientNotReplaceableError
   | StreamConsumedError
-  | MissingPackageError;
+  | MissingPackageError
+  | ClientSettingUnavailableError
+  | ClientClosedError;
 
 /**
  * Whether `value` is an error resilient-chat raised, from any copy of the package.

@@ -9,7 +9,9 @@ export { createResilientClient } from './create-resilient-client.js';
 export {
   attemptErrors,
   CircuitOpenError,
+  ClientClosedError,
   ClientNotReplaceableError,
+  ClientSettingUnavailableError,
   InvalidClientError,
   InvalidOptionError,
   InvalidRequestError,
@@ -45,4 +47,5 @@ export type {
   ResilientClientOptions,
   RetryLogFields,
   RetryOptions,
+  StreamOptions,
 } from './types.js';

@@ -23,6 +23,7 @@ import type {
   Logger,
   ResilientClientOptions,
   RetryOptions,
+  StreamOptions,
 } from './types.js';
 
 /** Everything a client needs, resolved and validated. */
@@ -45,6 +46,7 @@ const KNOWN_KEYS = {
   '': [
     'clients',
     'retry',
+    'streams',
     'closedClient',
     'circuitBreaker',
     'retryBudget',
@@ -62,7 +64,9 @@ const KNOWN_KEYS = {
     'attemptTimeoutMs',
     'totalTimeoutMs',
     'random',
+    'replayNonIdempotent',
   ],
+  streams: ['firstEventTimeoutMs', 'idleTimeoutMs'],
   closedClient: ['maxRecoveries', 'fallbackToGlobalDispatcher'],
   circuitBreaker: [
     'failureRatio',
@@ -132,9 +136,14 @@ export interface ResolvedRetryPolicy {
   maxRetryAfterMs: number;
   attemptTimeoutMs: number | undefined;
   totalTimeoutMs: number | undefined;
+  /** `streams.firstEventTimeoutMs`; undefined: the request's timeout. */
+  firstEventTimeoutMs: number | undefined;
+  /** `streams.idleTimeoutMs`; undefined: the request's timeout. */
+  idleTimeoutMs: number | undefined;
   maxRecoveries: number;
   /** The backoff's random source (`retry.random`). */
   random: () => number;
+  replayNonIdempotent: boolean;
 }
 
 export const DEFAULT_RETRY = {
@@ -152,6 +161,7 @@ const MAX_COUNT = 100;
 export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRetryPolicy {
   const retry = optionalObject<RetryOptions>(options.retry, 'retry') ?? {};
   const closed = optionalObject<ClosedClientOptions>(options.closedClient, 'closedClient') ?? {};
+  const streams = optionalObject<StreamOptions>(options.streams, 'streams') ?? {};
   const baseDelayMs = duration(retry.baseDelayMs, 'retry.baseDelayMs', 0) ?? DEFAULT_RETRY.baseDelayMs;
   const maxDelayMs =
     duration(retry.maxDelayMs, 'retry.maxDelayMs', 0) ?? Math.max(DEFAULT_RETRY.maxDelayMs, baseDelayMs);
@@ -173,9 +183,18 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
       duration(retry.maxRetryAfterMs, 'retry.maxRetryAfterMs', 0) ?? DEFAULT_RETRY.maxRetryAfterMs,
     attemptTimeoutMs: duration(retry.attemptTimeoutMs, 'retry.attemptTimeoutMs', 1),
     totalTimeoutMs: duration(retry.totalTimeoutMs, 'retry.totalTimeoutMs', 1),
+    firstEventTimeoutMs: duration(streams.firstEventTimeoutMs, 'streams.firstEventTimeoutMs', 1),
+    idleTimeoutMs: duration(streams.idleTimeoutMs, 'streams.idleTimeoutMs', 1),
     maxRecoveries: count(closed.maxRecoveries, 'closedClient.maxRecoveries') ?? DEFAULT_MAX_RECOVERIES,
     random: retry.random ?? Math.random,
+    replayNonIdempotent: flag(retry.replayNonIdempotent, 'retry.replayNonIdempotent') ?? false,
   };
+}
+
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new InvalidOptionError(name, 'a boolean', value);
+  return value;
 }
 
 export function resolveBreakerOptions(options: ResilientClientOptions): ResolvedBreakerOptions | undefined {

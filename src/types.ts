@@ -59,8 +59,15 @@ export type GiveUpReason =
   | 'circuit_open'
   /** A stream failed after events had reached the caller; such failures are surfaced, not retried. */
   | 'stream_interrupted'
+  /** A stream went silent for longer than `streams.idleTimeoutMs` after events had reached the caller. */
+  | 'stream_stalled'
   /** The request's body was a stream that was (or may have been) sent already and cannot be sent again. */
   | 'body_not_replayable'
+  /**
+   * The request changes the server's state (a Responses call with `conversation`, an upload, a create) and may
+   * have taken effect: sending it again could apply it twice (`retry.replayNonIdempotent` allows it).
+   */
+  | 'not_idempotent'
   /**
    * The single client's own transport (a custom dispatcher or fetch) is dead and nothing was given to build
    * a fresh one with the same transport policy: pass a factory, a source or a ClientPool as `clients`.
@@ -110,6 +117,35 @@ export interface RetryOptions {
    * make delays reproducible, in tests say. Default `Math.random`.
    */
   random?: () => number;
+  /**
+   * Also replay requests that change the server's state (a Responses call with `conversation`, uploads,
+   * batches, vector-store writes and other creates) after a failure that may have reached the server. Only for
+   * a server that honours the `Idempotency-Key`; by default such a request is retried only when it provably
+   * had no effect (never sent, a 429). Default false.
+   */
+  replayNonIdempotent?: boolean;
+}
+
+/**
+ * Time limits of a stream beyond its headers, which openai-node's `timeout` does not cover. Both default to the
+ * request's timeout (the client's `timeout`, 10 minutes in openai-node): the bound openai-node puts on a whole
+ * response that is not streamed. Reasoning models may think for minutes before their first token; lower them
+ * only for models you know.
+ */
+export interface StreamOptions {
+  /**
+   * The longest wait, from sending the request, for the first event of substance (text, a tool call, usage).
+   * Past it the attempt fails with a timeout and is retried like any failure before substance. Default: the
+   * request's timeout.
+   */
+  firstEventTimeoutMs?: number;
+  /**
+   * The longest the server may stay silent between events once the first event of substance has reached the
+   * caller. Past it the stream's iterator throws `APIConnectionTimeoutError` (give-up reason
+   * `stream_stalled`). Only time spent waiting on the server counts: a caller that reads slowly is no stall.
+   * Default: the request's timeout.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** What happens when a client's own transport is found closed or destroyed. */
@@ -132,6 +168,8 @@ export interface ResilientClientOptions {
   clients: ClientsOption;
   /** Backoff, Retry-After, attempt and total time limits. */
   retry?: RetryOptions;
+  /** Time limits of a stream's first event of substance and of the gaps after it. */
+  streams?: StreamOptions;
   /** Recovery of clients whose own transport was found closed. */
   closedClient?: ClosedClientOptions;
   /** Per-endpoint circuit breaker (Polly's defaults); `false` turns it off. */

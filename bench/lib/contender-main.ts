@@ -11,6 +11,7 @@ import {
   type Transport,
 } from '../suites/overhead-contenders.js';
 import type { FromContender, ToContender } from './contender-process.js';
+import { inParallel } from './drive.js';
 
 const send = (message: FromContender) => process.send?.(message);
 const [name, serverUrl = '', transport, warmUp] = process.argv.slice(2);
@@ -20,15 +21,10 @@ type Call = () => Promise<unknown>;
 
 /** Calls per second at `concurrency`, and the process's and main thread's CPU time per call (µs). */
 async function throughput(call: Call, calls: number, concurrency: number) {
-  let next = 0;
   const started = performance.now();
   const cpu = process.cpuUsage();
   const thread = process.threadCpuUsage();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < calls) await call();
-    }),
-  );
+  await inParallel(call, calls, concurrency);
   const usedThread = process.threadCpuUsage(thread);
   const used = process.cpuUsage(cpu);
   return {

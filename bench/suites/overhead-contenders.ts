@@ -12,7 +12,7 @@ import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
 import OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
 import type { APIResponseProps, FinalRequestOptions } from '../../src/call/resilient-call.js';
-import { createResilientClient } from '../../src/index.js';
+import { ClientPool, createResilientClient } from '../../src/index.js';
 import { tracedServiceSdk } from '../lib/sdk.js';
 
 export const BARE_7 = 'openai 7 (bare)';
@@ -22,6 +22,11 @@ export const PEER_ON_7 = 'openai 7 + instrumentation-openai (patched by hand)';
 export const OURS = 'resilient-chat (tracing + metrics)';
 export const OURS_FULL = 'resilient-chat (+ breaker, budget)';
 export const CONTENDERS = [BARE_7, BARE_6, PEER, PEER_ON_7, OURS, OURS_FULL] as const;
+/**
+ * Every feature that costs per call turned on: the defaults (breaker, budget, Idempotency-Key), content
+ * capture, a whole-call deadline (a timer per call) and a ClientPool as the client source (a lease per call).
+ */
+export const OURS_EVERYTHING = 'resilient-chat (every feature: + content, deadline, ClientPool)';
 
 // The breakdown suite's steps between bare openai-node and the lean contender, and the peer's.
 export const FACADE_FLOOR = 'openai 7 behind a minimal request() override';
@@ -41,18 +46,54 @@ export const BREAKDOWN_CONTENDERS = [
   PEER,
 ] as const;
 
-export type ContenderName = (typeof CONTENDERS)[number] | (typeof BREAKDOWN_CONTENDERS)[number];
+export type ContenderName =
+  | (typeof CONTENDERS)[number]
+  | (typeof BREAKDOWN_CONTENDERS)[number]
+  | typeof OURS_EVERYTHING;
 
+/** What the overhead and breakdown suites measure (and every contender process warms up). */
 export const REQUESTS = ['chat', 'responses', 'models.list'] as const;
-export type RequestName = (typeof REQUESTS)[number];
+/**
+ * What the instruction-count suite adds: embeddings, and streams whose content chunks are counted apart
+ * (each stream also comes short, with `STREAM_CHUNKS_DROPPED` fewer content chunks: the difference of the
+ * two is what the chunks cost).
+ */
+export const MORE_REQUESTS = [
+  'embeddings',
+  'chat stream',
+  'chat stream (short)',
+  'responses stream',
+  'responses stream (short)',
+] as const;
+export type RequestName = (typeof REQUESTS)[number] | (typeof MORE_REQUESTS)[number];
+
+/** Content chunks in a streamed answer (the server is started with it), and how many the short one lacks. */
+export const STREAM_CHUNKS = 1_000;
+export const STREAM_CHUNKS_DROPPED = 990;
 
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const RESPONSES = { model: 'gpt-4o-mini', input: 'hi' };
+const EMBEDDINGS = { model: 'text-embedding-3-small', input: 'hi' };
+/** The memory transport answers a model ending in SHORT with the short stream. */
+const SHORT = '-short';
+
+interface AnyStream {
+  [Symbol.asyncIterator](): AsyncIterator<unknown>;
+}
 
 /** The requests both openai majors share, on a client of either. */
 interface AnyOpenAI {
-  chat: { completions: { create(params: typeof CHAT): PromiseLike<unknown> } };
-  responses: { create(params: typeof RESPONSES): PromiseLike<unknown> };
+  chat: {
+    completions: {
+      create(params: typeof CHAT): PromiseLike<unknown>;
+      create(params: typeof CHAT & { stream: true }): PromiseLike<AnyStream>;
+    };
+  };
+  responses: {
+    create(params: typeof RESPONSES): PromiseLike<unknown>;
+    create(params: typeof RESPONSES & { stream: true }): PromiseLike<AnyStream>;
+  };
+  embeddings: { create(params: typeof EMBEDDINGS): PromiseLike<unknown> };
   models: { list(): PromiseLike<unknown> };
 }
 
@@ -63,10 +104,24 @@ export interface Contender {
   shutdown(): Promise<void>;
 }
 
+/** Reads a stream to its end, as a caller would. */
+async function drain(stream: PromiseLike<AnyStream>): Promise<void> {
+  for await (const _ of await stream) {
+    // every event
+  }
+}
+
 const callsOf = (client: AnyOpenAI): Contender['call'] => ({
   chat: async () => client.chat.completions.create(CHAT),
   responses: async () => client.responses.create(RESPONSES),
   'models.list': async () => client.models.list(),
+  embeddings: async () => client.embeddings.create(EMBEDDINGS),
+  'chat stream': () => drain(client.chat.completions.create({ ...CHAT, stream: true })),
+  'chat stream (short)': () =>
+    drain(client.chat.completions.create({ ...CHAT, model: CHAT.model + SHORT, stream: true })),
+  'responses stream': () => drain(client.responses.create({ ...RESPONSES, stream: true })),
+  'responses stream (short)': () =>
+    drain(client.responses.create({ ...RESPONSES, model: RESPONSES.model + SHORT, stream: true })),
 });
 
 export type Transport = 'loopback' | 'memory';
@@ -88,15 +143,17 @@ function instrument(
   instrumentation.enable(); // its patched methods record only while enabled
 }
 
+/** `clock`: see tracedServiceSdk (the instruction counts leave the clock's work out). */
 export async function buildContender(
   name: ContenderName,
   serverUrl: string,
   transport: Transport,
+  clock: 'wall' | 'none' = 'wall',
 ): Promise<Contender> {
   const apiKey = 'sk-bench';
   const fetch = transport === 'memory' ? await replayingFetch(serverUrl) : undefined;
   const baseURL = serverUrl;
-  const sdk = tracedServiceSdk();
+  const sdk = tracedServiceSdk(clock);
   const contender = (client: AnyOpenAI): Contender => ({
     call: callsOf(client),
     spans: () => sdk.spanExporter.exported,
@@ -107,18 +164,39 @@ export async function buildContender(
     if (instrumented) instrument(module, '6.30.1', sdk, instrumented);
     return contender(new module.default({ apiKey, baseURL, fetch }));
   };
-  const ours = (signals: { tracing: boolean; metrics: boolean }, features: 'lean' | 'all' = 'lean') =>
-    contender(
+  const ours = (
+    signals: { tracing: boolean; metrics: boolean },
+    features: 'lean' | 'defaults' | 'everything' = 'lean',
+  ) => {
+    // Everything: the pool's own transport is left unused, so the calls still come from memory.
+    const pool =
+      features === 'everything'
+        ? new ClientPool({
+            create: () => new OpenAI({ apiKey, baseURL, fetch }),
+            meterProvider: sdk.meterProvider,
+          })
+        : undefined;
+    const built = contender(
       createResilientClient({
-        clients: new OpenAI({ apiKey, baseURL, fetch }),
+        clients: pool ?? new OpenAI({ apiKey, baseURL, fetch }),
         tracerProvider: signals.tracing ? sdk.tracerProvider : undefined,
         meterProvider: signals.metrics ? sdk.meterProvider : undefined,
-        // Lean: nothing else that costs per call, no breaker, no budget, no Idempotency-Key. All: as the
-        // defaults have them.
+        // Lean: nothing else that costs per call, no breaker, no budget, no Idempotency-Key. Defaults: as
+        // the defaults have them. Everything: the defaults, content capture and a deadline.
         ...(features === 'lean' ? { circuitBreaker: false, retryBudget: false, idempotencyKeys: false } : {}),
+        ...(features === 'everything' ? { captureContent: true, retry: { totalTimeoutMs: 60_000 } } : {}),
         logger: false,
       }),
     );
+    if (!pool) return built;
+    return {
+      ...built,
+      async shutdown() {
+        await pool.close();
+        await built.shutdown();
+      },
+    };
+  };
   switch (name) {
     case BARE_7:
       return contender(new OpenAI({ apiKey, baseURL, fetch }));
@@ -144,35 +222,73 @@ export async function buildContender(
     case OURS:
       return ours({ tracing: true, metrics: true });
     case OURS_FULL:
-      return ours({ tracing: true, metrics: true }, 'all');
+      return ours({ tracing: true, metrics: true }, 'defaults');
+    case OURS_EVERYTHING:
+      return ours({ tracing: true, metrics: true }, 'everything');
   }
 }
 
 /**
  * A fetch that answers each request from memory with what the mock server answered to the same request once
- * (status, headers, body), so every contender parses the same bytes as over the loopback.
+ * (status, headers, body), so every contender parses the same bytes as over the loopback. A stream is replayed
+ * one SSE event per read, as a socket delivers them; its short form (a model ending in `-short`) lacks
+ * `STREAM_CHUNKS_DROPPED` content chunks from the middle and keeps every other event.
  */
 async function replayingFetch(serverUrl: string): Promise<typeof fetch> {
-  const recorded = new Map<string, { status: number; headers: [string, string][]; body: string }>();
-  const record = async (path: string, init: RequestInit) => {
+  interface Recorded {
+    status: number;
+    headers: [string, string][];
+    body: string;
+  }
+  const recorded = new Map<string, Recorded>();
+  /** Each stream's SSE events, encoded once: long and short. */
+  const streams = new Map<string, Uint8Array[]>();
+  const record = async (key: string, path: string, init: RequestInit) => {
     const response = await fetch(`${serverUrl}${path}`, init);
-    recorded.set(path, {
-      status: response.status,
-      headers: [...response.headers],
-      body: await response.text(),
-    });
+    const answer = { status: response.status, headers: [...response.headers], body: await response.text() };
+    recorded.set(key, answer);
+    return answer;
   };
   const post = (body: unknown): RequestInit => ({
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
     body: JSON.stringify(body),
   });
-  await record('/chat/completions', post(CHAT));
-  await record('/responses', post(RESPONSES));
-  await record('/models', { headers: { authorization: 'Bearer sk-bench' } });
-  return async (input) => {
+  const recordStream = async (path: string, body: object) => {
+    const { body: text } = await record(`${path} stream`, path, post({ ...body, stream: true }));
+    const encoder = new TextEncoder();
+    const events = text.split(/(?<=\n\n)/).map((event) => encoder.encode(event));
+    // A server started without `chunks: STREAM_CHUNKS` (the overhead suite's) serves no stream to replay.
+    if (events.length < STREAM_CHUNKS) return;
+    streams.set(`${path} stream`, events);
+    // Five content chunks in, so the first (a role, a lifecycle event) and the last (finish, done) stay.
+    streams.set(`${path} stream${SHORT}`, events.toSpliced(5, STREAM_CHUNKS_DROPPED));
+  };
+  await record('/chat/completions', '/chat/completions', post(CHAT));
+  await record('/responses', '/responses', post(RESPONSES));
+  await record('/embeddings', '/embeddings', post(EMBEDDINGS));
+  await record('/models', '/models', { headers: { authorization: 'Bearer sk-bench' } });
+  await recordStream('/chat/completions', CHAT);
+  await recordStream('/responses', RESPONSES);
+  return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const path = new URL(url).pathname.replace(/^\/v1/, '').split('?')[0] ?? '';
+    const body = typeof init?.body === 'string' ? init.body : '';
+    if (body.includes('"stream":true')) {
+      const events = streams.get(`${path} stream${body.includes(`${SHORT}"`) ? SHORT : ''}`);
+      const answer = recorded.get(`${path} stream`);
+      if (!events || !answer)
+        throw new Error(`overhead: no stream for ${path}: start the server with chunks: ${STREAM_CHUNKS}`);
+      let next = 0;
+      const replay = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const event = events[next++];
+          if (event) controller.enqueue(event);
+          else controller.close();
+        },
+      });
+      return new Response(replay, { status: answer.status, headers: answer.headers });
+    }
     const answer = recorded.get(path);
     if (!answer) throw new Error(`overhead: the memory transport has no answer for ${path}`);
     return new Response(answer.body, { status: answer.status, headers: answer.headers });

@@ -33,13 +33,47 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 
 const PROMETHEUS: common.DataSourceRef = { type: 'prometheus', uid: 'prometheus' };
-const CALLS = 'gen_ai_client_operation_duration_seconds';
+/**
+ * The GenAI histograms in either set of names the library emits, as `__name__` patterns: the default
+ * (semantic-conventions 1.45: gen_ai.client.operation.*) or, with
+ * OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, the conventions' own repository's
+ * (gen_ai.client.inference.*, gen_ai.client.embeddings.duration). A process emits one set, so nothing is
+ * counted twice, and the panels work whichever a service runs with.
+ */
+export const CALLS = 'gen_ai_client_(operation|inference|embeddings)_duration_seconds';
+/** Seconds until a stream's first chunk. */
+export const TIME_TO_FIRST_CHUNK = 'gen_ai_client_(operation|inference)_time_to_first_chunk_seconds';
+/** Seconds between a stream's chunks after the first. */
+export const TIME_PER_OUTPUT_CHUNK = 'gen_ai_client_(operation|inference)_time_per_output_chunk_seconds';
 /** Every chat-call series carries the service (job) and the requested model. */
 const SEL = 'job=~"$service", gen_ai_request_model=~"$model"';
 const RATE = '$__rate_interval';
 
-/** The GenAI histogram the lead's stream telemetry adds: seconds until a stream's first chunk. */
-export const TIME_TO_FIRST_CHUNK = 'gen_ai_client_operation_time_to_first_chunk_seconds';
+/** A selector of the series of `pattern` (one of the above) with `suffix`, narrowed to the service and models. */
+function series(pattern: string, suffix: 'count' | 'bucket' | 'sum', more = ''): string {
+  return `{__name__=~"${pattern}_${suffix}", ${SEL}${more}}`;
+}
+
+/** p50, p95 and p99 of a histogram of `pattern` over the selected service and models. */
+function quantiles(pattern: string): cog.Builder<cog.Dataquery>[] {
+  return [0.5, 0.95, 0.99].map((q) =>
+    query(
+      `histogram_quantile(${q}, sum by (le) (rate(${series(pattern, 'bucket')}[${RATE}])))`,
+      `p${q * 100}`,
+    ),
+  );
+}
+
+/**
+ * Input and output tokens per second, by `gen_ai_token_type`, from either set: the default's
+ * gen_ai.client.token.usage histogram (embeddings included), or the latest's usage counters, which count
+ * inference only, plus the embeddings' per-call histogram.
+ */
+const TOKENS_PER_SECOND = [
+  `sum by (gen_ai_token_type) (rate(gen_ai_client_token_usage_sum{${SEL}}[${RATE}]))`,
+  `label_replace(sum(rate({__name__=~"gen_ai_client_inference_usage_input_tokens_total|gen_ai_client_embeddings_operation_input_tokens_sum", ${SEL}}[${RATE}])), "gen_ai_token_type", "input", "", "")`,
+  `label_replace(sum(rate(gen_ai_client_inference_usage_output_tokens_total{${SEL}}[${RATE}])), "gen_ai_token_type", "output", "", "")`,
+].join(' or ');
 
 function query(expr: string, legend: string): cog.Builder<cog.Dataquery> {
   return new DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend);
@@ -98,14 +132,14 @@ export function buildDashboard(): Dashboard {
         new QueryVariableBuilder('service')
           .label('Service')
           .datasource(PROMETHEUS)
-          .query(`label_values(${CALLS}_count, job)`)
+          .query(`label_values({__name__=~"${CALLS}_count"}, job)`)
           .refresh(VariableRefresh.OnTimeRangeChanged),
       )
       .withVariable(
         new QueryVariableBuilder('model')
           .label('Model')
           .datasource(PROMETHEUS)
-          .query(`label_values(${CALLS}_count{job=~"$service"}, gen_ai_request_model)`)
+          .query(`label_values({__name__=~"${CALLS}_count", job=~"$service"}, gen_ai_request_model)`)
           .refresh(VariableRefresh.OnTimeRangeChanged)
           .multi(true)
           .includeAll(true)
@@ -129,8 +163,8 @@ export function buildDashboard(): Dashboard {
           'Calls per second',
           'Chat-completion calls finished per second, by outcome. Panel links: the failed calls in Jaeger.',
           'reqps',
-          query(`sum(rate(${CALLS}_count{${SEL}, error_type=""}[${RATE}]))`, 'succeeded'),
-          query(`sum(rate(${CALLS}_count{${SEL}, error_type!=""}[${RATE}]))`, 'failed'),
+          query(`sum(rate(${series(CALLS, 'count', ', error_type=""')}[${RATE}]))`, 'succeeded'),
+          query(`sum(rate(${series(CALLS, 'count', ', error_type!=""')}[${RATE}]))`, 'failed'),
         ).links([jaegerSearch('Failed calls in Jaeger', { error: 'true' })]),
       )
       .withPanel(
@@ -146,7 +180,7 @@ export function buildDashboard(): Dashboard {
           .span(6)
           .withTarget(
             query(
-              `sum(rate(${CALLS}_count{${SEL}, error_type=""}[${RATE}])) / sum(rate(${CALLS}_count{${SEL}}[${RATE}]))`,
+              `sum(rate(${series(CALLS, 'count', ', error_type=""')}[${RATE}])) / sum(rate(${series(CALLS, 'count')}[${RATE}]))`,
               'success ratio',
             ),
           ),
@@ -161,7 +195,7 @@ export function buildDashboard(): Dashboard {
           .span(6)
           .withTarget(
             query(
-              `1 + sum(rate(resilient_chat_retries_total{${SEL}}[${RATE}])) / sum(rate(${CALLS}_count{${SEL}}[${RATE}]))`,
+              `1 + sum(rate(resilient_chat_retries_total{${SEL}}[${RATE}])) / sum(rate(${series(CALLS, 'count')}[${RATE}]))`,
               'attempts per call',
             ),
           ),
@@ -169,14 +203,9 @@ export function buildDashboard(): Dashboard {
       .withPanel(
         timeseries(
           'Latency (whole call, every attempt and sleep)',
-          'Quantiles of gen_ai.client.operation.duration. Click a point: its link searches Jaeger for the calls at least that slow.',
+          'Quantiles of gen_ai.client.operation.duration (or, with the latest GenAI conventions, inference.duration and embeddings.duration). Click a point: its link searches Jaeger for the calls at least that slow.',
           's',
-          ...[0.5, 0.95, 0.99].map((q) =>
-            query(
-              `histogram_quantile(${q}, sum by (le) (rate(${CALLS}_bucket{${SEL}}[${RATE}])))`,
-              `p${q * 100}`,
-            ),
-          ),
+          ...quantiles(CALLS),
         ).dataLinks([
           // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's data-link variable, not JavaScript's
           jaegerSearch('Calls at least this slow, in Jaeger', {}, '&minDuration=${__value.raw}s'),
@@ -185,25 +214,25 @@ export function buildDashboard(): Dashboard {
       .withPanel(
         timeseries(
           'Time to first chunk (streams)',
-          'Quantiles of gen_ai.client.operation.time_to_first_chunk: how long a streaming call waited for its first chunk, every attempt included.',
+          'Quantiles of gen_ai.client.operation.time_to_first_chunk (latest conventions: inference.time_to_first_chunk): how long a streaming call waited for its first chunk, every attempt included.',
           's',
-          ...[0.5, 0.95, 0.99].map((q) =>
-            query(
-              `histogram_quantile(${q}, sum by (le) (rate(${TIME_TO_FIRST_CHUNK}_bucket{${SEL}}[${RATE}])))`,
-              `p${q * 100}`,
-            ),
-          ),
+          ...quantiles(TIME_TO_FIRST_CHUNK),
+        ),
+      )
+      .withPanel(
+        timeseries(
+          'Time per output chunk (streams)',
+          "Quantiles of gen_ai.client.operation.time_per_output_chunk (latest conventions: inference.time_per_output_chunk): the time between a stream's chunks after the first, as the caller reads them.",
+          's',
+          ...quantiles(TIME_PER_OUTPUT_CHUNK),
         ),
       )
       .withPanel(
         timeseries(
           'Tokens per second',
-          'Input and output tokens, from gen_ai.client.token.usage.',
+          'Input and output tokens: from gen_ai.client.token.usage, or with the latest GenAI conventions the gen_ai.client.inference.usage counters and the embeddings per-call histogram.',
           'short',
-          query(
-            `sum by (gen_ai_token_type) (rate(gen_ai_client_token_usage_sum{${SEL}}[${RATE}]))`,
-            '{{gen_ai_token_type}}',
-          ),
+          query(TOKENS_PER_SECOND, '{{gen_ai_token_type}}'),
         ),
       )
       .withRow(new RowBuilder('Retries and recovery'))

@@ -107,13 +107,18 @@ const FINAL_BODY_CODES = new Set([
 
 /**
  * What each of our own errors is, read from its code before anything else (as undici's codes are): our
- * errors are never `client_closed` or `connection`, whatever class they extend. Every code must be here.
+ * errors are never `connection`, whatever class they extend, and `client_closed` only for ClientClosedError
+ * (an attempt we did not make). Every code must be here.
  */
 const OWN_ERRORS: Record<ResilientChatErrorCode, FailureReason> = {
   RESILIENT_CHAT_INVALID_OPTION: 'setup_error',
   RESILIENT_CHAT_INVALID_CLIENT: 'setup_error',
   RESILIENT_CHAT_INVALID_REQUEST: 'setup_error',
   RESILIENT_CHAT_MISSING_PACKAGE: 'setup_error',
+  // A setting a resilient client over a source does not have: asked again, the answer is the same.
+  RESILIENT_CHAT_SETTING_UNAVAILABLE: 'setup_error',
+  // An attempt not made because its client's dispatcher was found dead: a fresh client can make it.
+  RESILIENT_CHAT_CLIENT_CLOSED: 'client_closed',
   // An APIConnectionError whose cause is the closed-client failure; nothing may replace the client.
   RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE: 'setup_error',
   RESILIENT_CHAT_CIRCUIT_OPEN: 'circuit_open',
@@ -148,7 +153,6 @@ export function classifyError(error: unknown): Classification {
 
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
   if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
-
   const own = chain.find(isResilientChatError);
   if (own) return classifyOwn(own);
 
@@ -184,7 +188,9 @@ export function classifyError(error: unknown): Classification {
 }
 
 function classifyOwn(error: ResilientChatError): Classification {
-  const classification = result(OWN_ERRORS[error.code] ?? 'not_retryable', className(error));
+  const reason = OWN_ERRORS[error.code] ?? 'not_retryable';
+  // A closed client's error type is a code, as undici's are (UND_ERR_DESTROYED...); the others, their class.
+  const classification = result(reason, reason === 'client_closed' ? error.code : className(error));
   return error.code === 'RESILIENT_CHAT_CIRCUIT_OPEN'
     ? { ...classification, retryAfterMs: error.retryAfterMs }
     : classification;

@@ -4,6 +4,7 @@
  * (the `idempotencyKey` option or the header itself) wins.
  */
 import { randomUUID } from 'node:crypto';
+import { withHeader } from './request-headers.js';
 
 const HEADER = 'idempotency-key';
 
@@ -21,37 +22,13 @@ export function newIdempotencyKey(): string {
   return key;
 }
 
-type HeaderValue = string | readonly string[] | null;
-
 /**
- * The caller's headers in openai-node's record form, plus an idempotency key if they set none. `null` values
- * are kept: to openai-node they mean "remove this default header".
+ * The caller's headers in openai-node's record form, plus an idempotency key if they set none (a key given as
+ * the `idempotencyKey` request option is used when the header is not).
  */
 export function withIdempotencyKey(
   headers: unknown,
   idempotencyKey: string | undefined,
-): Record<string, HeaderValue> {
-  // The usual case: no headers of the caller's to merge.
-  if (headers == null) return { 'idempotency-key': idempotencyKey ?? newIdempotencyKey() };
-  const merged: Record<string, HeaderValue> = {};
-  for (const [name, value] of entries(headers)) {
-    if (value === undefined) continue;
-    merged[name.toLowerCase()] =
-      value === null ? null : Array.isArray(value) ? value.map(String) : String(value);
-  }
-  if (merged[HEADER] === undefined) merged[HEADER] = idempotencyKey ?? newIdempotencyKey();
-  return merged;
-}
-
-function entries(headers: unknown): Iterable<readonly [string, unknown]> {
-  if (!headers || typeof headers !== 'object') return [];
-  if (headers instanceof Headers) return headers.entries();
-  if (Array.isArray(headers)) return headers.map((pair: unknown[]) => [String(pair[0]), pair[1]] as const);
-  // openai-node's own NullableHeaders: a Headers in `values` and the names to remove in `nulls`.
-  const { values, nulls } = headers as { values?: unknown; nulls?: unknown };
-  if (values instanceof Headers) {
-    const removed = nulls instanceof Set ? [...nulls].map((n) => [String(n), null] as const) : [];
-    return [...values.entries(), ...removed];
-  }
-  return Object.entries(headers);
+): ReturnType<typeof withHeader> {
+  return withHeader(headers, HEADER, idempotencyKey ?? newIdempotencyKey());
 }

@@ -9,11 +9,22 @@
 import { context } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { APIConnectionTimeoutError } from 'openai';
-import type { APIPromise } from 'openai/core/api-promise';
-import type { Stream } from 'openai/core/streaming';
 import { isPromiseLike, type NormalizedClientSource } from '../clients/client-source.js';
 import { endpointOf } from '../clients/endpoint.js';
-import { CircuitOpenError, ClientNotReplaceableError, recordEarlierAttemptErrors } from '../errors.js';
+import {
+  CircuitOpenError,
+  ClientClosedError,
+  ClientNotReplaceableError,
+  recordEarlierAttemptErrors,
+} from '../errors.js';
+import {
+  type APIResponseProps,
+  dispatcherOf,
+  type FinalRequestOptions,
+  isDispatcherDead,
+  requestParts,
+  type Stream,
+} from '../openai-internals.js';
 import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
 import { type AttemptVerdict, verdictFor } from '../policy/circuit-breaker.js';
 import type { CircuitBreakers, Gate } from '../policy/circuit-breakers.js';
@@ -21,22 +32,26 @@ import type { CallBudget, GiveUpReason, RetryPolicy } from '../policy/retry-poli
 import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
 import { sleep, userAbortError } from './abort.js';
+import { withData, withLazyParse } from './call-outcome.js';
 import { classifyError } from './classify.js';
-import { outcome } from './resilient-promise.js';
-import { firstEvent, type OpenedStream, relayStream, type StreamEnd } from './stream.js';
+import type { Demand } from './demand.js';
+import { withHeader } from './request-headers.js';
+import {
+  failingStream,
+  firstEvent,
+  type OpenedStream,
+  relayStream,
+  type StreamEnd,
+  StreamOpenFailure,
+} from './stream.js';
 
-/** openai-node's resolved request options (not exported by name from the package). */
-export type FinalRequestOptions = Awaited<Parameters<OpenAI['request']>[0]>;
-/** What openai-node's APIPromise resolves its response to (not exported by name from the package). */
-export type APIResponseProps = Parameters<Parameters<APIPromise<unknown>['_thenUnwrap']>[0]>[1];
+export type { APIResponseProps, FinalRequestOptions };
 
 export interface CallDependencies {
   source: NormalizedClientSource;
   policy: RetryPolicy;
   breakers: CircuitBreakers | undefined;
   telemetry: Telemetry;
-  /** Send one Idempotency-Key per call on POST, PUT and PATCH (the `idempotencyKeys` option). */
-  idempotencyKeys: boolean;
 }
 
 export interface CallRequest {
@@ -48,8 +63,19 @@ export interface CallRequest {
   params: AcquireContext['params'];
   /** False when the body is a stream: such a request is never sent twice. */
   replayable: boolean;
-  /** `asResponse()`: hand over the raw response of the attempt that got one, its body unread. */
-  raw: boolean;
+  /** False when two of it could change the server's state twice (src/call/replay-safety.ts). */
+  idempotent: boolean;
+  /**
+   * What the caller asked of the call's promise: the parsed value, or the raw response with its body unread
+   * (`asResponse()` first). Read when a response arrives.
+   */
+  demand: Demand;
+  /**
+   * The request's own `maxRetries` (or the resilient client's, from `withOptions`): at most this many
+   * transient retries for this call, never more than `retry.maxRetries`. Closed-client recoveries are not
+   * capped by it: no caller can cure a transport that was closed under it.
+   */
+  maxRetries: number | undefined;
 }
 
 /**
@@ -65,8 +91,10 @@ export function runCall(deps: CallDependencies, request: CallRequest): Promise<A
 
 type Delivery =
   | { kind: 'json'; data: unknown; props: APIResponseProps }
-  | { kind: 'raw'; props: APIResponseProps }
-  | { kind: 'stream'; opened: OpenedStream; props: APIResponseProps; perfStart: number };
+  | { kind: 'raw'; props: APIResponseProps; parse: () => Promise<unknown> }
+  | { kind: 'stream'; opened: OpenedStream; props: APIResponseProps; perfStart: number }
+  /** The response arrived, and every promise of the call was collected before anyone read it. */
+  | { kind: 'unread'; props: APIResponseProps };
 
 type Attempt =
   | { kind: 'ok'; props: APIResponseProps }
@@ -78,11 +106,19 @@ type Attempt =
       gate: Gate | undefined;
       /** The client's dispatcher was already closed or destroyed when the attempt began: nothing was sent. */
       deadOnArrival: boolean;
+      /** The stream answered and failed before its first event of substance. */
+      stream: StreamOpenFailure | undefined;
     };
 
 type FailureDecision =
   | { action: 'retry'; delayMs: number }
   | { action: 'give_up'; reason: GiveUpReason; error: unknown; failure: Classification };
+
+/** How the call ends when it gives up: the error to reject with, or (see `failingStream`) a failing stream. */
+interface GiveUp {
+  error: unknown;
+  stream: StreamOpenFailure | undefined;
+}
 
 const EMPTY_SUMMARY: ResponseSummary = { finishReasons: [] };
 const NO_ACCUMULATOR: StreamAccumulator = {
@@ -99,8 +135,12 @@ class ResilientCall {
   readonly #spent: CallBudget;
   readonly #errors: unknown[] = [];
   #attempt = 0;
+  /** The stream failure of the last failed attempt, if it failed that way: a give-up surfaces through it. */
+  #lastStreamFailure: StreamOpenFailure | undefined;
   /** Closed-client failures whose outcome is not known yet (the call has not got past them). */
   #unsettledClosedFailures = 0;
+  /** The dead client the next attempt recovers from, if the last one failed on a closed client. */
+  #recoveringFrom: OpenAI | undefined;
 
   constructor(deps: CallDependencies, call: CallTelemetry, request: CallRequest) {
     this.#deps = deps;
@@ -109,6 +149,7 @@ class ResilientCall {
     this.#signal = request.options.signal ?? undefined;
     const { totalTimeoutMs } = deps.policy.settings;
     this.#spent = {
+      requestMaxRetries: request.maxRetries,
       transientRetries: 0,
       recoveries: 0,
       upstreamClosedRetries: 0,
@@ -122,16 +163,28 @@ class ResilientCall {
       this.#attempt++;
       const attempt = await this.#tryAttempt();
       if (attempt.kind === 'ok') return attempt.props;
-      if (attempt.kind === 'refused') throw this.#refused(attempt.gate);
+      if (attempt.kind === 'refused') return this.#end(this.#refused(attempt.gate));
+      this.#lastStreamFailure = attempt.stream;
       const decision = this.#afterFailure(attempt);
       if (decision.action === 'give_up')
-        throw this.#giveUp(decision.error, decision.reason, decision.failure);
+        return this.#end(this.#giveUp(decision.error, decision.reason, decision.failure));
       try {
         await sleep(decision.delayMs, this.#signal);
       } catch (abort) {
-        throw this.#giveUp(abort, 'aborted', classifyError(abort));
+        throw this.#giveUp(abort, 'aborted', classifyError(abort)).error;
       }
     }
+  }
+
+  /**
+   * A give-up reaches the caller where openai-node's own failure would: a failure before the response's
+   * headers rejects the call; one after them, in a stream, surfaces from the stream's iterator (the call
+   * resolves to a stream that yields what came before it and then throws it).
+   */
+  #end(giveUp: GiveUp): APIResponseProps {
+    const { stream, error } = giveUp;
+    if (!stream) throw error;
+    return withData(stream.props, failingStream(stream));
   }
 
   async #tryAttempt(): Promise<Attempt> {
@@ -140,7 +193,14 @@ class ResilientCall {
       const acquired = this.#acquire();
       client = isPromiseLike(acquired) ? await acquired : acquired;
     } catch (error) {
-      return { kind: 'failed', error, client: undefined, gate: undefined, deadOnArrival: false };
+      return {
+        kind: 'failed',
+        error,
+        client: undefined,
+        gate: undefined,
+        deadOnArrival: false,
+        stream: undefined,
+      };
     }
     this.#call.attemptStarted(client);
     const gate = this.#deps.breakers?.gate(endpointOf(client, this.#request.model));
@@ -148,12 +208,25 @@ class ResilientCall {
       this.#deps.source.release(client);
       return { kind: 'refused', gate };
     }
-    const deadOnArrival = isDispatcherDead(client);
+    const deadOnArrival = isDispatcherDead(dispatcherOf(client));
+    // A one-shot body would be locked by the attempt before the dead dispatcher refused it; keep it unread
+    // for the fresh client instead.
+    if (deadOnArrival && !this.#request.replayable)
+      return {
+        kind: 'failed',
+        error: new ClientClosedError(),
+        client,
+        gate,
+        deadOnArrival,
+        stream: undefined,
+      };
     let delivery: Delivery;
     try {
       delivery = await this.#send(client);
     } catch (error) {
-      return { kind: 'failed', error, client, gate, deadOnArrival };
+      if (error instanceof StreamOpenFailure)
+        return { kind: 'failed', error: error.error, client, gate, deadOnArrival, stream: error };
+      return { kind: 'failed', error, client, gate, deadOnArrival, stream: undefined };
     }
     gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
     this.#settleClosedFailures('recovered');
@@ -170,11 +243,10 @@ class ResilientCall {
     const { options, params } = this.#request;
     let acquiring: OpenAI | Promise<OpenAI>;
     try {
-      acquiring = this.#deps.source.acquire({
-        params,
-        signal,
-        request: { method: options.method, path: options.path },
-      });
+      acquiring = this.#deps.source.acquire(
+        { params, signal, request: { method: options.method, path: options.path } },
+        this.#recoveringFrom,
+      );
     } catch (error) {
       acquiring = Promise.reject(error);
     }
@@ -213,41 +285,33 @@ class ResilientCall {
   }
 
   /**
-   * The retryable part of an attempt. JSON: the whole response (openai-node's timeout covers the body).
-   * Stream: up to its first event of substance, which openai-node's timeout (headers only) does not cover.
-   * Raw (`asResponse()`): up to the headers; the body is the caller's to read.
+   * The retryable part of an attempt: up to the response's headers, then what the caller asked for. JSON: the
+   * whole body (openai-node's body timeout covers it). Stream: up to its first event of substance, which
+   * openai-node's timeout (headers only) does not cover. Raw (`asResponse()` first): the headers only; the
+   * body is the caller's to read.
    */
   async #send(client: OpenAI): Promise<Delivery> {
     const startedAt = Date.now();
     const perfStart = performance.now();
     const options = this.#attemptOptions(client, startedAt);
-    const promise = client.request<unknown>(options);
-    if (this.#request.raw) {
-      const response = await promise.asResponse();
-      return { kind: 'raw', props: this.#rawProps(response, startedAt) };
-    }
-    // openai-node's own `then`: the response, then its parse (which openai-node's timeout covers), read from
-    // the promise's parts: through `_thenUnwrap` it made a second APIPromise and more hops per attempt, which
-    // showed in the overhead profile. Should the parts ever move, `_thenUnwrap` is the way.
-    const { responsePromise, parseResponse } = promise as unknown as APIPromiseParts;
-    let data: unknown;
-    let props: APIResponseProps;
-    if (responsePromise && typeof parseResponse === 'function') {
-      props = await responsePromise;
-      data = await parseResponse.call(promise, client, props);
-    } else {
-      ({ data, props } = await promise._thenUnwrap((data, props) => ({ data, props })));
-    }
+    const request = requestParts(client, client.request<unknown>(options));
+    const props = await request.response;
+    const { demand } = this.#request;
+    const wanted = demand.kind ?? (await demand.next());
+    if (wanted === 'abandoned') return { kind: 'unread', props };
+    if (wanted === 'raw') return { kind: 'raw', props, parse: () => request.parse(props) };
+    const data = await request.parse(props);
     if (!options.stream) return { kind: 'json', data, props };
     const clientLimit = startedAt + (this.#request.options.timeout ?? client.timeout) - Date.now();
     const opened = await firstEvent(
       data as Stream<unknown>,
+      props,
       Math.min(this.#remainingAttemptTime(startedAt) ?? clientLimit, clientLimit),
       this.#request.operation.hasSubstance,
     );
-    // openai-node ends an aborted stream quietly; an empty stream after the caller's abort is that abort.
-    if (opened.done && opened.buffered.length === 0 && this.#signal?.aborted)
-      throw userAbortError(this.#signal);
+    // openai-node ends an aborted stream quietly. A stream that ended while it was held back, after the
+    // caller's abort, is that abort: nothing of substance reached the caller, so it is no success.
+    if (opened.done && this.#signal?.aborted) throw userAbortError(this.#signal);
     return { kind: 'stream', opened, props, perfStart };
   }
 
@@ -259,8 +323,16 @@ class ResilientCall {
     const { props } = delivery;
     props.options = this.#request.options;
     const { genAI } = this.#request.operation;
+    if (delivery.kind === 'unread') {
+      // Nobody can read it any more: free the connection and the client, and say so on the span.
+      props.controller.abort();
+      this.#deps.source.release(client);
+      this.#call.abandoned(EMPTY_SUMMARY, this.#attempt, this.#spent.recoveries);
+      return props;
+    }
     if (delivery.kind !== 'stream') {
       this.#deps.source.release(client);
+      if (delivery.kind === 'raw') withLazyParse(props, delivery.parse);
       const json = delivery.kind === 'json' ? delivery : undefined;
       this.#call.succeeded(
         genAI && json ? genAI.summarize(json.data) : EMPTY_SUMMARY,
@@ -271,16 +343,20 @@ class ResilientCall {
           ? () => genAI.outputMessages(json.data)
           : undefined,
       );
-      return outcome(json?.data, props);
+      return json ? withData(props, json.data) : props;
     }
     this.#call.firstChunk(delivery.perfStart);
-    const accumulator = genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR;
+    const accumulator = this.#call.timeChunks(
+      genAI?.newAccumulator(this.#deps.telemetry.captureContent) ?? NO_ACCUMULATOR,
+    );
+    const { idleTimeoutMs } = this.#deps.policy.settings;
     const stream = relayStream(delivery.opened, {
       accumulator,
       deadlineAt: this.#spent.deadlineAt,
+      idleTimeoutMs: idleTimeoutMs ?? this.#request.options.timeout ?? client.timeout,
       onEnd: (end) => this.#streamEnded(client, end, accumulator),
     });
-    return outcome(stream, props);
+    return withData(props, stream);
   }
 
   #streamEnded(client: OpenAI, end: StreamEnd, accumulator: StreamAccumulator): void {
@@ -290,7 +366,12 @@ class ResilientCall {
       if (failure.reason === 'client_closed') this.#retire(client, end.error);
       this.#deps.source.release(client);
       if (failure.reason === 'client_closed') this.#call.recovery('failed', 1);
-      const reason = end.deadline ? 'deadline' : 'stream_interrupted';
+      const reason =
+        end.timeout === 'deadline'
+          ? 'deadline'
+          : end.timeout === 'stalled'
+            ? 'stream_stalled'
+            : 'stream_interrupted';
       this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries, end.summary);
       return;
     }
@@ -312,6 +393,7 @@ class ResilientCall {
     // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
     if (closed) this.#unsettledClosedFailures++;
     else if (client && failure.reason !== 'aborted') this.#settleClosedFailures('recovered');
+    this.#recoveringFrom = closed ? client : undefined;
     if (client) {
       const retired = closed ? this.#retire(client, error) : undefined;
       this.#deps.source.release(client);
@@ -322,6 +404,7 @@ class ResilientCall {
     const decision = this.#deps.policy.decide(failure, this.#spent, {
       maybeSent,
       replayable: this.#request.replayable,
+      idempotent: this.#request.idempotent,
     });
     if (decision.action === 'give_up') return { action: 'give_up', reason: decision.reason, error, failure };
     this.#errors.push(error);
@@ -367,7 +450,7 @@ class ResilientCall {
    * The breaker refused this attempt. On the first attempt the call fails fast with CircuitOpenError; on a
    * retry it gives up with the error of the attempt before, which is what the caller would have got anyway.
    */
-  #refused(gate: Gate): unknown {
+  #refused(gate: Gate): GiveUp {
     this.#call.refused(gate.endpoint, gate.state);
     this.#attempt--; // the refused attempt was never made
     const previous = this.#errors.pop();
@@ -376,12 +459,17 @@ class ResilientCall {
     return this.#giveUp(error, 'circuit_open', this.#classify(error));
   }
 
-  /** Records the end of the call and returns the error for `run()` to throw. */
-  #giveUp(error: unknown, reason: GiveUpReason, failure: Classification): unknown {
+  /**
+   * Records the end of the call and says how it reaches the caller. The caller's own abort always rejects
+   * (an abort is never a stream that ends quietly); any other failure of a stream after its headers
+   * surfaces from the stream, as openai-node surfaces it.
+   */
+  #giveUp(error: unknown, reason: GiveUpReason, failure: Classification): GiveUp {
     this.#settleClosedFailures('failed');
     this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries);
     recordEarlierAttemptErrors(error, this.#errors);
-    return error;
+    const stream = this.#lastStreamFailure;
+    return { error, stream: reason !== 'aborted' && stream?.error === error ? stream : undefined };
   }
 
   /**
@@ -402,6 +490,11 @@ class ResilientCall {
       : failure;
   }
 
+  /**
+   * This attempt's options: openai-node's own retries off, the attempt's time limit, and on a retry the
+   * attempt's number in `X-Stainless-Retry-Count` (openai-node counts its own retries there; with its retries
+   * off it would say 0 on every attempt).
+   */
   #attemptOptions(client: OpenAI, startedAt: number): FinalRequestOptions {
     const { options } = this.#request;
     const limit = this.#remainingAttemptTime(startedAt);
@@ -409,42 +502,29 @@ class ResilientCall {
     const timeout = limit === undefined ? options.timeout : Math.min(limit, clientTimeout);
     const attempt: FinalRequestOptions = { ...options, maxRetries: 0 };
     if (timeout !== undefined) attempt.timeout = Math.max(1, timeout);
+    if (this.#attempt > 1)
+      attempt.headers = withHeader(options.headers, RETRY_COUNT_HEADER, String(this.#attempt - 1));
     return attempt;
   }
 
-  /** What is left of this attempt's time: the attempt timeout and the call's deadline, whichever is sooner. */
+  /**
+   * What is left of this attempt's time: the attempt timeout (for a stream, also the wait for its first event
+   * of substance) and the call's deadline, whichever is sooner.
+   */
   #remainingAttemptTime(startedAt: number): number | undefined {
-    const { attemptTimeoutMs } = this.#deps.policy.settings;
+    const { attemptTimeoutMs, firstEventTimeoutMs } = this.#deps.policy.settings;
+    const ownLimit = this.#request.options.stream
+      ? Math.min(
+          attemptTimeoutMs ?? Number.POSITIVE_INFINITY,
+          firstEventTimeoutMs ?? Number.POSITIVE_INFINITY,
+        )
+      : (attemptTimeoutMs ?? Number.POSITIVE_INFINITY);
     const now = Date.now();
-    const untilAttemptEnds =
-      attemptTimeoutMs === undefined ? Number.POSITIVE_INFINITY : startedAt + attemptTimeoutMs - now;
+    const untilAttemptEnds = startedAt + ownLimit - now;
     const limit = Math.min(untilAttemptEnds, this.#spent.deadlineAt - now);
     return Number.isFinite(limit) ? limit : undefined;
   }
-
-  /** What a raw (`asResponse()`) attempt hands over: the response, nothing parsed. */
-  #rawProps(response: Response, startedAt: number): APIResponseProps {
-    return {
-      response,
-      options: this.#request.options,
-      controller: new AbortController(),
-      requestLogID: '',
-      retryOfRequestLogID: undefined,
-      startTime: startedAt,
-    };
-  }
 }
 
-/** An APIPromise's two parts, which openai-node keeps in properties that its types call private. */
-interface APIPromiseParts {
-  responsePromise?: Promise<APIResponseProps>;
-  parseResponse?: (client: OpenAI, props: APIResponseProps) => unknown;
-}
-
-/** An undici dispatcher (Agent, Pool, Client) reports `closed` / `destroyed`; a dead one sends nothing. */
-function isDispatcherDead(client: OpenAI): boolean {
-  const dispatcher = (
-    client.fetchOptions as { dispatcher?: { closed?: unknown; destroyed?: unknown } } | undefined
-  )?.dispatcher;
-  return dispatcher?.closed === true || dispatcher?.destroyed === true;
-}
+/** openai-node's header for the number of the attempt (0 first); a caller's own value of it is kept. */
+const RETRY_COUNT_HEADER = 'x-stainless-retry-count';

@@ -5,11 +5,14 @@
  * What counts as substance is the operation's to say (src/operations/).
  */
 import { APIConnectionTimeoutError } from 'openai';
-import { Stream } from 'openai/core/streaming';
+import { type APIResponseProps, Stream } from '../openai-internals.js';
 import type { ResponseSummary, StreamAccumulator } from '../operations/index.js';
+import { MAX_TIMER_MS } from '../option-checks.js';
 
 export interface OpenedStream {
   upstream: Stream<unknown>;
+  /** The upstream request's controller (the stream's own). */
+  controller: AbortController;
   iterator: AsyncIterator<unknown>;
   /** Events read before handing the stream over: leading empty ones and the first with substance. */
   buffered: unknown[];
@@ -25,11 +28,40 @@ export interface OpenedStream {
 const MAX_HELD_BACK_EVENTS = 16;
 
 /**
+ * A stream that answered and then failed before its first event of substance: the attempt failed (and may be
+ * retried), and should the call give up on it, the caller gets what openai-node would have given: the stream,
+ * whose iterator yields what came before and then throws `error` (see `failingStream`).
+ */
+export class StreamOpenFailure {
+  readonly error: unknown;
+  readonly buffered: readonly unknown[];
+  /** The props of the response the stream came from (its headers, for `withResponse()`). */
+  readonly props: APIResponseProps;
+  readonly controller: AbortController;
+
+  constructor(
+    error: unknown,
+    buffered: readonly unknown[],
+    props: APIResponseProps,
+    controller: AbortController,
+  ) {
+    this.error = error;
+    this.buffered = buffered;
+    this.props = props;
+    this.controller = controller;
+  }
+}
+
+const FIRST_EVENT_TIMEOUT_MESSAGE =
+  'Request timed out: the stream sent no event of substance in time (streams.firstEventTimeoutMs, retry.attemptTimeoutMs or the client timeout).';
+
+/**
  * Reads an opened stream up to its first event of substance, at most `timeLimitMs`. On any failure the
- * upstream request is aborted so its socket is freed.
+ * upstream request is aborted so its socket is freed, and a StreamOpenFailure is thrown.
  */
 export async function firstEvent(
   upstream: Stream<unknown>,
+  props: APIResponseProps,
   timeLimitMs: number | undefined,
   hasSubstance: (event: unknown) => boolean,
 ): Promise<OpenedStream> {
@@ -39,7 +71,10 @@ export async function firstEvent(
     timeLimitMs === undefined
       ? undefined
       : new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new APIConnectionTimeoutError()), Math.max(0, timeLimitMs));
+          timer = setTimeout(
+            () => reject(new APIConnectionTimeoutError({ message: FIRST_EVENT_TIMEOUT_MESSAGE })),
+            Math.max(0, timeLimitMs),
+          );
         });
   expired?.catch(() => undefined); // settled by the race below, or never looked at when the stream wins
   const buffered: unknown[] = [];
@@ -47,24 +82,39 @@ export async function firstEvent(
     for (;;) {
       const next = iterator.next();
       const result = expired ? await Promise.race([next, expired]) : await next;
-      if (result.done) return { upstream, iterator, buffered, done: true };
+      if (result.done) return { upstream, controller: upstream.controller, iterator, buffered, done: true };
       buffered.push(result.value);
       if (hasSubstance(result.value) || buffered.length >= MAX_HELD_BACK_EVENTS) {
-        return { upstream, iterator, buffered, done: false };
+        return { upstream, controller: upstream.controller, iterator, buffered, done: false };
       }
     }
   } catch (error) {
     upstream.controller.abort();
-    throw error;
+    throw new StreamOpenFailure(error, buffered, props, upstream.controller);
   } finally {
     clearTimeout(timer);
   }
 }
 
+/**
+ * The stream a call hands over when it gave up on a failure that came after the response's headers: as
+ * openai-node's own stream would, `await create()` resolves to it, and its iterator yields the events that
+ * came before the failure and then throws the failure, so a caller's `try` around `for await` sees it.
+ */
+export function failingStream(failure: StreamOpenFailure): Stream<unknown> {
+  const { buffered, error } = failure;
+  async function* replay(): AsyncGenerator<unknown> {
+    yield* buffered;
+    throw error;
+  }
+  return new Stream(replay, failure.controller);
+}
+
 export type StreamEnd =
   | { kind: 'completed'; summary: ResponseSummary }
   | { kind: 'stopped_by_caller'; summary: ResponseSummary }
-  | { kind: 'failed'; error: unknown; summary: ResponseSummary; deadline: boolean }
+  /** `timeout`: the stream was ended by the call's deadline or by the idle watchdog, not by the server. */
+  | { kind: 'failed'; error: unknown; summary: ResponseSummary; timeout: 'deadline' | 'stalled' | undefined }
   /** Garbage-collected before it was read to its end or stopped: nobody will ever read it. */
   | { kind: 'abandoned'; summary: ResponseSummary };
 
@@ -72,6 +122,11 @@ export interface RelayOptions {
   accumulator: StreamAccumulator;
   /** Epoch ms at which the whole call's deadline ends the stream with a timeout; Infinity for none. */
   deadlineAt: number;
+  /**
+   * The longest the server may stay silent while the caller waits for the next event, in ms; Infinity for
+   * no limit. Only time spent waiting on the server counts: a caller that reads slowly is not a stall.
+   */
+  idleTimeoutMs: number;
   /** Called exactly once, however the stream ends. */
   onEnd(end: StreamEnd): void;
 }
@@ -83,74 +138,130 @@ export interface RelayOptions {
  */
 const abandonedStreams = new FinalizationRegistry<() => void>((abandon) => abandon());
 
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
 /**
  * The stream handed to the caller: an openai `Stream` (so `tee()`, `toReadableStream()` and `controller`
  * work as usual) that replays the buffered events, relays the rest, and calls `onEnd` exactly once however
  * the stream ends: consumed, failed, left early with `break`, aborted through its controller, past the
- * call's deadline, or dropped unread.
+ * call's deadline, silent past its idle limit, or dropped unread.
+ *
+ * The relay is an iterator written by hand rather than an async generator: each event then costs one
+ * promise reaction on the upstream's own `next()`, with no generator frame to suspend and resume and no
+ * result object of its own (the upstream's is handed on).
  */
 export function relayStream(opened: OpenedStream, options: RelayOptions): Stream<unknown> {
   const { accumulator } = options;
-  const { controller } = opened.upstream;
+  // A client timeout past what a timer can hold means no limit (Node would fire such a timer at once).
+  const idleTimeoutMs =
+    options.idleTimeoutMs > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : options.idleTimeoutMs;
+  const { controller, iterator: upstream } = opened;
+  const { buffered } = opened;
   const unregisterToken = {};
   let ended = false;
-  let timedOut = false;
+  /** Set when the deadline or the watchdog ended the stream: the upstream then ends quietly (aborted). */
+  let timedOut: { error: APIConnectionTimeoutError; kind: 'deadline' | 'stalled' } | undefined;
   let deadlineTimer: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the relay began to wait on the server for the next event; undefined otherwise. */
+  let waitingSince: number | undefined;
+
   const end = (value: StreamEnd) => {
     if (ended) return;
     ended = true;
     clearTimeout(deadlineTimer);
+    clearTimeout(idleTimer);
     abandonedStreams.unregister(unregisterToken);
     options.onEnd(value);
   };
   const stopped = () => end({ kind: 'stopped_by_caller', summary: accumulator.summary() });
-  const expire = () => {
-    timedOut = true;
-    const error = new APIConnectionTimeoutError({ message: 'Request timed out: the call deadline passed.' });
-    end({ kind: 'failed', error, summary: accumulator.summary(), deadline: true });
+  const timeOut = (kind: 'deadline' | 'stalled', message: string) => {
+    const error = new APIConnectionTimeoutError({ message });
+    timedOut = { error, kind };
+    end({ kind: 'failed', error, summary: accumulator.summary(), timeout: kind });
     controller.abort();
   };
+  // One timer for the stream, not one per event: when it fires it looks at how long the relay has been
+  // waiting, and sets itself again for what is left.
+  const watchIdle = () => {
+    const waited = waitingSince === undefined ? 0 : performance.now() - waitingSince;
+    if (waited >= idleTimeoutMs) {
+      timeOut(
+        'stalled',
+        `Request timed out: the stream sent nothing for ${idleTimeoutMs} ms (streams.idleTimeoutMs).`,
+      );
+      return;
+    }
+    idleTimer = setTimeout(watchIdle, idleTimeoutMs - waited);
+    idleTimer.unref();
+  };
+
   let consumed = false;
   // A stream aborted before being iterated still ends its span and frees its client. Once iteration has
   // begun, the relay below sees every ending itself (openai-node aborts the controller on errors too).
   controller.signal.addEventListener('abort', () => consumed || stopped(), { once: true });
   if (Number.isFinite(options.deadlineAt)) {
-    deadlineTimer = setTimeout(expire, Math.max(0, options.deadlineAt - Date.now()));
+    deadlineTimer = setTimeout(
+      () => timeOut('deadline', 'Request timed out: the call deadline passed.'),
+      Math.max(0, options.deadlineAt - Date.now()),
+    );
     deadlineTimer.unref(); // the stream's own socket keeps the process alive while it matters
   }
 
-  async function* relay(): AsyncGenerator<unknown> {
+  function relay(): AsyncIterator<unknown> {
     if (consumed)
       throw new Error('resilient-chat: this stream was already iterated; use `.tee()` to split it.');
     consumed = true;
-    let settled = false;
-    try {
-      for (const event of opened.buffered) {
-        accumulator.add(event);
-        yield event;
-      }
-      for (let result = opened.done ? undefined : await opened.iterator.next(); result && !result.done; ) {
+    let replayed = 0;
+    let finished = opened.done;
+    const received = (result: IteratorResult<unknown>): IteratorResult<unknown> => {
+      waitingSince = undefined;
+      if (!result.done) {
         accumulator.add(result.value);
-        yield result.value;
-        result = await opened.iterator.next();
+        return result;
       }
-      settled = true;
-      if (timedOut)
-        throw new APIConnectionTimeoutError({ message: 'Request timed out: the call deadline passed.' });
+      finished = true;
+      if (timedOut) throw timedOut.error;
       // openai-node ends a stream quietly when its request is aborted (the caller's signal, controller.abort()).
       if (controller.signal.aborted) stopped();
       else end({ kind: 'completed', summary: accumulator.summary() });
-    } catch (error) {
-      settled = true;
-      end({ kind: 'failed', error, summary: accumulator.summary(), deadline: timedOut });
+      return result;
+    };
+    const failed = (error: unknown): never => {
+      waitingSince = undefined;
+      finished = true;
+      end({ kind: 'failed', error, summary: accumulator.summary(), timeout: timedOut?.kind });
       throw error;
-    } finally {
-      if (!settled) {
-        // The caller left early: abort the upstream request (openai-node's iterator does so on return()).
-        await opened.iterator.return?.();
-        stopped();
-      }
+    };
+    if (Number.isFinite(idleTimeoutMs)) {
+      idleTimer = setTimeout(watchIdle, idleTimeoutMs);
+      idleTimer.unref();
     }
+    return {
+      next(): Promise<IteratorResult<unknown>> {
+        if (replayed < buffered.length) {
+          const value = buffered[replayed++];
+          accumulator.add(value);
+          return Promise.resolve({ done: false, value });
+        }
+        if (finished) {
+          if (!ended) received(DONE);
+          return Promise.resolve(DONE);
+        }
+        waitingSince = performance.now();
+        return upstream.next().then(received, failed);
+      },
+      // The caller left early (`break`, a `return` in `for await`): abort the upstream request, as
+      // openai-node's own iterator does on return().
+      async return(): Promise<IteratorResult<unknown>> {
+        if (!finished) {
+          finished = true;
+          await upstream.return?.();
+          stopped();
+        }
+        return DONE;
+      },
+    };
   }
   const stream = new Stream(relay, controller);
   abandonedStreams.register(

@@ -7,6 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
 import { type LruMap, lruFor } from '../lru-map.js';
+import { constructorOptions } from '../openai-internals.js';
 import type { Endpoint } from '../policy/circuit-breakers.js';
 import { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../telemetry/semconv.js';
 
@@ -100,8 +101,7 @@ function identityOf(value: unknown): string {
  * project, and the workload identity, certificate credential or provider it was built with.
  */
 function credentialsOf(client: OpenAI): string[] {
-  // `_options` is protected in openai's types; it keeps what the constructor was given.
-  const given = (client as unknown as { _options?: Record<string, unknown> })._options ?? {};
+  const given = constructorOptions(client);
   const apiKey = typeof given.apiKey === 'function' ? given.apiKey : client.apiKey;
   return [
     identityOf(apiKey),

@@ -20,9 +20,11 @@ import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation
 import type { Resource } from '@opentelemetry/resources';
 import type { NodeSDK, NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { InvalidOptionError } from '../errors.js';
+import { httpAttemptAttributes } from '../telemetry/http-attempts.js';
 import { EXIT_SIGNALS, flushOnExit } from './flush-on-exit.js';
 import { packageLoader } from './optional-package.js';
 
+export { httpAttemptAttributes } from '../telemetry/http-attempts.js';
 export { MissingPackageError } from './missing-package-error.js';
 
 export interface StartTelemetryOptions {
@@ -33,7 +35,9 @@ export interface StartTelemetryOptions {
   /**
    * Registers @opentelemetry/instrumentation-undici, which traces both Node's global fetch and npm undici's
    * (ClientPool's): each HTTP attempt becomes a child span of the chat span and carries `traceparent` to the
-   * server. Default true; set false when the service registers it itself (auto-instrumentations-node does).
+   * server; each retried attempt's span carries `http.request.resend_count` and the retry's reason. Default
+   * true; set false when the service registers it itself (auto-instrumentations-node does), and give that one
+   * `startSpanHook: () => httpAttemptAttributes()`.
    */
   instrumentFetch?: boolean;
   /** Flush and shut down on SIGTERM and SIGINT (then exit as the signal would have). Default true. */
@@ -95,7 +99,9 @@ type UndiciModule = {
  * undici (fetch) instrumentation so each attempt is an HTTP span carrying `traceparent`, and a flush on
  * SIGTERM, SIGINT and `beforeExit`. The OTEL_* variables win over these defaults (OTEL_SDK_DISABLED,
  * OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL...). Call it once, before the first request.
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL...). Call it once, before the first request; a
+ * second call while it runs returns the same handle (with other options it throws, as they would not apply),
+ * and after `shutdown()` it starts anew.
  * Throws MissingPackageError naming the package to install when an SDK package is missing.
  *
  * @example
@@ -118,6 +124,22 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
     }
   }
 
+  const started = running();
+  const settings = JSON.stringify([
+    options.serviceName,
+    serviceVersion,
+    options.instrumentFetch !== false,
+    options.shutdownOnSignals !== false,
+  ]);
+  if (started) {
+    if (started.settings === settings) return started.telemetry;
+    throw new Error(
+      `resilient-chat: startTelemetry() was already started with other options (serviceName ${JSON.stringify(
+        started.serviceName,
+      )}); a second SDK would trace every request twice. Call shutdown() on the first before starting again.`,
+    );
+  }
+
   const packages = packageLoader();
   const { NodeSDK } = packages.load<SdkNode>('@opentelemetry/sdk-node', NEEDED_FOR);
   // The copies sdk-node itself uses: the base resource must be of the class it merges with, and the
@@ -132,7 +154,8 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
       '@opentelemetry/instrumentation-undici',
       `${NEEDED_FOR}, to trace HTTP attempts and propagate traceparent (opt out with instrumentFetch: false),`,
     );
-    instrumentations.push(new UndiciInstrumentation({}));
+    // Each attempt's HTTP span says which attempt it is; every one after the first is a resend.
+    instrumentations.push(new UndiciInstrumentation({ startSpanHook: () => httpAttemptAttributes() }));
   }
 
   const defaults: Record<string, string> = { 'service.name': options.serviceName };
@@ -149,9 +172,31 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     removeHooks();
+    if (running()?.telemetry === telemetry) setRunning(undefined);
     stopping ??= sdk.shutdown();
     return stopping;
   };
   const removeHooks = flushOnExit(shutdown, options.shutdownOnSignals === false ? [] : EXIT_SIGNALS);
-  return { shutdown };
+  const telemetry: Telemetry = { shutdown };
+  setRunning({ telemetry, settings, serviceName: options.serviceName });
+  return telemetry;
+}
+
+interface Running {
+  telemetry: Telemetry;
+  /** The options it was started with, as compared with a later call's. */
+  settings: string;
+  serviceName: string;
+}
+
+/**
+ * The telemetry this process started and has not shut down. Kept on the global object under a registered
+ * symbol, like the OpenTelemetry API keeps its globals, so two copies of this module (two installed versions)
+ * still start one SDK: a second NodeSDK and undici instrumentation would send every request two traceparents
+ * in one header and install a second set of exit hooks.
+ */
+const RUNNING = Symbol.for('resilient-chat.otel.startTelemetry');
+const running = () => (globalThis as { [RUNNING]?: Running })[RUNNING];
+function setRunning(value: Running | undefined): void {
+  (globalThis as { [RUNNING]?: Running })[RUNNING] = value;
 }

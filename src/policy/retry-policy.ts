@@ -23,8 +23,13 @@ export type RetryDecision =
   | { action: 'retry'; delayMs: number; replaceClient: boolean; kind: RetryKind }
   | { action: 'give_up'; reason: GiveUpReason };
 
-/** What one call has spent so far. */
+/** What one call has spent so far, and its own bound. */
 export interface CallBudget {
+  /**
+   * The request's own `maxRetries`, when it gave one: this call's transient retries stop there, never past
+   * `retry.maxRetries` (0: none; a framework that retries itself says so).
+   */
+  requestMaxRetries?: number | undefined;
   transientRetries: number;
   recoveries: number;
   upstreamClosedRetries: number;
@@ -38,6 +43,11 @@ export interface AttemptFacts {
   maybeSent: boolean;
   /** False when the body was a stream that a second attempt could not send again. */
   replayable: boolean;
+  /**
+   * False when sending the request twice could change the server's state twice (a Responses call with a
+   * `conversation`, an upload, a create): such a request is replayed only if it provably had no effect.
+   */
+  idempotent: boolean;
 }
 
 export class RetryPolicy {
@@ -76,12 +86,14 @@ export class RetryPolicy {
   decide(
     failure: Classification,
     spent: CallBudget,
-    attempt: AttemptFacts = { maybeSent: true, replayable: true },
+    attempt: AttemptFacts = { maybeSent: true, replayable: true, idempotent: true },
     now = Date.now(),
   ): RetryDecision {
     if (failure.reason === 'aborted') return giveUp('aborted');
     if (!failure.retryable) return giveUp('not_retryable');
     if (!attempt.replayable && attempt.maybeSent) return giveUp('body_not_replayable');
+    if (!attempt.idempotent && !this.#policy.replayNonIdempotent && mayHaveTakenEffect(failure, attempt))
+      return giveUp('not_idempotent');
     if (now >= spent.deadlineAt) return giveUp('deadline');
 
     let decision: RetryDecision;
@@ -92,7 +104,8 @@ export class RetryPolicy {
     } else if (failure.reason === 'upstream_client_closed' && spent.upstreamClosedRetries === 0) {
       decision = { action: 'retry', delayMs: 0, replaceClient: false, kind: 'upstream_closed' };
     } else {
-      if (spent.transientRetries >= this.#policy.maxRetries) return giveUp('attempts_exhausted');
+      const limit = Math.min(this.#policy.maxRetries, spent.requestMaxRetries ?? Number.POSITIVE_INFINITY);
+      if (spent.transientRetries >= limit) return giveUp('attempts_exhausted');
       decision = {
         action: 'retry',
         delayMs: this.#transientDelay(failure, spent),
@@ -116,4 +129,14 @@ export class RetryPolicy {
 
 function giveUp(reason: GiveUpReason): RetryDecision {
   return { action: 'give_up', reason };
+}
+
+/**
+ * Whether a failed attempt may have changed the server's state: it may have been sent, and the answer does not
+ * say it was refused unprocessed. A 429 is refused before any work; a proxy's word that its own client closed
+ * means it never forwarded the request.
+ */
+function mayHaveTakenEffect(failure: Classification, attempt: AttemptFacts): boolean {
+  if (!attempt.maybeSent) return false;
+  return failure.status !== 429 && failure.reason !== 'upstream_client_closed';
 }

@@ -11,8 +11,10 @@
  * client that uses it is leased or current, and no successor is waiting for it.
  *
  * At exhaustion (every slot leased and a new key arrives) the least recently used client is evicted: it keeps
- * serving its leases and closes after them, and the new key is served at once. So open sockets stay under
- * (maxSize + draining clients) x connectionsPerClient, and no caller waits for a slot.
+ * serving its leases and closes after them, and the new key is served at once, so no caller waits for a slot.
+ * A client's sockets are not limited unless `connectionsPerClient` says so (bare openai-node's are not
+ * either); with a limit, open sockets stay under (maxSize + draining clients) x connectionsPerClient, and a
+ * request that waits for one is measured (resilient_chat.pool.connection.wait.duration, a span event).
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import { metrics } from '@opentelemetry/api';
@@ -20,12 +22,13 @@ import type OpenAI from 'openai';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { isDispatcherDead } from '../openai-internals.js';
 import { duration, MAX_TIMER_MS, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
 import { after, type Timer } from './durations.js';
-import { registerPoolInstruments } from './pool-telemetry.js';
+import { type PoolInstruments, registerPoolInstruments } from './pool-telemetry.js';
 import {
   createTransport,
   DEFAULT_CONNECTIONS_PER_CLIENT,
@@ -149,7 +152,7 @@ export class ClientPool implements ClientSource {
   /** Transports closing gracefully, by the promise of their close. */
   readonly #closing = new Map<Promise<void>, PoolDispatcher>();
   readonly #onChange = new Set<() => void>();
-  readonly #onEvict: (cause: EvictionCause) => void;
+  readonly #instruments: PoolInstruments;
   #closed = false;
 
   constructor(options: ClientPoolOptions) {
@@ -170,9 +173,7 @@ export class ClientPool implements ClientSource {
       ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
       maxSize: wholeAboveZero(options.maxSize, 'maxSize') ?? 200,
       idleTimeoutMs: duration(options.idleTimeoutMs, 'idleTimeoutMs', { never: true }) ?? 60_000,
-      connectionsPerClient:
-        wholeAboveZero(options.connectionsPerClient, 'connectionsPerClient') ??
-        DEFAULT_CONNECTIONS_PER_CLIENT,
+      connectionsPerClient: connectionLimit(options.connectionsPerClient) ?? DEFAULT_CONNECTIONS_PER_CLIENT,
       // undici arms its own timers with it, so it must fit setTimeout.
       keepAliveTimeoutMs:
         duration(options.keepAliveTimeoutMs, 'keepAliveTimeoutMs', { max: MAX_TIMER_MS }) ??
@@ -182,7 +183,7 @@ export class ClientPool implements ClientSource {
       INSTRUMENTATION_SCOPE,
       VERSION,
     );
-    this.#onEvict = registerPoolInstruments(meter, () => this.stats());
+    this.#instruments = registerPoolInstruments(meter, () => this.stats());
   }
 
   /**
@@ -344,7 +345,7 @@ export class ClientPool implements ClientSource {
 
   async #newTransport(): Promise<Transport> {
     const undici = this.#undici ?? (await loadUndici());
-    const { agent, transport } = createTransport(undici, this.#options);
+    const { agent, transport } = createTransport(undici, this.#options, this.#instruments.waited);
     return { agent, transport, holders: 1, retired: false };
   }
 
@@ -362,7 +363,7 @@ export class ClientPool implements ClientSource {
     if (this.#active.get(entry.key) === entry) this.#active.delete(entry.key);
     entry.ttlTimer.cancel();
     entry.idleTimer?.cancel();
-    this.#onEvict(cause);
+    this.#instruments.evicted(cause);
     if (HANDS_ON.has(cause) && !isDead(entry.transport) && !this.#closed)
       this.#park(entry.key, entry.transport);
     if (entry.leases === 0) this.#closeEntry(entry);
@@ -436,13 +437,23 @@ export class ClientPool implements ClientSource {
 
 /** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
 function isDead(transport: Transport): boolean {
-  return transport.retired || transport.agent.closed === true || transport.agent.destroyed === true;
+  return transport.retired || isDispatcherDead(transport.agent);
 }
 
 function wholeAboveZero(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw new InvalidOptionError(name, 'a whole number above 0', value);
+  }
+  return value;
+}
+
+/** A whole number above 0, or Infinity for no limit. */
+function connectionLimit(value: unknown): number | undefined {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError('connectionsPerClient', 'a whole number above 0, or Infinity', value);
   }
   return value;
 }

@@ -5,10 +5,14 @@
  * the first client the pool builds, so importing resilient-chat alone never loads it.
  */
 import type { Dispatcher } from 'undici'; // types only: erased from the build
+import { type DispatchingAgent, type OnConnectionWait, watchConnectionWaits } from './connection-wait.js';
 
 /** The transport of each pooled client: its undici Agent's limits. */
 export interface TransportOptions {
-  /** Most sockets one client may open. Default 10. */
+  /**
+   * Most sockets one client may open to an origin; past them, requests queue for a free one. Default
+   * Infinity: no limit, like Node's global dispatcher that a bare openai client uses.
+   */
   connectionsPerClient?: number;
   /** How long an idle socket is kept for reuse, in ms. Default 4000 (undici's). */
   keepAliveTimeoutMs?: number;
@@ -27,6 +31,8 @@ export interface UndiciModule {
   Agent: new (options: { connections?: number; keepAliveTimeout?: number }) => PoolDispatcher;
   // biome-ignore lint/suspicious/noExplicitAny: any undici major's fetch must fit; the pool only hands it on.
   fetch: (input: any, init?: any) => Promise<unknown>;
+  /** That copy's FormData, for multipart bodies (see `fetchOf`); every undici since 5 exports it. */
+  FormData?: new () => { append(name: string, value: unknown): void };
 }
 
 /** Spread into `new OpenAI({ ...transport, apiKey, baseURL })`. */
@@ -35,7 +41,11 @@ export interface PoolTransport {
   fetchOptions: { dispatcher: Dispatcher };
 }
 
-export const DEFAULT_CONNECTIONS_PER_CLIENT = 10;
+/**
+ * No limit, as bare openai-node has on Node's global dispatcher: with 10 (the old default), 1,000 calls held
+ * 200 ms by the server took 20 s instead of 1.6 s, queued in silence.
+ */
+export const DEFAULT_CONNECTIONS_PER_CLIENT = Number.POSITIVE_INFINITY;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
 let bundled: Promise<UndiciModule> | undefined;
@@ -52,21 +62,42 @@ export function loadUndici(): Promise<UndiciModule> {
   return bundled;
 }
 
+/** `onWait`: told of each request that waited for a connection (only a limited Agent makes any wait). */
 export function createTransport(
   undici: UndiciModule,
   options: Required<TransportOptions>,
+  onWait?: OnConnectionWait,
 ): { agent: PoolDispatcher; transport: PoolTransport } {
+  const limited = Number.isFinite(options.connectionsPerClient);
   const agent = new undici.Agent({
-    connections: options.connectionsPerClient,
+    ...(limited ? { connections: options.connectionsPerClient } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs,
   });
+  if (limited && onWait) watchConnectionWaits(agent as unknown as DispatchingAgent, onWait);
   // undici's fetch and the DOM's are the same function in behaviour but differ in their TypeScript types.
   return {
     agent,
     transport: {
-      fetch: undici.fetch as unknown as typeof globalThis.fetch,
+      fetch: fetchOf(undici),
       // Whichever undici built it, the Agent is a Dispatcher to the fetch from the same copy.
       fetchOptions: { dispatcher: agent as unknown as Dispatcher },
     },
   };
+}
+
+/**
+ * The copy's fetch, taking the multipart bodies openai-node builds with the global FormData (Node's bundled
+ * undici): another copy of undici does not recognise that class and would send the text "[object FormData]".
+ * Such a body is copied into the copy's own FormData (its Blobs and Files are Node's own in both copies).
+ */
+function fetchOf(undici: UndiciModule): typeof globalThis.fetch {
+  const { fetch, FormData: OwnFormData } = undici;
+  if (!OwnFormData || OwnFormData === globalThis.FormData) return fetch as unknown as typeof globalThis.fetch;
+  return ((input: unknown, init?: { body?: unknown }) => {
+    const body = init?.body;
+    if (!(body instanceof globalThis.FormData)) return fetch(input, init);
+    const own = new OwnFormData();
+    for (const [name, value] of body) own.append(name, value);
+    return fetch(input, { ...init, body: own });
+  }) as unknown as typeof globalThis.fetch;
 }

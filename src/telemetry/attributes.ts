@@ -28,6 +28,8 @@ import {
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
   GEN_AI_TOKEN_TYPE_VALUE_INPUT,
   GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
+  LATEST_ATTR_GEN_AI_TOKEN_MODALITY,
+  LATEST_GEN_AI_TOKEN_MODALITY_VALUE_UNKNOWN,
 } from './semconv.js';
 
 /**
@@ -104,35 +106,28 @@ export function callAttributes(
   return attributes;
 }
 
-/** A call's metric attributes once the response named its model, with their token-usage sets. */
-export interface ResponseMetricAttributes {
-  readonly attributes: Readonly<Attributes>;
-  readonly tokens: TokenAttributes;
-}
-
-const withModel = new WeakMap<Attributes, Map<string, ResponseMetricAttributes>>();
+const withModel = new WeakMap<Attributes, Map<string, Readonly<Attributes>>>();
 const MAX_CACHED_RESPONSE_MODELS = 64;
 
 /**
- * `base` plus `gen_ai.response.model` (when the response named one) and its token-usage sets: made once per
- * base set and model and shared read-only, one WeakMap and one Map read per call.
+ * A call's metric attributes once the response named its model: `base` plus `gen_ai.response.model`, made
+ * once per base set and model and shared read-only, one WeakMap and one Map read per call.
  */
 export function responseMetricAttributes(
   base: Readonly<Attributes>,
   model: string | undefined,
-): ResponseMetricAttributes {
+): Readonly<Attributes> {
+  if (!model) return base;
   let byModel = withModel.get(base);
   if (!byModel) {
     byModel = new Map();
     withModel.set(base, byModel);
   }
-  const key = model ?? '';
-  let found = byModel.get(key);
+  let found = byModel.get(model);
   if (!found) {
-    const attributes = model ? Object.freeze({ ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: model }) : base;
-    found = Object.freeze({ attributes, tokens: tokenAttributes(attributes) });
+    found = Object.freeze({ ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: model });
     // A server names the response model: never let what it sends grow this cache without bound.
-    if (byModel.size < MAX_CACHED_RESPONSE_MODELS) byModel.set(key, found);
+    if (byModel.size < MAX_CACHED_RESPONSE_MODELS) byModel.set(model, found);
   }
   return found;
 }
@@ -160,6 +155,21 @@ export function tokenAttributes(base: Readonly<Attributes>): TokenAttributes {
     tokenSets.set(base, sets);
   }
   return sets;
+}
+
+const modalitySets = new WeakMap<Attributes, Readonly<Attributes>>();
+
+/** A metric attribute set with `gen_ai.token.modality` (the latest conventions' usage counters), made once. */
+export function modalityAttributes(base: Readonly<Attributes>): Readonly<Attributes> {
+  let set = modalitySets.get(base);
+  if (!set) {
+    set = Object.freeze({
+      ...base,
+      [LATEST_ATTR_GEN_AI_TOKEN_MODALITY]: LATEST_GEN_AI_TOKEN_MODALITY_VALUE_UNKNOWN,
+    });
+    modalitySets.set(base, set);
+  }
+  return set;
 }
 
 /** The response's span attributes, written into `attributes` (one object per call, set on the span at once). */

@@ -4,12 +4,14 @@
  * warning. Recovered failures leave no error on the span; `error.type` and ERROR status are set only when the
  * call finally fails (OpenTelemetry recording-errors).
  */
+import * as otelApi from '@opentelemetry/api';
 import {
   type Attributes,
   type Context,
   context,
   type MeterProvider,
   metrics,
+  type Logger as OtelLogger,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -20,7 +22,7 @@ import {
 import type OpenAI from 'openai';
 import { serverAttributes } from '../clients/endpoint.js';
 import { callHook } from '../hook-errors.js';
-import type { Operation, ResponseSummary } from '../operations/index.js';
+import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
 import type { CircuitState } from '../policy/circuit-breaker.js';
 import type { Endpoint } from '../policy/circuit-breakers.js';
 import type { Classification, GiveUpReason, Logger } from '../types.js';
@@ -31,10 +33,12 @@ import {
   responseMetricAttributes,
   shapeOf,
   spanName,
-  type TokenAttributes,
 } from './attributes.js';
+import type { CallEnd, GenAIMetrics } from './genai-metrics.js';
+import { HttpAttempts, withHttpAttempts } from './http-attempts.js';
 import {
   type CircuitStateSource,
+  genAIMetricsFor,
   type Instruments,
   instrumentsFor,
   reportCircuitStates,
@@ -47,6 +51,7 @@ import {
   ATTR_CLOSED_CLIENT_RECOVERIES,
   ATTR_DISPATCHER_REPLACED,
   ATTR_ERROR_TYPE,
+  ATTR_EXCEPTION_TYPE,
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
@@ -59,6 +64,7 @@ import {
   ATTR_STREAM_END,
   EVENT_CIRCUIT_REJECTED,
   EVENT_DISPATCHER_FALLBACK,
+  EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
   EVENT_GIVE_UP,
   EVENT_RETRY,
   GEN_AI_PROVIDER_NAME_VALUE_OPENAI,
@@ -72,9 +78,10 @@ export interface TelemetryOptions {
   logger: Logger | undefined;
   captureContent: boolean;
   /**
-   * `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_latest_experimental`: emit only the latest GenAI names.
-   * Otherwise the deprecated `gen_ai.system` is emitted beside `gen_ai.provider.name`, as the official
-   * instrumentations do for dashboards built on the 1.36 conventions.
+   * `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_latest_experimental`: emit only the latest GenAI names
+   * (the metrics of GENAI_LATEST_CONVENTIONS, the exception event, no `gen_ai.system`). Otherwise the names of
+   * semantic-conventions 1.45, and the deprecated `gen_ai.system` beside `gen_ai.provider.name`, as the
+   * official instrumentations do for dashboards built on the 1.36 conventions.
    */
   latestConventionsOnly: boolean;
 }
@@ -91,12 +98,26 @@ export interface RetryRecord {
 
 const NO_TRACE = '00000000000000000000000000000000';
 
+/**
+ * The logs API, which @opentelemetry/api has from 1.10 on (our peer range starts at 1.9): read from the module
+ * namespace, so on 1.9 it is simply absent and the exception event is not recorded.
+ */
+const logsApi = (otelApi as Partial<typeof otelApi>).logs;
+/**
+ * `SeverityNumber.WARN` of the logs data model (13). Not imported: @opentelemetry/api 1.9 has no
+ * `SeverityNumber` export, and an ES module importing a missing name fails to load at all.
+ */
+const SEVERITY_WARN = 13;
+
 export class Telemetry {
   readonly #tracer: Tracer;
   readonly #fixedMeterProvider: MeterProvider | undefined;
   #circuitSource: CircuitStateSource | undefined;
   #meterProvider: MeterProvider | undefined;
   #instruments: Instruments | undefined;
+  #genAIMetrics: GenAIMetrics | undefined;
+  /** The latest conventions' exception event goes out through the global logger provider (a proxy). */
+  readonly #exceptionLogger: OtelLogger | undefined;
   readonly logger: Logger | undefined;
   readonly captureContent: boolean;
   readonly latestConventionsOnly: boolean;
@@ -111,6 +132,9 @@ export class Telemetry {
     this.logger = options.logger;
     this.captureContent = options.captureContent;
     this.latestConventionsOnly = options.latestConventionsOnly;
+    this.#exceptionLogger = options.latestConventionsOnly
+      ? logsApi?.getLogger(INSTRUMENTATION_SCOPE, VERSION)
+      : undefined;
   }
 
   get tracer(): Tracer {
@@ -123,9 +147,29 @@ export class Telemetry {
     if (provider !== this.#meterProvider || !this.#instruments) {
       this.#meterProvider = provider;
       this.#instruments = instrumentsFor(provider);
+      this.#genAIMetrics = undefined;
       if (this.#circuitSource) reportCircuitStates(provider, this.#circuitSource);
     }
     return this.#instruments;
+  }
+
+  /** The GenAI metrics in the names this client reports in; made on first use, only for GenAI operations. */
+  get genAIMetrics(): GenAIMetrics {
+    this.instruments; // looks at the current meter provider
+    this.#genAIMetrics ??= genAIMetricsFor(this.#meterProvider as MeterProvider, this.latestConventionsOnly);
+    return this.#genAIMetrics;
+  }
+
+  /** The latest conventions' `gen_ai.client.operation.exception` event, in the failed call's context. */
+  operationException(errorType: string, callContext: Context): void {
+    this.#exceptionLogger?.emit({
+      eventName: EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
+      severityNumber: SEVERITY_WARN,
+      severityText: 'WARN',
+      // The type only: an error's message may echo what the server was sent (a key, a prompt).
+      attributes: { [ATTR_EXCEPTION_TYPE]: errorType },
+      context: callContext,
+    });
   }
 
   /** Reports these breakers in the circuit-state gauge, for as long as they are alive. */
@@ -150,9 +194,13 @@ export class CallTelemetry {
   readonly context: Context;
   readonly #telemetry: Telemetry;
   readonly #instruments: Instruments;
+  /** The GenAI metrics, for GenAI operations only. */
+  readonly #genAI: GenAIMetrics | undefined;
   readonly #operation: Operation;
   readonly #model: string | undefined;
   readonly #startedAt = performance.now();
+  /** Which attempt is sending, for the HTTP spans under this call's span (`httpAttemptAttributes`). */
+  readonly #httpAttempts: HttpAttempts | undefined;
   /** Attributes shared by this call's metric points: operation, provider, model, server. */
   #metricAttributes: Readonly<Attributes>;
   #serverKnown = false;
@@ -161,6 +209,7 @@ export class CallTelemetry {
   constructor(telemetry: Telemetry, operation: Operation, model: string | undefined, body: unknown) {
     this.#telemetry = telemetry;
     this.#instruments = telemetry.instruments;
+    this.#genAI = operation.genAI ? telemetry.genAIMetrics : undefined;
     this.#operation = operation;
     this.#model = model;
     // Made once per operation and model: building them per call showed in the overhead profile.
@@ -169,6 +218,7 @@ export class CallTelemetry {
     const { genAI } = operation;
     if (!genAI) {
       this.span = undefined;
+      this.#httpAttempts = undefined;
       this.context = context.active();
       return;
     }
@@ -177,8 +227,11 @@ export class CallTelemetry {
       attributes: shape.attributes,
     });
     this.span = span;
-    this.context = trace.setSpan(context.active(), span);
+    const spanContext = trace.setSpan(context.active(), span);
     if (span.isRecording()) {
+      // Only a recorded span has HTTP spans to mark under it; without an SDK this costs nothing.
+      this.#httpAttempts = new HttpAttempts();
+      this.context = withHttpAttempts(spanContext, this.#httpAttempts);
       // One object and one setAttributes: the SDK's cost is per attribute written, so none is written twice.
       const attributes = genAI.requestAttributes(body);
       if (!telemetry.latestConventionsOnly)
@@ -188,11 +241,19 @@ export class CallTelemetry {
         if (input !== undefined) attributes[ATTR_GEN_AI_INPUT_MESSAGES] = input;
       }
       span.setAttributes(attributes);
+    } else {
+      this.#httpAttempts = undefined;
+      this.context = spanContext;
     }
   }
 
-  /** Records where the call goes; the first attempt's client names the server. */
+  /**
+   * Called once per attempt, when the attempt has its client and before it sends (the attempt loop's hook
+   * point): records where the call goes (the first attempt's client names the server), and that the HTTP
+   * requests starting from now on are this attempt's (`http.request.resend_count` on the HTTP spans).
+   */
   attemptStarted(client: OpenAI): void {
+    this.#httpAttempts?.attemptStarted();
     if (this.#serverKnown) return;
     this.#serverKnown = true;
     this.#metricAttributes = callAttributes(client, this.#operation, this.#model);
@@ -203,13 +264,38 @@ export class CallTelemetry {
   /** `attemptStartedAt` (performance.now()): the conventions time the first chunk from the request that sent it. */
   firstChunk(attemptStartedAt: number): void {
     const seconds = (performance.now() - attemptStartedAt) / 1000;
-    if (!this.#operation.genAI) return;
-    this.#instruments.timeToFirstChunk.record(seconds, this.#metricAttributes);
+    if (!this.#genAI) return;
+    this.#genAI.firstChunk(seconds, this.#metricAttributes);
     if (this.span?.isRecording()) this.span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, seconds);
+  }
+
+  /**
+   * The accumulator for a stream's relay to feed (the attempt loop's hook point for streams): it passes every
+   * event on to `accumulator` and times each chunk after the first of substance, from the chunk before it
+   * (`time_per_output_chunk`). The relay hands events over as the caller reads them, so a gap includes the
+   * caller's own time between reads, as for any instrumentation that wraps a stream.
+   */
+  timeChunks(accumulator: StreamAccumulator): StreamAccumulator {
+    const genAI = this.#genAI;
+    if (!genAI) return accumulator;
+    const { hasSubstance } = this.#operation;
+    let last: number | undefined;
+    return {
+      add: (event) => {
+        accumulator.add(event);
+        const now = performance.now();
+        if (last !== undefined) genAI.chunk((now - last) / 1000, this.#metricAttributes);
+        else if (!hasSubstance(event)) return; // held back before the first chunk: not an output chunk
+        last = now;
+      },
+      summary: () => accumulator.summary(),
+      outputMessages: () => accumulator.outputMessages(),
+    };
   }
 
   retry(record: RetryRecord): void {
     const { attempt, failure, delayMs, clientReplaced, maybeSent } = record;
+    this.#httpAttempts?.retrying(attempt, failure.reason);
     this.span?.addEvent(EVENT_RETRY, {
       [ATTR_ATTEMPT]: attempt,
       [ATTR_RETRY_REASON]: failure.reason,
@@ -279,9 +365,8 @@ export class CallTelemetry {
         if (messages !== undefined) spanAttributes[ATTR_GEN_AI_OUTPUT_MESSAGES] = messages;
       }
     }
-    const { attributes, tokens } = responseMetricAttributes(this.#metricAttributes, summary.model);
-    this.#recordTokens(summary, tokens);
-    this.#end(attempts, recoveries, attributes, spanAttributes);
+    const attributes = responseMetricAttributes(this.#metricAttributes, summary.model);
+    this.#end(attempts, recoveries, 'succeeded', attributes, summary, spanAttributes);
   }
 
   /** `partial`: what a stream had delivered before it failed, still worth recording. */
@@ -309,7 +394,8 @@ export class CallTelemetry {
       ...this.#metricAttributes,
     });
     if (reason === 'budget_exhausted') this.#instruments.budgetExhausted.add(1, this.#metricAttributes);
-    this.#end(attempts, recoveries, { ...this.#metricAttributes, ...errorAttributes });
+    if (this.#genAI) this.#telemetry.operationException(failure.errorType, this.context);
+    this.#end(attempts, recoveries, 'failed', { ...this.#metricAttributes, ...errorAttributes }, partial);
   }
 
   /**
@@ -333,6 +419,7 @@ export class CallTelemetry {
       span.end();
     }
     this.#instruments.streamsAbandoned.add(1, this.#metricAttributes);
+    this.#genAIEnded('abandoned', this.#metricAttributes, summary);
   }
 
   #label(): string {
@@ -347,21 +434,17 @@ export class CallTelemetry {
   #markEnded(): boolean {
     if (this.#ended) return false;
     this.#ended = true;
+    this.#httpAttempts?.ended();
     return true;
-  }
-
-  #recordTokens(summary: ResponseSummary, sets: TokenAttributes): void {
-    if (!this.#operation.genAI) return;
-    const { tokenUsage } = this.#instruments;
-    if (summary.inputTokens !== undefined) tokenUsage.record(summary.inputTokens, sets.input);
-    if (summary.outputTokens !== undefined) tokenUsage.record(summary.outputTokens, sets.output);
   }
 
   /** `spanAttributes`: what the end adds to the span, written with the attempt counts in one go. */
   #end(
     attempts: number,
     recoveries: number,
+    outcome: 'succeeded' | 'failed',
     metricAttributes: Readonly<Attributes>,
+    summary: ResponseSummary | undefined,
     spanAttributes: Attributes = {},
   ): void {
     if (this.span) {
@@ -370,11 +453,23 @@ export class CallTelemetry {
       this.span.setAttributes(spanAttributes);
       this.span.end();
     }
-    if (this.#operation.genAI) {
-      this.#instruments.operationDuration.record(
-        (performance.now() - this.#startedAt) / 1000,
-        metricAttributes,
-      );
-    }
+    this.#genAIEnded(outcome, metricAttributes, summary);
+  }
+
+  #genAIEnded(
+    outcome: CallEnd['outcome'],
+    attributes: Readonly<Attributes>,
+    summary: ResponseSummary | undefined,
+  ): void {
+    const genAI = this.#operation.genAI;
+    if (!genAI || !this.#genAI) return;
+    this.#genAI.ended({
+      operationName: genAI.operationName,
+      outcome,
+      seconds: (performance.now() - this.#startedAt) / 1000,
+      attributes,
+      callAttributes: this.#metricAttributes,
+      summary,
+    });
   }
 }

@@ -1,34 +1,25 @@
 /**
- * The metric instruments, made once per meter provider and shared by every client that reports to it. The
+ * The metric instruments, made once per meter provider and shared by every client that reports to it (the
+ * GenAI set of each convention version once it is first used, genai-metrics.ts). The
  * circuit-state gauge has one callback per provider that reads every live client's breakers through weak
  * references: a client made per request and then dropped is not kept alive by the provider it reported to.
  */
-import type { Counter, Histogram, MeterProvider } from '@opentelemetry/api';
+import type { Counter, Meter, MeterProvider } from '@opentelemetry/api';
 import type { CircuitState } from '../policy/circuit-breaker.js';
 import type { Endpoint } from '../policy/circuit-breakers.js';
 import { VERSION } from '../version.js';
+import { type GenAIMetrics, latestGenAIMetrics, publishedGenAIMetrics } from './genai-metrics.js';
 import {
   CIRCUIT_STATE_VALUE,
   INSTRUMENTATION_SCOPE,
   METRIC_CIRCUIT_STATE,
   METRIC_CIRCUIT_TRANSITIONS,
   METRIC_CLOSED_CLIENT_RECOVERIES,
-  METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
-  METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-  METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   METRIC_GIVE_UPS,
   METRIC_RETRIES,
   METRIC_RETRY_BUDGET_EXHAUSTED,
   METRIC_STREAMS_ABANDONED,
 } from './semconv.js';
-
-/** Bucket boundaries the GenAI conventions give for the duration histograms (seconds). */
-export const OPERATION_DURATION_BUCKETS = [
-  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
-export const TOKEN_USAGE_BUCKETS = [
-  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-];
 
 export interface Instruments {
   retries: Counter;
@@ -37,9 +28,6 @@ export interface Instruments {
   budgetExhausted: Counter;
   circuitTransitions: Counter;
   streamsAbandoned: Counter;
-  operationDuration: Histogram;
-  timeToFirstChunk: Histogram;
-  tokenUsage: Histogram;
 }
 
 /** Anything that can list its breakers' states: one per client with a circuit breaker. */
@@ -48,8 +36,13 @@ export interface CircuitStateSource {
 }
 
 interface ProviderEntry {
+  meter: Meter;
   instruments: Instruments;
+  published?: GenAIMetrics;
+  latest?: GenAIMetrics;
   circuitSources: Set<WeakRef<CircuitStateSource>>;
+  /** The sources already in `circuitSources`: a source reported twice would be observed twice per collection. */
+  reported: WeakSet<CircuitStateSource>;
 }
 
 const byProvider = new WeakMap<MeterProvider, ProviderEntry>();
@@ -58,9 +51,26 @@ export function instrumentsFor(provider: MeterProvider): Instruments {
   return entryFor(provider).instruments;
 }
 
-/** Reports `source`'s breakers in the provider's circuit-state gauge for as long as `source` is alive. */
+/** The provider's GenAI metrics in the conventions' latest names or in those published in 1.45. */
+export function genAIMetricsFor(provider: MeterProvider, latest: boolean): GenAIMetrics {
+  const entry = entryFor(provider);
+  if (latest) {
+    entry.latest ??= latestGenAIMetrics(entry.meter);
+    return entry.latest;
+  }
+  entry.published ??= publishedGenAIMetrics(entry.meter);
+  return entry.published;
+}
+
+/**
+ * Reports `source`'s breakers in the provider's circuit-state gauge for as long as `source` is alive; once per
+ * provider however often it is asked.
+ */
 export function reportCircuitStates(provider: MeterProvider, source: CircuitStateSource): void {
-  entryFor(provider).circuitSources.add(new WeakRef(source));
+  const entry = entryFor(provider);
+  if (entry.reported.has(source)) return;
+  entry.reported.add(source);
+  entry.circuitSources.add(new WeakRef(source));
 }
 
 function entryFor(provider: MeterProvider): ProviderEntry {
@@ -110,24 +120,8 @@ function entryFor(provider: MeterProvider): ProviderEntry {
         unit: '{stream}',
         description: 'Streams garbage-collected before they were read to their end or stopped.',
       }),
-      operationDuration: meter.createHistogram(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, {
-        unit: 's',
-        description: 'GenAI operation duration, over all attempts and backoff sleeps.',
-        advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS },
-      }),
-      timeToFirstChunk: meter.createHistogram(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, {
-        unit: 's',
-        description:
-          'Time to the first chunk of a streamed GenAI operation, from the attempt that produced it.',
-        advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS },
-      }),
-      tokenUsage: meter.createHistogram(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
-        unit: '{token}',
-        description: 'Number of input and output tokens used.',
-        advice: { explicitBucketBoundaries: TOKEN_USAGE_BUCKETS },
-      }),
     };
-    entry = { instruments, circuitSources };
+    entry = { meter, instruments, circuitSources, reported: new WeakSet() };
     byProvider.set(provider, entry);
   }
   return entry;

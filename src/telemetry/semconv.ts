@@ -12,6 +12,16 @@
 /** The version of the GenAI semantic conventions these names follow. */
 export const GENAI_CONVENTIONS_VERSION = '1.45.0';
 
+/**
+ * Where the names under `LATEST_*` come from: `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`
+ * switches the GenAI metrics (and the exception event) to the conventions' own repository, pinned to this
+ * commit (in development there: no release is tagged). A test checks each name against that commit's model files.
+ */
+export const GENAI_LATEST_CONVENTIONS = Object.freeze({
+  repository: 'open-telemetry/semantic-conventions-genai',
+  commit: '88eccb155ca7d6984826da1f4b1c08ee916e0f49',
+});
+
 /** The instrumentation scope (tracer and meter name) of everything this library records. */
 export const INSTRUMENTATION_SCOPE = 'resilient-chat';
 
@@ -22,6 +32,10 @@ export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 /** Attribute `server.port`. */
 export const ATTR_SERVER_PORT = 'server.port';
+/** Attribute `exception.type` (on the exception event of the latest GenAI conventions: the error's class or code). */
+export const ATTR_EXCEPTION_TYPE = 'exception.type';
+/** Attribute `http.request.resend_count`: on an HTTP attempt span, how many requests of the call came before. */
+export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
 
 // GenAI conventions: attributes.
 /** Attribute `gen_ai.operation.name`. */
@@ -107,8 +121,52 @@ export const OPENAI_API_TYPE_VALUE_RESPONSES = 'responses';
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration';
 /** Metric `gen_ai.client.token.usage`. */
 export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage';
+/** Metric `gen_ai.client.operation.time_to_first_chunk`. */
 export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK =
   'gen_ai.client.operation.time_to_first_chunk';
+/** Metric `gen_ai.client.operation.time_per_output_chunk`. */
+export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK =
+  'gen_ai.client.operation.time_per_output_chunk';
+/** Log-record event `gen_ai.client.operation.exception` (latest conventions only: a call that ended failed). */
+export const EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION = 'gen_ai.client.operation.exception';
+
+// GenAI conventions as in their own repository (GENAI_LATEST_CONVENTIONS): emitted instead of the metrics
+// above with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental.
+/** Histogram `gen_ai.client.inference.duration` (chat and Responses; replaces operation.duration for them). */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_DURATION = 'gen_ai.client.inference.duration';
+/** Histogram `gen_ai.client.embeddings.duration` (replaces operation.duration for embeddings). */
+export const LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION = 'gen_ai.client.embeddings.duration';
+/** Histogram `gen_ai.client.inference.time_to_first_chunk`. */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK =
+  'gen_ai.client.inference.time_to_first_chunk';
+/** Histogram `gen_ai.client.inference.time_per_output_chunk`. */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK =
+  'gen_ai.client.inference.time_per_output_chunk';
+/** Counter `gen_ai.client.inference.usage.input_tokens` (cached tokens included). */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS =
+  'gen_ai.client.inference.usage.input_tokens';
+/** Counter `gen_ai.client.inference.usage.output_tokens` (reasoning tokens included). */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS =
+  'gen_ai.client.inference.usage.output_tokens';
+/** Counter `gen_ai.client.inference.usage.cache_read.input_tokens`. */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS =
+  'gen_ai.client.inference.usage.cache_read.input_tokens';
+/** Counter `gen_ai.client.inference.usage.reasoning.output_tokens`. */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS =
+  'gen_ai.client.inference.usage.reasoning.output_tokens';
+/** Histogram `gen_ai.client.inference.operation.input_tokens` (successful calls only). */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS =
+  'gen_ai.client.inference.operation.input_tokens';
+/** Histogram `gen_ai.client.inference.operation.output_tokens` (successful calls only). */
+export const LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS =
+  'gen_ai.client.inference.operation.output_tokens';
+/** Histogram `gen_ai.client.embeddings.operation.input_tokens` (successful calls only). */
+export const LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS =
+  'gen_ai.client.embeddings.operation.input_tokens';
+/** Attribute `gen_ai.token.modality` of the usage counters. */
+export const LATEST_ATTR_GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality';
+/** The value `unknown`: OpenAI's usage reports no modality breakdown of its totals. */
+export const LATEST_GEN_AI_TOKEN_MODALITY_VALUE_UNKNOWN = 'unknown';
 
 // resilient-chat's own names.
 /** Span event `resilient_chat.retry`. */
@@ -177,6 +235,12 @@ export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
 export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
 /** Attribute `resilient_chat.pool.eviction.cause`. */
 export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
+/** Metric `resilient_chat.pool.connection.wait.duration` (s): a request's wait for a free connection. */
+export const METRIC_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection.wait.duration';
+/** Span event `resilient_chat.pool.connection_wait`: the request waited for a free connection. */
+export const EVENT_POOL_CONNECTION_WAIT = 'resilient_chat.pool.connection_wait';
+/** Attribute `resilient_chat.pool.connection_wait.duration` (s) of that event. */
+export const ATTR_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection_wait.duration';
 
 export type RecoveryOutcome = 'recovered' | 'failed';
 

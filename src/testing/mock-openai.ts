@@ -38,10 +38,10 @@ export type MockStep =
   | { type: 'sse_error'; afterChunks: number; error?: unknown; roleChunkFirst?: boolean }
   /**
    * The response stops and waits until the client goes away (or the server closes): before the headers,
-   * after the headers and half of a JSON body, or after the first SSE chunk. `stalled()` resolves when it
-   * is reached.
+   * after the headers and half of a JSON body, after the first SSE chunk, or after a role-only first chunk
+   * (as OpenAI opens its streams: nothing of substance yet). `stalled()` resolves when it is reached.
    */
-  | { type: 'stall'; at: 'headers' | 'body' | 'chunk' };
+  | { type: 'stall'; at: 'headers' | 'body' | 'chunk' | 'role_chunk' };
 
 export interface RecordedRequest {
   /** HTTP method, upper case. */
@@ -184,7 +184,7 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
 
   async function stall(
     res: ServerResponse,
-    at: 'headers' | 'body' | 'chunk',
+    at: 'headers' | 'body' | 'chunk' | 'role_chunk',
     model: string,
     stream: boolean,
   ) {
@@ -192,9 +192,9 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
       const text = JSON.stringify(completion(model));
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.write(text.slice(0, Math.floor(text.length / 2)));
-    } else if (at === 'chunk') {
+    } else if (at === 'chunk' || at === 'role_chunk') {
       res.writeHead(200, sseHeaders());
-      res.write(sse(chunk(model, 0, CONTENT_WORDS[0] ?? '', null)));
+      res.write(sse(chunk(model, 0, at === 'chunk' ? (CONTENT_WORDS[0] ?? '') : '', null)));
     } else if (stream) {
       res.flushHeaders?.();
     }

@@ -222,9 +222,10 @@ describe('every other request', () => {
     expect(server.requests.at(-1)?.path).toBe('/v1/files/file-abc123');
   });
 
-  test('a multipart upload with a replayable body (a File) is retried; one with a stream body is not', async () => {
+  test('a multipart upload with a replayable body (a File) is sent again; one with a stream body is not', async () => {
     const client = env.client({ retry: { baseDelayMs: 1 } });
-    env.server.script({ type: 'status', status: 503 });
+    // A 429 was refused before any work, so even an upload (which creates a file) is sent again.
+    env.server.script({ type: 'status', status: 429, headers: { 'retry-after-ms': '0' } });
     const uploaded = await client.files.create({
       file: await toFile(Buffer.from('{"a":1}\n'), 'batch.jsonl'),
       purpose: 'batch',

@@ -4,18 +4,24 @@
  */
 
 import { once } from 'node:events';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { ProxyAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   attemptErrors,
+  ClientClosedError,
   ClientNotReplaceableError,
   ClientPool,
   classifyError,
   createResilientChat,
+  createResilientClient,
   telemetryNames,
 } from '../../src/index.js';
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
@@ -517,3 +523,48 @@ async function startForwardProxy() {
     },
   };
 }
+
+describe('a one-shot body on a client that was dead on arrival', () => {
+  test('a file stream upload goes on at once on a fresh client, its body unread until then', async () => {
+    const path = join(tmpdir(), `closed-client-upload-${process.pid}.jsonl`);
+    writeFileSync(path, '{"custom_id":"1"}\n');
+    const dead = newClient(server);
+    await dead.agent.destroy();
+    const recording = new RecordingSource([dead, newClient(server)]);
+    source = recording;
+    const client = createResilientClient({
+      clients: recording,
+      tracerProvider: harness.tracerProvider,
+      meterProvider: harness.meterProvider,
+      logger: quietLogger,
+    });
+
+    const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
+
+    expect(file.object).toBe('file');
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]?.bodyBytes).toBeGreaterThan(Buffer.byteLength('{"custom_id":"1"}\n'));
+    expect(recording.invalidated.map((i) => i.client)).toEqual([dead.client]);
+    expect(classifyError(recording.invalidated[0]?.error).reason).toBe('client_closed');
+    expect(
+      await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
+    ).toBe(1);
+  });
+
+  test('out of fresh clients, the call fails with ClientClosedError, an APIConnectionError', async () => {
+    const dead = newClient(server);
+    await dead.agent.destroy();
+    const recording = new RecordingSource([dead]);
+    source = recording;
+    const client = createResilientClient({ clients: recording, logger: quietLogger });
+
+    const failure = await client.files
+      .create({ file: Readable.from(['{"a":1}\n']) as never, purpose: 'batch' })
+      .catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(ClientClosedError);
+    expect(failure).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect((failure as ClientClosedError).code).toBe('RESILIENT_CHAT_CLIENT_CLOSED');
+    expect(server.requests).toHaveLength(0);
+  });
+});

@@ -2,7 +2,8 @@
  * Propagation with startTelemetry alone: each HTTP attempt is a child span of the chat span (undici's
  * instrumentation, registered by default), and the server receives a `traceparent` whose parent id is that
  * attempt's span. Both fetches a service meets: Node's global fetch (a plain openai client) and npm undici's
- * fetch (ClientPool's transport).
+ * fetch (ClientPool's transport). Every HTTP span of a retried attempt says it is a resend
+ * (`http.request.resend_count`) and why (`resilient_chat.retry.reason`, as on the chat span's retry event).
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -10,7 +11,13 @@ import { ClientPool, createResilientChat } from '../../src/index.js';
 import { startTelemetry, type Telemetry } from '../../src/otel/index.js';
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { TEST_API_KEY } from '../support/clients.js';
-import { type OtlpReceiver, type OtlpSpan, spansOf, startOtlpReceiver } from '../support/otlp-receiver.js';
+import {
+  attr,
+  type OtlpReceiver,
+  type OtlpSpan,
+  spansOf,
+  startOtlpReceiver,
+} from '../support/otlp-receiver.js';
 
 let receiver: OtlpReceiver;
 let telemetry: Telemetry;
@@ -62,6 +69,30 @@ function expectAttemptTree(traceparents: string[], chatSpan: OtlpSpan, httpSpans
     expect(http?.name).toBe('POST');
   }
   expect(httpSpans[0]?.spanId).not.toBe(httpSpans[1]?.spanId);
+  expectResends(chatSpan, httpSpans, ['server_error']);
+}
+
+/** The HTTP attempt spans in order: the first is no resend; each later one is resend n, for the reason given. */
+function expectResends(chatSpan: OtlpSpan, httpSpans: OtlpSpan[], reasons: string[]) {
+  expect(httpSpans).toHaveLength(reasons.length + 1);
+  const retryEvents = (chatSpan.events ?? []).filter((e) => e.name === 'resilient_chat.retry');
+  for (const [i, http] of httpSpans.entries()) {
+    const tags = http.attributes;
+    expect(attr(tags, 'resilient_chat.attempt')?.intValue).toBe(String(i + 1));
+    if (i === 0) {
+      expect(attr(tags, 'http.request.resend_count')).toBeUndefined();
+      expect(attr(tags, 'resilient_chat.retry.reason')).toBeUndefined();
+      continue;
+    }
+    expect(attr(tags, 'http.request.resend_count')?.intValue).toBe(String(i));
+    const reason = attr(tags, 'resilient_chat.retry.reason')?.stringValue;
+    expect(reason).toBe(reasons[i - 1]);
+    // The same reason as the retry event after the attempt before, so a trace view links the two.
+    const event = retryEvents.find(
+      (e) => attr(e.attributes, 'resilient_chat.attempt')?.intValue === String(i),
+    );
+    expect(attr(event?.attributes, 'resilient_chat.retry.reason')?.stringValue).toBe(reason);
+  }
 }
 
 test("Node's global fetch: one HTTP span per attempt, each sending its own traceparent", async () => {
@@ -83,4 +114,43 @@ test("npm undici's fetch (ClientPool's transport): the same tree", async () => {
   await server.close();
   const { chatSpan, httpSpans } = await exportedTree('model-pool-fetch', traceparents);
   expectAttemptTree(traceparents, chatSpan, httpSpans);
+});
+
+test('three attempts: resend 1 and 2, each with its reason; an HTTP request the source makes is no attempt', async () => {
+  const server = await startMockOpenAI({
+    script: [
+      { type: 'status', status: 503 },
+      { type: 'status', status: 429, headers: { 'retry-after-ms': '1' } },
+    ],
+  });
+  const discovery = await startMockOpenAI();
+  const client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url });
+  const chat = createResilientChat({
+    // A source that looks something up over HTTP before each attempt (runs in the call's context).
+    clients: async () => {
+      await fetch(`${discovery.url}/models`);
+      return client;
+    },
+    retry: { baseDelayMs: 1 },
+    logger: false,
+  });
+  const model = 'model-three-attempts';
+  await chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+  const traceparents = server.requests.map((r) => String(r.headers.traceparent));
+  const lookups = discovery.requests.map((r) => TRACEPARENT.exec(String(r.headers.traceparent))?.[2]);
+  await server.close();
+  await discovery.close();
+
+  const { chatSpan, httpSpans } = await exportedTree(model, traceparents);
+  expectResends(chatSpan, httpSpans, ['server_error', 'rate_limited']);
+  expect(lookups).toHaveLength(3);
+  const { httpSpans: lookupSpans } = await exportedTree(
+    model,
+    lookups.map((id) => `00-${chatSpan.traceId}-${id}-01`),
+  );
+  for (const lookup of lookupSpans) {
+    expect(lookup.name).toBe('GET');
+    expect(attr(lookup.attributes, 'http.request.resend_count')).toBeUndefined();
+    expect(attr(lookup.attributes, 'resilient_chat.attempt')).toBeUndefined();
+  }
 });

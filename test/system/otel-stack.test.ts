@@ -15,7 +15,10 @@
  * - samples carry the exporter's timestamps, so, as on the OTLP path, no staleness marker ends a series;
  * - the scrape interval is the export interval (2 s here, so the run takes seconds), and dashboard windows are
  *   `$__rate_interval` as Grafana computes it from a datasource `timeInterval` set to that interval;
- * - the process is fresh: every counter series is born at its first value, so the alerts must see first events.
+ * - the process is fresh: every counter series is born at its first value, so the alerts must see first events;
+ * - both sets of GenAI names run, each as a service of its own: JOB with the default (semantic-conventions
+ *   1.45) names, JOB_LATEST with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, and every panel
+ *   query and call-counting rule must have data for both.
  * The provisioned interval (60 s) is checked on a 60 s-spaced history of the run's series, backfilled with
  * promtool. `job` on the real OTLP payloads is checked for startTelemetry and the demo. The full OTLP path is
  * checked where Docker runs, by otel/check-stack.sh.
@@ -54,6 +57,9 @@ const root = (path: string) => new URL(`../../${path}`, import.meta.url);
 const read = (path: string) => readFileSync(root(path), 'utf8');
 const JOB = 'resilient-chat-stack-test';
 const INSTANCE = randomUUID();
+/** The same library and traffic, reporting the latest GenAI conventions' names. */
+const JOB_LATEST = 'resilient-chat-stack-test-latest';
+const INSTANCE_LATEST = randomUUID();
 /** The test's metric export interval, which is also Prometheus's scrape and rule evaluation interval. */
 const EXPORT_INTERVAL_S = 2;
 
@@ -85,9 +91,14 @@ function withoutDraft4Ids(node: unknown, parentKey = ''): unknown {
 let bookworm: PrometheusBinaries;
 let sid: PrometheusBinaries;
 let prometheus: RunningPrometheus;
-let library: Library;
-let provider: MeterProvider;
-let scrapeServer: ReturnType<typeof createServer>;
+/** A service under test: its library, and the exporter Prometheus scrapes for it. */
+interface Service {
+  library: Library;
+  provider: MeterProvider;
+  scrapeServer: ReturnType<typeof createServer>;
+  scrapePort: number;
+}
+let services: Service[] = [];
 /** Evaluation times: right after the first events were scraped, and after the second round. */
 let firstEventsAt: number;
 let secondRoundAt: number;
@@ -104,6 +115,20 @@ interface Library {
   chatStorm: ReturnType<typeof createResilientChat>;
   close(): Promise<void>;
 }
+
+/** The library set up with `optIn` as OTEL_SEMCONV_STABILITY_OPT_IN (read when its clients are made). */
+async function setUpLibraryWith(optIn: string | undefined, meterProvider: MeterProvider): Promise<Library> {
+  const saved = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+  if (optIn === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+  else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = optIn;
+  try {
+    return await setUpLibrary(meterProvider);
+  } finally {
+    if (saved === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+    else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = saved;
+  }
+}
+const LATEST = 'gen_ai_latest_experimental';
 
 async function setUpLibrary(meterProvider: MeterProvider): Promise<Library> {
   const mock = await startMockOpenAI({
@@ -190,10 +215,12 @@ const faults: MockStep[] = [
 async function otlpNameRelabels(): Promise<string[]> {
   const reader = new PrometheusExporter({ preventServerStart: true });
   const listed = new MeterProvider({ readers: [reader] });
-  const throwaway = await setUpLibrary(listed);
-  await drive(throwaway, faults);
+  for (const optIn of [undefined, LATEST]) {
+    const throwaway = await setUpLibraryWith(optIn, listed);
+    await drive(throwaway, faults);
+    await throwaway.close();
+  }
   const { resourceMetrics } = await reader.collect();
-  await throwaway.close();
   await listed.shutdown();
   return resourceMetrics.scopeMetrics
     .flatMap((s) => s.metrics)
@@ -223,20 +250,23 @@ describe.skipIf(unavailable !== undefined)('with a real Prometheus and promtool'
 
     // The resource's service.name and service.instance.id become labels, which the scrape config turns into
     // `job` and `instance` as Prometheus's OTLP receiver does; timestamps keep series from going stale.
-    const exporter = new PrometheusExporter({
-      preventServerStart: true,
-      appendTimestamp: true,
-      withResourceConstantLabels: /^service\.(name|instance\.id)$/,
-    });
-    provider = new MeterProvider({
-      resource: resourceFromAttributes({ 'service.name': JOB, 'service.instance.id': INSTANCE }),
-      readers: [exporter],
-    });
-    scrapeServer = createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
-    scrapeServer.listen(0, '127.0.0.1');
-    await once(scrapeServer, 'listening');
-    const scrapePort = (scrapeServer.address() as AddressInfo).port;
-    library = await setUpLibrary(provider);
+    const serve = async (job: string, instance: string, optIn: string | undefined): Promise<Service> => {
+      const exporter = new PrometheusExporter({
+        preventServerStart: true,
+        appendTimestamp: true,
+        withResourceConstantLabels: /^service\.(name|instance\.id)$/,
+      });
+      const provider = new MeterProvider({
+        resource: resourceFromAttributes({ 'service.name': job, 'service.instance.id': instance }),
+        readers: [exporter],
+      });
+      const scrapeServer = createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
+      scrapeServer.listen(0, '127.0.0.1');
+      await once(scrapeServer, 'listening');
+      const scrapePort = (scrapeServer.address() as AddressInfo).port;
+      return { library: await setUpLibraryWith(optIn, provider), provider, scrapeServer, scrapePort };
+    };
+    services = [await serve(JOB, INSTANCE, undefined), await serve(JOB_LATEST, INSTANCE_LATEST, LATEST)];
 
     const config = `global:
   scrape_interval: ${EXPORT_INTERVAL_S}s
@@ -246,7 +276,7 @@ rule_files:
 scrape_configs:
   - job_name: scrape
     static_configs:
-      - targets: ['127.0.0.1:${scrapePort}']
+      - targets: [${services.map((x) => `'127.0.0.1:${x.scrapePort}'`).join(', ')}]
     metric_relabel_configs:
 ${relabels.join('\n')}
       - source_labels: [service_name]
@@ -261,11 +291,11 @@ ${relabels.join('\n')}
     prometheus = await startPrometheus(sid.prometheus, config);
     // A fresh process: nothing recorded yet. Wait until Prometheus scrapes it (target discovery ticks every 5 s).
     await scrapes(2);
-    await drive(library, faults); // the first events of every series
+    for (const x of services) await drive(x.library, faults); // the first events of every series
     await scrapes(2);
     firstEventsAt = await lastScrapeTime();
     await rulesEvaluatedAfter(firstEventsAt);
-    await drive(library, faults); // counters increase between scrapes, so rate() sees it
+    for (const x of services) await drive(x.library, faults); // counters increase between scrapes: rate() sees it
     await scrapes(2);
     secondRoundAt = await lastScrapeTime();
     await rulesEvaluatedAfter(secondRoundAt);
@@ -273,9 +303,11 @@ ${relabels.join('\n')}
 
   afterAll(async () => {
     await prometheus?.stop();
-    await library?.close();
-    await provider?.shutdown();
-    if (scrapeServer) await new Promise((r) => scrapeServer.close(r));
+    for (const x of services) {
+      await x.library.close();
+      await x.provider.shutdown();
+      await new Promise((r) => x.scrapeServer.close(r));
+    }
   });
 
   const instant = (query: string, time?: number) =>
@@ -292,8 +324,9 @@ ${relabels.join('\n')}
     }
   }
 
+  // Both services' targets: the one scraped least often decides.
   const scrapeCount = async () =>
-    Number((await instant('count_over_time(up{job="scrape"}[1h])'))[0]?.value[1] ?? 0);
+    Number((await instant('min(count_over_time(up{job="scrape"}[1h]))'))[0]?.value[1] ?? 0);
 
   /** Waits until `n` more scrapes of the library's endpoint have landed. */
   async function scrapes(n: number): Promise<void> {
@@ -303,7 +336,7 @@ ${relabels.join('\n')}
 
   /** The time (s) of the newest scrape, from the sample Prometheus wrote for it. */
   async function lastScrapeTime(): Promise<number> {
-    const [up] = await instant('timestamp(up{job="scrape"})');
+    const [up] = await instant('min(timestamp(up{job="scrape"}))');
     return Number(up?.value[1]);
   }
 
@@ -316,10 +349,10 @@ ${relabels.join('\n')}
   }
 
   /** Dashboard variables as a person would have them: this service, every model, the test's rate interval. */
-  const concrete = (expr: string) =>
+  const concrete = (expr: string, job = JOB) =>
     expr
       .replaceAll('$__rate_interval', `${grafanaRateInterval(EXPORT_INTERVAL_S, 300)}s`)
-      .replaceAll('$service', JOB)
+      .replaceAll('$service', job)
       .replaceAll('$model', '.+');
 
   describe('the dashboard', () => {
@@ -337,13 +370,23 @@ ${relabels.join('\n')}
       expect(targets.length).toBeGreaterThan(15);
       // Time to first chunk is recorded once the library's stream telemetry has it; until then it is the one
       // query allowed to be empty (and only while the run produced no such series).
-      const ttfcScraped = (await instant(`count(${TIME_TO_FIRST_CHUNK}_bucket)`, secondRoundAt)).length > 0;
+      const ttfcScraped =
+        (await instant(`count({__name__=~"${TIME_TO_FIRST_CHUNK}_bucket"})`, secondRoundAt)).length > 0;
       const empty: string[] = [];
-      for (const { panel, expr } of targets) {
-        if (!ttfcScraped && expr.includes(TIME_TO_FIRST_CHUNK)) continue;
-        if ((await instant(concrete(expr), secondRoundAt)).length === 0) empty.push(`${panel}: ${expr}`);
+      // Each set of GenAI names, as its own service: the panels must work with either.
+      for (const job of [JOB, JOB_LATEST]) {
+        for (const { panel, expr } of targets) {
+          if (!ttfcScraped && expr.includes(TIME_TO_FIRST_CHUNK)) continue;
+          if ((await instant(concrete(expr, job), secondRoundAt)).length === 0)
+            empty.push(`${job} ${panel}: ${expr}`);
+        }
       }
       expect(empty).toEqual([]);
+      // The two services really report different names.
+      const named = async (name: string) =>
+        (await instant(`count by (job) (${name})`, secondRoundAt)).map((x) => x.metric.job);
+      expect(await named('gen_ai_client_operation_duration_seconds_count')).toEqual([JOB]);
+      expect(await named('gen_ai_client_inference_duration_seconds_count')).toEqual([JOB_LATEST]);
     });
 
     test('breakdowns carry the labels the legends name', async () => {
@@ -382,10 +425,7 @@ ${relabels.join('\n')}
           expr.replace('$__tags', 'gen_ai_request_model="gpt-4o-mini"'),
           secondRoundAt,
         );
-        expect(
-          tagged.map((s) => s.metric.job),
-          query,
-        ).toEqual([JOB]);
+        expect(tagged.map((s) => s.metric.job).sort(), query).toEqual([JOB, JOB_LATEST]);
         await instant(expr.replace('$__tags', ''), secondRoundAt); // throws on a parse error
       }
     });
@@ -474,7 +514,8 @@ ${relabels.join('\n')}
         datasources.find((d) => d.type === 'prometheus')?.jsonData?.timeInterval ?? '15s',
       );
       const rateInterval = grafanaRateInterval(timeInterval);
-      const ttfc = (await evaluate(`count(${TIME_TO_FIRST_CHUNK}_bucket)`, rateInterval)).length > 0;
+      const ttfc =
+        (await evaluate(`count({__name__=~"${TIME_TO_FIRST_CHUNK}_bucket"})`, rateInterval)).length > 0;
       const empty: string[] = [];
       for (const { panel, expr } of targets()) {
         if (!ttfc && expr.includes(TIME_TO_FIRST_CHUNK)) continue;
@@ -547,10 +588,14 @@ ${relabels.join('\n')}
       for (const rule of all) await instant(rule.expr); // throws on a parse or evaluation error
       const expr = (name: string) => all.find((r) => r.alert === name)?.expr ?? '';
       const at = (name: string) => instant(expr(name), firstEventsAt);
-      expect((await at('ResilientChatClosedClientRecoveryFailed'))[0]?.metric.job).toBe(JOB);
-      expect((await at('ResilientChatRetryBudgetExhausted'))[0]?.metric.job).toBe(JOB);
+      const jobs = async (name: string) => (await at(name)).map((s) => s.metric.job).sort();
+      expect(await jobs('ResilientChatClosedClientRecoveryFailed')).toEqual([JOB, JOB_LATEST]);
+      expect(await jobs('ResilientChatRetryBudgetExhausted')).toEqual([JOB, JOB_LATEST]);
       const opened = await at('ResilientChatCircuitOpened');
-      expect(opened.map((s) => s.metric.gen_ai_request_model)).toEqual(['gpt-storm']);
+      expect(opened.map((s) => `${s.metric.job} ${s.metric.gen_ai_request_model}`).sort()).toEqual([
+        `${JOB} gpt-storm`,
+        `${JOB_LATEST} gpt-storm`,
+      ]);
       // And Prometheus's own rule evaluation agrees: pending (their `for:` has not run out) or firing.
       const { alerts } = await prometheus.api<{
         alerts: { labels: Record<string, string>; state: string }[];
@@ -572,9 +617,10 @@ ${relabels.join('\n')}
     });
 
     test('the error ratio counts failures whose series were born after the calls series', async () => {
-      const [ratio] = await instant('resilient_chat:call_error_ratio:rate5m', secondRoundAt);
-      expect(ratio?.metric.job).toBe(JOB);
-      expect(Number(ratio?.value[1])).toBeGreaterThan(0);
+      // Both sets of names: the ratio is counted from either duration histogram.
+      const ratios = await instant('resilient_chat:call_error_ratio:rate5m', secondRoundAt);
+      expect(ratios.map((r) => r.metric.job).sort()).toEqual([JOB, JOB_LATEST]);
+      for (const ratio of ratios) expect(Number(ratio.value[1])).toBeGreaterThan(0);
     });
   });
 

@@ -12,7 +12,7 @@ const published = { ...incubating, ...stable } as Record<string, unknown>;
 
 test(`every GenAI, OpenAI and general name equals the published one (semantic-conventions ${ours.GENAI_CONVENTIONS_VERSION})`, () => {
   const copied = Object.entries(ours).filter(([name]) =>
-    /^(ATTR|METRIC)_(GEN_AI|OPENAI|ERROR|SERVER)_|^(GEN_AI|OPENAI)_.*_VALUE_/.test(name),
+    /^(ATTR|METRIC|EVENT)_(GEN_AI|OPENAI|ERROR|SERVER|HTTP|EXCEPTION)_|^(GEN_AI|OPENAI)_.*_VALUE_/.test(name),
   );
   expect(copied.length).toBeGreaterThan(40);
   for (const [name, value] of copied) expect({ [name]: published[name] }).toEqual({ [name]: value });
@@ -30,7 +30,8 @@ test('the version named is the one installed', () => {
 
 test('our own names live under resilient_chat.*', () => {
   const own = Object.entries(ours).filter(
-    ([name]) => /^(ATTR|METRIC|EVENT)_/.test(name) && !/GEN_AI|OPENAI|ERROR_TYPE|SERVER_/.test(name),
+    ([name]) =>
+      /^(ATTR|METRIC|EVENT)_/.test(name) && !/GEN_AI|OPENAI|ERROR_TYPE|SERVER_|HTTP_|EXCEPTION_/.test(name),
   );
   for (const [, value] of own) expect(value).toMatch(/^resilient_chat\./);
 });

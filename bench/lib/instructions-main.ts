@@ -1,0 +1,55 @@
+/**
+ * The child side of the instruction-count suite (bench/suites/instructions.ts), run under callgrind: one
+ * contender of the overhead suite (overhead-contenders.ts) from memory, warmed up alone, then each request's
+ * measured calls bracketed by two markers. The marker is `os.getPriority()`, the only caller of libuv's
+ * `uv_os_getpriority`; callgrind runs with `--dump-before=uv_os_getpriority`, so what ran since the last
+ * marker lands in a profile dump of its own: dump 2k (counted from 1) holds the k-th section of measured
+ * calls and nothing else, the odd dumps the start, the warm-up and the collections between sections.
+ *
+ * Callgrind starts with its instrumentation off (`--instr-atstart=no`), so start-up and warm-up run at the
+ * speed of a plain valgrind, several times faster: then this process writes `warm` on stdout, the parent
+ * turns the instrumentation on (`callgrind_control -i on`) and answers `go` on stdin.
+ *
+ * argv[2] is the JSON plan below. Nothing goes back but the dumps.
+ */
+import { once } from 'node:events';
+import { getPriority } from 'node:os';
+import { buildContender, type ContenderName, type RequestName } from '../suites/overhead-contenders.js';
+import { inParallel } from './drive.js';
+
+export interface InstructionPlan {
+  contender: ContenderName;
+  serverUrl: string;
+  concurrency: number;
+  /** Each request's measured calls come in this many sections (dumps) of `calls`. */
+  sections: number;
+  /** In order: each request's warm-up calls, then its measured calls (one dump each). */
+  requests: { request: RequestName; warmUpCalls: number; settleCalls: number; calls: number }[];
+}
+
+const plan = JSON.parse(process.argv[2] ?? '{}') as InstructionPlan;
+const contender = await buildContender(plan.contender, plan.serverUrl, 'memory', 'none');
+const mark = () => getPriority();
+
+// Warm up every request first, as contender-main does, so each one's code is compiled beside the others'.
+for (const { request, warmUpCalls } of plan.requests)
+  await inParallel(contender.call[request], warmUpCalls, plan.concurrency);
+process.stdout.write('warm\n');
+await once(process.stdin, 'data');
+process.stdin.destroy();
+// Then a few more, instrumented: V8 paces its collections by how fast it measured them to run, so the counted
+// calls must come after some that ran at their speed (straight after a warm-up at plain valgrind's speed, the
+// counts varied by 20 % from section to section).
+for (const { request, settleCalls } of plan.requests)
+  await inParallel(contender.call[request], settleCalls, plan.concurrency);
+for (const { request, calls } of plan.requests) {
+  for (let section = 0; section < plan.sections; section++) {
+    // From the same heap each time: a major collection owed to earlier garbage would land in this section.
+    globalThis.gc?.();
+    mark();
+    await inParallel(contender.call[request], calls, plan.concurrency);
+    mark();
+  }
+}
+await contender.shutdown();
+process.exit(0); // a periodic metric reader or an idle socket would keep it up

@@ -1,0 +1,365 @@
+/**
+ * Instructions per call: what each contender of the overhead suite (overhead-contenders.ts) executes on its
+ * main thread per call, counted by valgrind's callgrind. An instruction count does not depend on what else
+ * runs on the machine, so it is the figure that can be compared across runs on a busy machine; CPU time is
+ * not (`perf stat -e instructions` would be quicker, but needs hardware counters that virtual machines like
+ * this one often do not expose: "<not supported>").
+ *
+ * Each contender runs from memory (no socket) in a process of its own under callgrind
+ * (bench/lib/instructions-main.ts): warmed up with the instrumentation off, then each request's measured
+ * calls bracketed by markers that make callgrind dump what ran between them. The whole thing runs `runs`
+ * times, each run a fresh set of processes, for a spread. Streams are measured long (1,000 content chunks)
+ * and short (990 fewer): their difference over 990 is what one chunk costs.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ANSWERING_SERVER } from '../lib/answering-server.js';
+import { nameJitCode } from '../lib/callgrind-names.js';
+import type { InstructionPlan } from '../lib/instructions-main.js';
+import { startServerProcess } from '../lib/server-process.js';
+import { quantile } from '../lib/stats.js';
+import {
+  BARE_6,
+  BARE_7,
+  type ContenderName,
+  OURS,
+  OURS_EVERYTHING,
+  OURS_FULL,
+  PEER,
+  PEER_ON_7,
+  type RequestName,
+  STREAM_CHUNKS,
+  STREAM_CHUNKS_DROPPED,
+} from './overhead-contenders.js';
+
+export interface InstructionSizes {
+  /**
+   * Per request: warm-up calls (instrumentation off), calls after the instrumentation is on and before the
+   * count, and counted calls in each section.
+   */
+  warmUpCalls: number;
+  settleCalls: number;
+  calls: number;
+  /** The same for streams, whose calls are each STREAM_CHUNKS chunks long. */
+  streamWarmUpCalls: number;
+  streamSettleCalls: number;
+  streamCalls: number;
+  /** Sections of `calls` per request and process: a process's figure is their median. */
+  sections: number;
+  concurrency: number;
+  runs: number;
+  /** Contender processes under callgrind at once. */
+  parallel: number;
+  /** Extra flags for node (V8's, say). */
+  nodeFlags?: string[];
+  /**
+   * Keep each counted section's dump here, JavaScript functions named (node runs with --perf-basic-prof
+   * and --interpreted-frames-native-stack), for `callgrind_annotate`.
+   */
+  keepDir?: string;
+}
+
+/** A figure over the runs. */
+export interface RunSpread {
+  runs: number[];
+  median: number;
+  /** (max - min) / median. */
+  spread: number;
+}
+
+export interface InstructionRow {
+  contender: ContenderName;
+  request: string;
+  /** Instructions per call (main thread). */
+  perCall: RunSpread;
+  /** Over its own bare SDK (openai 6 for the instrumentation on 6, openai 7 for the rest), per run. */
+  added: RunSpread | undefined;
+  base: ContenderName | undefined;
+}
+
+export interface PeerRatio {
+  ours: ContenderName;
+  peer: ContenderName;
+  request: string;
+  /** Ours' added instructions over the peer's, per run. */
+  ratio: RunSpread;
+}
+
+export interface ChunkRow {
+  contender: ContenderName;
+  stream: 'chat' | 'responses';
+  /** Instructions per content chunk. */
+  perChunk: RunSpread;
+  /** Over bare openai 7's per chunk, and that as a share of bare's. */
+  added: RunSpread | undefined;
+  addedShare: RunSpread | undefined;
+}
+
+export interface InstructionsResult {
+  sizes: InstructionSizes;
+  valgrind: string;
+  rows: InstructionRow[];
+  ratios: PeerRatio[];
+  chunks: ChunkRow[];
+}
+
+const JSON_REQUESTS = ['chat', 'responses', 'embeddings', 'models.list'] as const satisfies RequestName[];
+const STREAMS = [
+  'chat stream',
+  'chat stream (short)',
+  'responses stream',
+  'responses stream (short)',
+] as const satisfies RequestName[];
+/** What each contender is counted on (the instrumentation has nothing to say about models.list). */
+const PLAN: readonly (readonly [ContenderName, readonly RequestName[]])[] = [
+  [BARE_7, [...JSON_REQUESTS, ...STREAMS]],
+  [BARE_6, ['chat', 'responses', 'embeddings']],
+  [PEER, ['chat', 'responses', 'embeddings']],
+  [PEER_ON_7, ['chat', 'responses', 'embeddings']],
+  [OURS, [...JSON_REQUESTS, ...STREAMS]],
+  [OURS_FULL, [...JSON_REQUESTS, 'chat stream', 'chat stream (short)']],
+  [OURS_EVERYTHING, ['chat', 'responses', 'embeddings']],
+];
+const BASE: Partial<Record<ContenderName, ContenderName>> = {
+  [PEER]: BARE_6,
+  [PEER_ON_7]: BARE_7,
+  [OURS]: BARE_7,
+  [OURS_FULL]: BARE_7,
+  [OURS_EVERYTHING]: BARE_7,
+};
+/** [ours, against]: the ratio of the instructions each adds to its own bare SDK. */
+const RATIOS: readonly (readonly [ContenderName, ContenderName])[] = [
+  [OURS, PEER],
+  [OURS_FULL, PEER],
+  [OURS_EVERYTHING, PEER],
+  [OURS, PEER_ON_7],
+  [OURS_FULL, PEER_ON_7],
+  [OURS_EVERYTHING, PEER_ON_7],
+];
+
+const MAIN = fileURLToPath(new URL('../lib/instructions-main.ts', import.meta.url));
+const isStream = (request: RequestName) => request.includes('stream');
+
+/** valgrind's version, or an error that says how to get it. */
+function valgrindVersion(): string {
+  const found = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
+  if (found.error || found.status !== 0)
+    throw new Error('instructions: valgrind is not installed (apt-get install valgrind)');
+  return found.stdout.trim();
+}
+
+/** One contender's process under callgrind; resolves to its instructions per call, by request. */
+export async function countOne(
+  contender: ContenderName,
+  requests: readonly RequestName[],
+  serverUrl: string,
+  sizes: InstructionSizes,
+): Promise<Map<RequestName, number[]>> {
+  const dir = mkdtempSync(join(tmpdir(), 'rc-callgrind-'));
+  const plan: InstructionPlan = {
+    contender,
+    serverUrl,
+    concurrency: sizes.concurrency,
+    sections: sizes.sections,
+    requests: requests.map((request) => ({
+      request,
+      warmUpCalls: isStream(request) ? sizes.streamWarmUpCalls : sizes.warmUpCalls,
+      settleCalls: isStream(request) ? sizes.streamSettleCalls : sizes.settleCalls,
+      calls: isStream(request) ? sizes.streamCalls : sizes.calls,
+    })),
+  };
+  try {
+    const child = spawn(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        '-q',
+        '--instr-atstart=no',
+        '--dump-before=uv_os_getpriority',
+        '--separate-threads=yes', // thread 1 is the main thread, where every layer's own work runs
+        `--callgrind-out-file=${join(dir, 'cg.%p')}`,
+        process.execPath,
+        ...(sizes.nodeFlags ?? []),
+        ...(sizes.keepDir ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : []),
+        '--expose-gc',
+        '--import',
+        'tsx',
+        MAIN,
+        JSON.stringify(plan),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = once(child, 'exit');
+    const lines = createInterface({ input: child.stdout });
+    for await (const line of lines) {
+      if (line !== 'warm') continue;
+      const on = spawnSync('callgrind_control', ['-i', 'on', String(child.pid)], { encoding: 'utf8' });
+      if (on.status !== 0) throw new Error(`instructions: callgrind_control failed: ${on.stderr}`);
+      child.stdin.end('go\n');
+    }
+    const [code] = await exited;
+    if (code !== 0) throw new Error(`instructions: the process of "${contender}" exited with code ${code}`);
+    if (sizes.keepDir) keepDumps(dir, sizes.keepDir, child.pid ?? 0, contender, plan);
+    const summaries = new Map<number, number>();
+    for (const file of readdirSync(dir)) {
+      // cg.<pid>.<part>-<thread>: one file per dump and thread.
+      const match = /^cg\.\d+\.(\d+)-01$/.exec(file);
+      if (!match) continue;
+      const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
+      if (summary) summaries.set(Number(match[1]), Number(summary[1]));
+    }
+    return new Map(
+      plan.requests.map(({ request, calls }, k) => {
+        const sections = Array.from({ length: sizes.sections }, (_, j) => {
+          const counted = summaries.get(2 * (k * sizes.sections + j + 1));
+          if (counted === undefined) throw new Error(`instructions: no dump for ${contender}: ${request}`);
+          return counted / calls;
+        });
+        return [request, sections];
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Copies the counted sections' dumps to `keepDir` as `<contender>, <request>, <section>.callgrind`, named. */
+function keepDumps(
+  dir: string,
+  keepDir: string,
+  pid: number,
+  contender: string,
+  plan: InstructionPlan,
+): void {
+  mkdirSync(keepDir, { recursive: true });
+  const perfMap = `/tmp/perf-${pid}.map`;
+  plan.requests.forEach(({ request }, k) => {
+    for (let j = 0; j < plan.sections; j++) {
+      const to = join(keepDir, `${contender}, ${request}, ${j + 1}.callgrind`.replace(/[/ ]+/g, '_'));
+      copyFileSync(join(dir, `cg.${pid}.${2 * (k * plan.sections + j + 1)}-01`), to);
+      if (existsSync(perfMap)) nameJitCode(to, perfMap);
+    }
+  });
+  rmSync(perfMap, { force: true });
+}
+
+/** Runs `tasks` with at most `parallel` at a time, results in order. */
+async function pooled<T>(tasks: (() => Promise<T>)[], parallel: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, tasks.length) }, async () => {
+      for (let i = next++; i < tasks.length; i = next++) results[i] = await (tasks[i] as () => Promise<T>)();
+    }),
+  );
+  return results;
+}
+
+function runSpread(runs: number[]): RunSpread {
+  const median = quantile(runs, 0.5);
+  return { runs, median, spread: (Math.max(...runs) - Math.min(...runs)) / Math.abs(median) };
+}
+
+export async function runInstructions(
+  sizes: InstructionSizes,
+  log: (message: string) => void = () => undefined,
+): Promise<InstructionsResult> {
+  const valgrind = valgrindVersion();
+  const server = await startServerProcess({ behaviour: ANSWERING_SERVER, config: { chunks: STREAM_CHUNKS } });
+  try {
+    // counts[run][contender] = instructions per call by request, in each section
+    const counts: Map<ContenderName, Map<RequestName, number[]>>[] = [];
+    for (let run = 0; run < sizes.runs; run++) {
+      const started = performance.now();
+      const results = await pooled(
+        PLAN.map(
+          ([contender, requests]) =>
+            () =>
+              countOne(contender, requests, server.url, sizes),
+        ),
+        sizes.parallel,
+      );
+      counts.push(
+        new Map(PLAN.map(([contender], i) => [contender, results[i] as Map<RequestName, number[]>])),
+      );
+      log(
+        `instructions: run ${run + 1} of ${sizes.runs} in ${Math.round((performance.now() - started) / 1000)} s`,
+      );
+    }
+    const perRun = (contender: ContenderName, request: RequestName): number[] =>
+      counts.map((run) => {
+        const sections = run.get(contender)?.get(request);
+        if (!sections) throw new Error(`instructions: nothing counted for ${contender}: ${request}`);
+        return quantile(sections, 0.5);
+      });
+    const addedRuns = (contender: ContenderName, request: RequestName): number[] | undefined => {
+      const base = BASE[contender];
+      if (!base) return undefined;
+      const baseRuns = perRun(base, request);
+      return perRun(contender, request).map((v, i) => v - (baseRuns[i] as number));
+    };
+    const rows: InstructionRow[] = PLAN.flatMap(([contender, requests]) =>
+      requests
+        .filter((request) => !isStream(request))
+        .map((request) => {
+          const added = addedRuns(contender, request);
+          return {
+            contender,
+            request,
+            perCall: runSpread(perRun(contender, request)),
+            added: added && runSpread(added),
+            base: BASE[contender],
+          };
+        }),
+    );
+    const ratios: PeerRatio[] = RATIOS.flatMap(([ours, peer]) =>
+      (['chat', 'responses', 'embeddings'] as const)
+        .filter((request) => PLAN.find(([c]) => c === ours)?.[1].includes(request))
+        .map((request) => {
+          const oursAdded = addedRuns(ours, request) ?? [];
+          const peerAdded = addedRuns(peer, request) ?? [];
+          return {
+            ours,
+            peer,
+            request,
+            ratio: runSpread(oursAdded.map((v, i) => v / (peerAdded[i] as number))),
+          };
+        }),
+    );
+    const chunkRuns = (contender: ContenderName, stream: 'chat' | 'responses') => {
+      const long = perRun(contender, `${stream} stream`);
+      const short = perRun(contender, `${stream} stream (short)`);
+      return long.map((v, i) => (v - (short[i] as number)) / STREAM_CHUNKS_DROPPED);
+    };
+    const chunks: ChunkRow[] = PLAN.flatMap(([contender, requests]) =>
+      (['chat', 'responses'] as const)
+        .filter((stream) => requests.includes(`${stream} stream (short)`))
+        .map((stream) => {
+          const mine = chunkRuns(contender, stream);
+          const bare = chunkRuns(BARE_7, stream);
+          const added = contender === BARE_7 ? undefined : mine.map((v, i) => v - (bare[i] as number));
+          return {
+            contender,
+            stream,
+            perChunk: runSpread(mine),
+            added: added && runSpread(added),
+            addedShare: added && runSpread(added.map((v, i) => v / (bare[i] as number))),
+          };
+        }),
+    );
+    return {
+      sizes,
+      valgrind,
+      rows,
+      ratios,
+      chunks,
+    };
+  } finally {
+    await server.stop();
+  }
+}

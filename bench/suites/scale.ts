@@ -1,0 +1,92 @@
+/**
+ * Scale: 1,000 and 5,000 calls in flight at once, each answer held 200 ms by the server, through bare
+ * openai-node 7, resilient-chat over one client (and without each OpenTelemetry signal, to see which costs
+ * the event loop), and resilient-chat over ClientPool with its default and with the old default of 10
+ * connections. Per setup and size, in a process of its own (bench/lib/scale-main.ts): retained heap per call
+ * in flight, time until all are done, event-loop delay while they run, sockets, main-thread CPU.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const HOLD_MS = 200;
+
+export const SETUPS = [
+  'openai 7 (bare)',
+  'resilient-chat, one client',
+  'resilient-chat, one client, no OpenTelemetry SDK',
+  'resilient-chat, one client, tracing only',
+  'resilient-chat, one client, metrics only',
+  'resilient-chat, ClientPool',
+  'resilient-chat, ClientPool (10 connections: the old default)',
+] as const;
+export type Setup = (typeof SETUPS)[number];
+
+export interface ScalePlan {
+  setup: Setup;
+  inFlight: number;
+  timeoutMs: number;
+  warmUpCalls: number;
+}
+
+export interface ScaleMeasured {
+  setup: Setup;
+  inFlight: number;
+  /** Retained heap per call in flight (bytes), after a full collection. */
+  heapPerCallBytes: number;
+  /** Whether the server held every call when the heap was sampled (a queueing client never gets there). */
+  heapAllAtServer: boolean;
+  /** Until every call was done; NaN when some were not by the timeout. */
+  elapsedMs: number;
+  done: number;
+  failed: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** From starting the calls to the event loop's next turn. */
+  firstTurnMs: number;
+  peakOpenSockets: number;
+  /** Connections the held server accepted. */
+  connections: number;
+  cpuMsMainThread: number;
+}
+
+export interface ScaleResult {
+  holdMs: number;
+  timeoutMs: number;
+  runs: ScaleMeasured[];
+}
+
+const MAIN = fileURLToPath(new URL('../lib/scale-main.ts', import.meta.url));
+
+async function measureOne(plan: ScalePlan): Promise<ScaleMeasured> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', MAIN, JSON.stringify(plan)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  const [measured] = (await Promise.race([
+    once(child, 'message'),
+    exited.then(([code]) => {
+      throw new Error(`scale: the process of "${plan.setup}" exited (code ${code}) before it reported`);
+    }),
+  ])) as [ScaleMeasured];
+  await exited;
+  return measured;
+}
+
+export async function runScale(options: {
+  sizes: readonly number[];
+  setups: readonly Setup[];
+  timeoutMs: number;
+  warmUpCalls: number;
+  log?: (message: string) => void;
+}): Promise<ScaleResult> {
+  const runs: ScaleMeasured[] = [];
+  for (const inFlight of options.sizes) {
+    for (const setup of options.setups) {
+      options.log?.(`scale: ${setup}, ${inFlight} in flight`);
+      runs.push(
+        await measureOne({ setup, inFlight, timeoutMs: options.timeoutMs, warmUpCalls: options.warmUpCalls }),
+      );
+    }
+  }
+  return { holdMs: HOLD_MS, timeoutMs: options.timeoutMs, runs };
+}
