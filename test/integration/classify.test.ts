@@ -5,8 +5,10 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   CircuitOpenError,
+  ClientClosedError,
   ClientNotReplaceableError,
   ClientPool,
+  ClientSettingUnavailableError,
   classifyError,
   createResilientClient,
   InvalidClientError,
@@ -434,17 +436,59 @@ describe("resilient-chat's own errors, read by their code first", () => {
     });
   });
 
-  test('the classes not raised through a call yet, and one from another copy of the package', async () => {
-    expect(classifyError(new InvalidRequestError('signal', 'an AbortSignal', 1))).toEqual({
-      reason: 'setup_error',
+  test('a bad request field, a stream read twice, a setting a source has not: through real calls', async () => {
+    const { client, agent } = newClient(server);
+    const completions = chat(client);
+    const noModel = await completions.create({ ...params, model: '' }).catch((e: unknown) => e);
+    const badSignal = await completions
+      .create(params, { signal: {} as AbortSignal })
+      .catch((e: unknown) => e);
+    const stream = await completions.create({ ...params, stream: true });
+    for await (const _ of stream) {
+      // drain
+    }
+    const readTwice = await (async () => {
+      for await (const _ of stream) {
+        // the second read throws
+      }
+    })().catch((e: unknown) => e);
+    const overFactory = createResilientClient({ clients: () => client, logger: false });
+    const unavailable = (() => {
+      try {
+        return overFactory.baseURL;
+      } catch (error) {
+        return error;
+      }
+    })();
+    await agent.destroy();
+
+    for (const [error, type] of [
+      [noModel, InvalidRequestError],
+      [badSignal, InvalidRequestError],
+      [unavailable, ClientSettingUnavailableError],
+    ] as const) {
+      expect(error).toBeInstanceOf(type);
+      expect(classifyError(error)).toEqual({ reason: 'setup_error', retryable: false, errorType: type.name });
+    }
+    expect(readTwice).toBeInstanceOf(StreamConsumedError);
+    expect(classifyError(readTwice)).toEqual({
+      reason: 'not_retryable',
       retryable: false,
-      errorType: 'InvalidRequestError',
+      errorType: 'StreamConsumedError',
     });
+  });
+
+  test('a missing package, an attempt not made on a dead dispatcher, and one from another copy', async () => {
     expect(classifyError(new MissingPackageError('undici', 'ClientPool', undefined))).toMatchObject({
       reason: 'setup_error',
     });
-    expect(classifyError(new StreamConsumedError())).toMatchObject({ reason: 'not_retryable' });
-    // Our code is read before any rule the parent class would match: StreamConsumedError is an OpenAIError.
+    // An APIConnectionError of ours that a fresh client can make good: client_closed, its code as the type.
+    expect(classifyError(new ClientClosedError())).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'RESILIENT_CHAT_CLIENT_CLOSED',
+    });
+    // Our code is read before any rule the parent class would match, from another copy of the package too.
     const secondCopy = '../../src/errors.js?second-copy';
     const copy = (await import(secondCopy)) as typeof import('../../src/errors.js');
     expect(classifyError(new copy.CircuitOpenError('x', 7))).toEqual({

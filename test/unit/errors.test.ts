@@ -18,6 +18,20 @@ import {
 
 type Module = typeof errors;
 
+/** Every code of the union: a code added to it and not here fails to compile, one missing from the list of classes fails below. */
+const EVERY_CODE: Record<ResilientChatErrorCode, true> = {
+  RESILIENT_CHAT_INVALID_OPTION: true,
+  RESILIENT_CHAT_INVALID_CLIENT: true,
+  RESILIENT_CHAT_INVALID_REQUEST: true,
+  RESILIENT_CHAT_CIRCUIT_OPEN: true,
+  RESILIENT_CHAT_POOL_CLOSED: true,
+  RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE: true,
+  RESILIENT_CHAT_STREAM_CONSUMED: true,
+  RESILIENT_CHAT_MISSING_PACKAGE: true,
+  RESILIENT_CHAT_SETTING_UNAVAILABLE: true,
+  RESILIENT_CHAT_CLIENT_CLOSED: true,
+};
+
 /** One of every class, made by `module` (this copy or another), with the code and parent it must have. */
 function everyError(module: Module) {
   return [
@@ -41,6 +55,8 @@ function everyError(module: Module) {
       'RESILIENT_CHAT_MISSING_PACKAGE',
       Error,
     ],
+    [new module.ClientSettingUnavailableError('baseURL'), 'RESILIENT_CHAT_SETTING_UNAVAILABLE', Error],
+    [new module.ClientClosedError(), 'RESILIENT_CHAT_CLIENT_CLOSED', OpenAI.APIConnectionError],
   ] as const;
 }
 
@@ -54,8 +70,9 @@ describe('codes and parents', () => {
       expect(error.message).toMatch(/\S/);
       expect(isResilientChatError(error)).toBe(true);
     }
-    // One class per code, every code once.
+    // One class per code, every code once, and no code left out.
     expect(new Set(made.map(([, code]) => code)).size).toBe(made.length);
+    expect(made.map(([, code]) => code).sort()).toEqual(Object.keys(EVERY_CODE).sort());
   });
 
   test('checking `code` narrows to the class; the union of classes has every code', () => {
