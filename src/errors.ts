@@ -114,7 +114,7 @@ export class CircuitOpenError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasBrand(value, 'RESILIENT_CHAT_CIRCUIT_OPEN');
   }
-  /** `server.address:port model` of the endpoint whose breaker refused the call. */
+  /** The base URL (without user info or query) and the model whose breaker refused the call: `https://gw.example/route-a/v1 gpt-4o-mini`. */
   readonly endpoint: string;
   /** Time until the breaker lets a probe through, in ms (or until an unanswered probe stops holding it). */
   readonly retryAfterMs: number;
