@@ -4,15 +4,36 @@
  */
 import type OpenAI from 'openai';
 import type { CallDependencies } from './call/resilient-call.js';
-import { isOpenAIClient, toClientSource } from './clients/client-source.js';
-import { resolveOptions } from './options.js';
+import { isOpenAIClient, type NormalizedClientSource, toClientSource } from './clients/client-source.js';
+import { type ResolvedOptions, resolveOptions } from './options.js';
 import { CircuitBreakers } from './policy/circuit-breakers.js';
 import { RetryBudget } from './policy/retry-budget.js';
 import { RetryPolicy } from './policy/retry-policy.js';
 import { resilientClient } from './resilient-openai.js';
-import { Telemetry } from './telemetry/call-telemetry.js';
+import { Telemetry, type TelemetryOptions } from './telemetry/call-telemetry.js';
 import { warnIfOpenAIInstrumented } from './telemetry/duplicate-instrumentation.js';
 import type { ResilientClientOptions } from './types.js';
+
+/**
+ * What every call of one resilient client (or one `resilientFetch`) shares: the source, the policy with its
+ * budget, the breakers and the telemetry, made once from the resolved options.
+ */
+export function callDependencies(
+  resolved: ResolvedOptions,
+  source: NormalizedClientSource,
+  telemetryOptions: Partial<TelemetryOptions> = {},
+): CallDependencies {
+  const telemetry = new Telemetry({ ...resolved, ...telemetryOptions });
+  let breakers: CircuitBreakers | undefined;
+  if (resolved.breaker) {
+    breakers = new CircuitBreakers(resolved.breaker, (endpoint, state) =>
+      telemetry.circuitTransition(endpoint, state),
+    );
+    telemetry.watchCircuits(breakers);
+  }
+  const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
+  return { source, policy, breakers, telemetry };
+}
 
 /**
  * Replaces `new OpenAI(...)`: every method of the returned client recovers closed-client failures and retries
@@ -33,17 +54,7 @@ export function createResilientClient<Client extends OpenAI>(
 export function createResilientClient(options: ResilientClientOptions): OpenAI;
 export function createResilientClient(options: ResilientClientOptions): OpenAI {
   const resolved = resolveOptions(options);
-  const source = toClientSource(resolved.clients, resolved);
-  const telemetry = new Telemetry(resolved);
-  let breakers: CircuitBreakers | undefined;
-  if (resolved.breaker) {
-    breakers = new CircuitBreakers(resolved.breaker, (endpoint, state) =>
-      telemetry.circuitTransition(endpoint, state),
-    );
-    telemetry.watchCircuits(breakers);
-  }
-  const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
-  const deps: CallDependencies = { source, policy, breakers, telemetry };
+  const deps = callDependencies(resolved, toClientSource(resolved.clients, resolved));
   const client = resilientClient({
     deps,
     defaults: { idempotencyKeys: resolved.idempotencyKeys, maxRetries: undefined },

@@ -284,9 +284,14 @@ function describe(value: unknown): string {
 
 /**
  * The errors of the attempts before the last one, oldest first. The wrapper rethrows the last error
- * unchanged (same object, same class); the earlier ones are kept here rather than grafted onto it.
+ * unchanged (same object, same class); the earlier ones are kept here rather than grafted onto it. One map
+ * per process (per realm) under a `Symbol.for` key, so attemptErrors from the ESM build finds what a call of
+ * the CommonJS build recorded, and the other way round.
  */
-const earlierAttempts = new WeakMap<object, readonly unknown[]>();
+const kEarlierAttempts = Symbol.for('resilient-chat.attemptErrors');
+const shared = globalThis as { [kEarlierAttempts]?: WeakMap<object, readonly unknown[]> };
+shared[kEarlierAttempts] ??= new WeakMap();
+const earlierAttempts = shared[kEarlierAttempts];
 
 export function recordEarlierAttemptErrors(finalError: unknown, earlier: readonly unknown[]): void {
   if (earlier.length > 0 && typeof finalError === 'object' && finalError !== null) {

@@ -22,6 +22,7 @@ export {
   type ResilientChatErrorCode,
   StreamConsumedError,
 } from './errors.js';
+export { type ResilientFetch, type ResilientFetchOptions, resilientFetch } from './fetch/resilient-fetch.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
 export type { RetryBudgetOptions } from './policy/retry-budget.js';
 export {
@@ -33,6 +34,7 @@ export {
   type PoolStats,
 } from './pool/client-pool.js';
 export type { PoolDispatcher, PoolTransport, TransportOptions, UndiciModule } from './pool/transport.js';
+export type { GenAISpanMode } from './telemetry/call-telemetry.js';
 export * as telemetryNames from './telemetry/semconv.js';
 export type {
   AcquireContext,

@@ -42,7 +42,7 @@ export interface ResolvedOptions {
 }
 
 /** The keys each options object may have; anything else is a typo, refused with the nearest valid key. */
-const KNOWN_KEYS = {
+export const KNOWN_KEYS = {
   '': [
     'clients',
     'retry',
@@ -78,14 +78,19 @@ const KNOWN_KEYS = {
   retryBudget: ['ratio', 'minRetriesPerSecond', 'windowMs'],
 } as const;
 
+/**
+ * `rootKeys`: the top-level keys allowed, for an entry point whose options differ from the client's at the top
+ * (resilientFetch has no `clients`, and options of its own); every nested option is checked the same.
+ */
 export function resolveOptions(
   options: ResilientClientOptions,
   env: NodeJS.ProcessEnv = process.env,
+  rootKeys: readonly string[] = KNOWN_KEYS[''],
 ): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object with at least `clients`', options);
   }
-  rejectUnknownOptionKeys(options, '');
+  rejectUnknownOptionKeys(options, '', rootKeys);
   validateObservabilityOptions(options);
   const closed = optionalObject<ClosedClientOptions>(options.closedClient, 'closedClient') ?? {};
   const fallback = closed.fallbackToGlobalDispatcher;
@@ -115,8 +120,12 @@ export function resolveOptions(
 }
 
 /** Every level of the options: unknown keys refused, nested option objects checked against their own keys. */
-function rejectUnknownOptionKeys(value: object, path: keyof typeof KNOWN_KEYS): void {
-  rejectUnknownKeys(value, KNOWN_KEYS[path], path ? `${path}.` : '');
+function rejectUnknownOptionKeys(
+  value: object,
+  path: keyof typeof KNOWN_KEYS,
+  keys: readonly string[] = KNOWN_KEYS[path],
+): void {
+  rejectUnknownKeys(value, keys, path ? `${path}.` : '');
   for (const [key, nested] of Object.entries(value)) {
     if (
       key in KNOWN_KEYS &&

@@ -17,6 +17,18 @@ export type { Classification, FailureReason };
  */
 const CLOSED_CLIENT_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
+/**
+ * The same two errors after Node's bundled fetch met them from another realm: under jest, the npm `undici`
+ * (an Agent in `fetchOptions.dispatcher`) is loaded into the test's VM context, its errors fail the fetch's
+ * `instanceof Error`, and it reports `new Error(String(error))` instead: the code is lost, the class name
+ * stays at the start of the message. Read as the code it stood for.
+ */
+const CLOSED_CLIENT_TEXT = /^(ClientClosedError|ClientDestroyedError): /;
+const CLOSED_CLIENT_TEXT_CODES: Record<string, string> = {
+  ClientClosedError: 'UND_ERR_CLOSED',
+  ClientDestroyedError: 'UND_ERR_DESTROYED',
+};
+
 /** The httpx message family that Python proxies (LiteLLM) relay, in error messages or response bodies. */
 const CLOSED_CLIENT_MESSAGE = /client has been closed/i;
 
@@ -162,7 +174,7 @@ export function classifyError(error: unknown): Classification {
   // Only a local error (no answer from a server anywhere in the chain) can say that *our* transport is dead:
   // a server may put any text or code in its body.
   if (!apiError) {
-    const closedCode = findCode(chain, CLOSED_CLIENT_CODES);
+    const closedCode = findCode(chain, CLOSED_CLIENT_CODES) ?? findClosedClientText(chain);
     if (closedCode) return result('client_closed', closedCode);
   }
   if (chain.some(mentionsClosedClient) && closedMessageCounts(apiError)) {
@@ -173,7 +185,7 @@ export function classifyError(error: unknown): Classification {
   const setupCode = findCode(chain, SETUP_CODES);
   if (setupCode) return result('setup_error', setupCode);
   const setupError =
-    chain.find((e) => e instanceof TypeError && SETUP_MESSAGE.test(e.message)) ?? fetchSetupError(chain);
+    chain.find((e) => isTypeError(e) && SETUP_MESSAGE.test(e.message)) ?? fetchSetupError(chain);
   if (setupError) return result('setup_error', className(setupError));
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
@@ -203,16 +215,16 @@ function classifyOwn(error: ResilientChatError): Classification {
  * bad `fetchOptions` value), before any I/O. So was a `fetch failed` whose cause says fetch refused the
  * request itself. Either fails the same way every time and never reached the endpoint.
  */
-function fetchSetupError(chain: readonly unknown[]): TypeError | undefined {
+function fetchSetupError(chain: readonly unknown[]): Error | undefined {
   for (const error of chain) {
     if (!isA(error, APIConnectionError) || isA(error, APIConnectionTimeoutError)) continue;
     const { cause } = error as { cause?: unknown };
-    if (!(cause instanceof TypeError) || hasCode(cause)) continue;
+    if (!isTypeError(cause) || hasCode(cause)) continue;
     if (!FETCH_NETWORK_MESSAGES.has(cause.message)) return cause;
-    const reason = cause.cause;
+    const reason = (cause as { cause?: unknown }).cause;
     if (
       cause.message === 'fetch failed' &&
-      reason instanceof Error &&
+      isErrorOfAnyRealm(reason) &&
       !hasCode(reason) &&
       FETCH_REFUSED_REQUEST.has(reason.message)
     )
@@ -258,7 +270,7 @@ function result(reason: FailureReason, errorType: string): Classification {
 
 function withStatus(classification: Classification, chain: readonly unknown[]): Classification {
   const status = chain
-    .map((e) => (e instanceof APIError ? statusOf(e) : undefined))
+    .map((e) => (isA(e, APIError) ? statusOf(e as APIError) : undefined))
     .find((s) => s !== undefined);
   return status === undefined ? classification : { ...classification, status };
 }
@@ -369,7 +381,40 @@ function isAbortError(error: unknown): boolean {
 
 /** undici's fetch reports a body cut off mid-read as `TypeError: terminated`. */
 function isTerminated(error: unknown): boolean {
-  return error instanceof TypeError && error.message === 'terminated';
+  return isTypeError(error) && error.message === 'terminated';
+}
+
+/**
+ * A TypeError of any realm: Node's fetch throws its own realm's, which is not the TypeError of a jest test's
+ * VM context, and openai-node recasts such an error as an `Error` that keeps its `name`.
+ */
+function isTypeError(error: unknown): error is Error {
+  return (
+    isA(error, TypeError) ||
+    (Object.prototype.toString.call(error) === '[object Error]' &&
+      (error as { name?: unknown }).name === 'TypeError' &&
+      typeof (error as { message?: unknown }).message === 'string')
+  );
+}
+
+/** An Error of any realm (Node's fetch makes its refusals' causes in its own). */
+function isErrorOfAnyRealm(error: unknown): error is Error {
+  return (
+    error instanceof Error ||
+    (Object.prototype.toString.call(error) === '[object Error]' &&
+      typeof (error as { message?: unknown }).message === 'string')
+  );
+}
+
+/** The code of a closed or destroyed undici client that reached us only as text (CLOSED_CLIENT_TEXT). */
+function findClosedClientText(chain: readonly unknown[]): string | undefined {
+  for (const e of chain) {
+    if (isA(e, APIError)) continue;
+    const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined;
+    const name = typeof message === 'string' ? CLOSED_CLIENT_TEXT.exec(message)?.[1] : undefined;
+    if (name) return CLOSED_CLIENT_TEXT_CODES[name];
+  }
+  return undefined;
 }
 
 function className(error: unknown): string {

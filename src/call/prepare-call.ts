@@ -63,8 +63,14 @@ export function retriesOf(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
+/**
+ * A plain object, of this realm or another: a body built in a `node:vm` context or a jest environment has
+ * that realm's `Object.prototype`, and openai-node sends it alike. FormData, typed arrays and streams are not.
+ */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  if (proto === Object.prototype || proto === null) return true;
+  // Another realm's Object.prototype: the end of its chain, whose constructor is that realm's Object.
+  return Object.getPrototypeOf(proto) === null && proto.constructor?.name === 'Object';
 }

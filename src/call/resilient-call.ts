@@ -22,7 +22,6 @@ import {
   dispatcherOf,
   type FinalRequestOptions,
   isDispatcherDead,
-  requestParts,
   type Stream,
 } from '../openai-internals.js';
 import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
@@ -32,6 +31,7 @@ import type { CallBudget, GiveUpReason, RetryPolicy } from '../policy/retry-poli
 import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
 import { sleep, userAbortError } from './abort.js';
+import { sendAttempt } from './attempt-sender.js';
 import { withData, withLazyParse } from './call-outcome.js';
 import { classifyError } from './classify.js';
 import type { Demand } from './demand.js';
@@ -294,7 +294,7 @@ class ResilientCall {
     const startedAt = Date.now();
     const perfStart = performance.now();
     const options = this.#attemptOptions(client, startedAt);
-    const request = requestParts(client, client.request<unknown>(options));
+    const request = sendAttempt(client, options);
     const props = await request.response;
     const { demand } = this.#request;
     const wanted = demand.kind ?? (await demand.next());

@@ -9,6 +9,7 @@ import { StreamConsumedError } from '../errors.js';
 import { type APIResponseProps, Stream } from '../openai-internals.js';
 import type { ResponseSummary, StreamAccumulator } from '../operations/index.js';
 import { MAX_TIMER_MS } from '../option-checks.js';
+import { unref } from '../timers.js';
 
 export interface OpenedStream {
   upstream: Stream<unknown>;
@@ -193,8 +194,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
       );
       return;
     }
-    idleTimer = setTimeout(watchIdle, idleTimeoutMs - waited);
-    idleTimer.unref();
+    idleTimer = unref(setTimeout(watchIdle, idleTimeoutMs - waited));
   };
 
   let consumed = false;
@@ -202,11 +202,13 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
   // begun, the relay below sees every ending itself (openai-node aborts the controller on errors too).
   controller.signal.addEventListener('abort', () => consumed || stopped(), { once: true });
   if (Number.isFinite(options.deadlineAt)) {
-    deadlineTimer = setTimeout(
-      () => timeOut('deadline', 'Request timed out: the call deadline passed.'),
-      Math.max(0, options.deadlineAt - Date.now()),
+    // The stream's own socket keeps the process alive while it matters.
+    deadlineTimer = unref(
+      setTimeout(
+        () => timeOut('deadline', 'Request timed out: the call deadline passed.'),
+        Math.max(0, options.deadlineAt - Date.now()),
+      ),
     );
-    deadlineTimer.unref(); // the stream's own socket keeps the process alive while it matters
   }
 
   function relay(): AsyncIterator<unknown> {
@@ -234,8 +236,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
       throw error;
     };
     if (Number.isFinite(idleTimeoutMs)) {
-      idleTimer = setTimeout(watchIdle, idleTimeoutMs);
-      idleTimer.unref();
+      idleTimer = unref(setTimeout(watchIdle, idleTimeoutMs));
     }
     return {
       next(): Promise<IteratorResult<unknown>> {

@@ -4,6 +4,7 @@
  * client at once. Here a long delay is waited out in steps, and Infinity means "never".
  */
 import { MAX_TIMER_MS } from '../option-checks.js';
+import { unref } from '../timers.js';
 
 export interface Timer {
   cancel(): void;
@@ -29,7 +30,7 @@ export function after(ms: number, fn: () => void, ref = false): Timer {
       },
       Math.min(left, MAX_TIMER_MS),
     );
-    if (!ref) timer.unref();
+    if (!ref) unref(timer);
   };
   arm(ms);
   return { cancel: () => clearTimeout(timer) };

@@ -53,6 +53,7 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_EXCEPTION_TYPE,
   ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM,
@@ -84,6 +85,29 @@ export interface TelemetryOptions {
    * official instrumentations do for dashboards built on the 1.36 conventions.
    */
   latestConventionsOnly: boolean;
+  /**
+   * Whose span a GenAI call records on (resilientFetch's `genAISpan`): `own` starts ours; `active` records on
+   * the active span when one is recording; `auto` does so only when that span is itself a GenAI span (it has
+   * `gen_ai.operation.name`, as the AI SDK's model-call span has). Default `own`.
+   */
+  genAISpan?: GenAISpanMode | undefined;
+}
+
+/** See `TelemetryOptions.genAISpan`. */
+export type GenAISpanMode = 'auto' | 'own' | 'active';
+
+/**
+ * The active span, when a call should record on it instead of starting its own (see `genAISpan`). An SDK
+ * span's attributes are readable on the OpenTelemetry SDK's span class; a span whose attributes cannot be
+ * read is not taken for a GenAI span under `auto`.
+ */
+function adoptedSpan(mode: GenAISpanMode | undefined): Span | undefined {
+  if (mode === undefined || mode === 'own') return undefined;
+  const active = trace.getActiveSpan();
+  if (!active?.isRecording()) return undefined;
+  if (mode === 'active') return active;
+  const attributes = (active as { attributes?: Attributes }).attributes;
+  return attributes?.[ATTR_GEN_AI_OPERATION_NAME] !== undefined ? active : undefined;
 }
 
 export interface RetryRecord {
@@ -121,8 +145,10 @@ export class Telemetry {
   readonly logger: Logger | undefined;
   readonly captureContent: boolean;
   readonly latestConventionsOnly: boolean;
+  readonly genAISpan: GenAISpanMode | undefined;
 
   constructor(options: TelemetryOptions) {
+    this.genAISpan = options.genAISpan;
     // The global tracer provider is a proxy, so an SDK registered later is still picked up.
     this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
       INSTRUMENTATION_SCOPE,
@@ -190,6 +216,11 @@ export class Telemetry {
 export class CallTelemetry {
   /** Only GenAI operations get a span of ours; other requests are an HTTP instrumentation's to trace. */
   readonly span: Span | undefined;
+  /**
+   * False when `span` is the caller's GenAI span (`genAISpan`): we add our attributes and events to it, and
+   * leave its name, GenAI attributes, status and end to its owner.
+   */
+  readonly #ownSpan: boolean;
   /** The context to run attempts in, so HTTP instrumentation nests under this span. */
   readonly context: Context;
   readonly #telemetry: Telemetry;
@@ -218,10 +249,20 @@ export class CallTelemetry {
     const { genAI } = operation;
     if (!genAI) {
       this.span = undefined;
+      this.#ownSpan = false;
       this.#httpAttempts = undefined;
       this.context = context.active();
       return;
     }
+    const adopted = adoptedSpan(telemetry.genAISpan);
+    if (adopted) {
+      this.span = adopted;
+      this.#ownSpan = false;
+      this.#httpAttempts = undefined;
+      this.context = context.active();
+      return;
+    }
+    this.#ownSpan = true;
     const span = telemetry.tracer.startSpan(shape.spanName, {
       kind: SpanKind.CLIENT,
       attributes: shape.attributes,
@@ -258,7 +299,7 @@ export class CallTelemetry {
     this.#serverKnown = true;
     this.#metricAttributes = callAttributes(client, this.#operation, this.#model);
     // The span has the operation's attributes from its start; only the server's are new.
-    if (this.span?.isRecording()) this.span.setAttributes(serverAttributes(client));
+    if (this.#ownSpan && this.span?.isRecording()) this.span.setAttributes(serverAttributes(client));
   }
 
   /** `attemptStartedAt` (performance.now()): the conventions time the first chunk from the request that sent it. */
@@ -266,7 +307,8 @@ export class CallTelemetry {
     const seconds = (performance.now() - attemptStartedAt) / 1000;
     if (!this.#genAI) return;
     this.#genAI.firstChunk(seconds, this.#metricAttributes);
-    if (this.span?.isRecording()) this.span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, seconds);
+    if (this.#ownSpan && this.span?.isRecording())
+      this.span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, seconds);
   }
 
   /**
@@ -358,7 +400,7 @@ export class CallTelemetry {
     if (!this.#markEnded()) return;
     const { span } = this;
     let spanAttributes: Attributes | undefined;
-    if (span?.isRecording()) {
+    if (this.#ownSpan && span?.isRecording()) {
       spanAttributes = responseAttributes(summary);
       if (output && this.#telemetry.captureContent) {
         const messages = output();
@@ -379,15 +421,18 @@ export class CallTelemetry {
   ): void {
     if (!this.#markEnded()) return;
     const { span } = this;
-    if (partial && span?.isRecording()) span.setAttributes(responseAttributes(partial));
+    const own = this.#ownSpan;
+    if (own && partial && span?.isRecording()) span.setAttributes(responseAttributes(partial));
     const errorAttributes = { [ATTR_ERROR_TYPE]: failure.errorType };
     span?.addEvent(EVENT_GIVE_UP, {
       [ATTR_GIVE_UP_REASON]: reason,
       [ATTR_ATTEMPTS]: attempts,
       ...errorAttributes,
     });
-    span?.setAttributes(errorAttributes);
-    span?.setStatus({ code: SpanStatusCode.ERROR, message: `${reason}: ${failure.reason}` });
+    if (own) {
+      span?.setAttributes(errorAttributes);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: `${reason}: ${failure.reason}` });
+    }
     this.#instruments.giveUps.add(1, {
       [ATTR_GIVE_UP_REASON]: reason,
       ...errorAttributes,
@@ -405,7 +450,7 @@ export class CallTelemetry {
   abandoned(summary: ResponseSummary, attempts: number, recoveries: number): void {
     if (!this.#markEnded()) return;
     const { span } = this;
-    if (span) {
+    if (span && this.#ownSpan) {
       if (span.isRecording()) span.setAttributes(responseAttributes(summary));
       span.setAttributes({
         [ATTR_STREAM_END]: 'abandoned',
@@ -417,6 +462,12 @@ export class CallTelemetry {
         message: 'stream abandoned: garbage-collected before it was read to its end',
       });
       span.end();
+    } else if (span) {
+      span.setAttributes({
+        [ATTR_STREAM_END]: 'abandoned',
+        [ATTR_ATTEMPTS]: attempts,
+        [ATTR_CLOSED_CLIENT_RECOVERIES]: recoveries,
+      });
     }
     this.#instruments.streamsAbandoned.add(1, this.#metricAttributes);
     this.#genAIEnded('abandoned', this.#metricAttributes, summary);
@@ -451,7 +502,7 @@ export class CallTelemetry {
       spanAttributes[ATTR_ATTEMPTS] = attempts;
       spanAttributes[ATTR_CLOSED_CLIENT_RECOVERIES] = recoveries;
       this.span.setAttributes(spanAttributes);
-      this.span.end();
+      if (this.#ownSpan) this.span.end();
     }
     this.#genAIEnded(outcome, metricAttributes, summary);
   }

@@ -4,6 +4,9 @@ export {
   type MockOpenAI,
   type MockOpenAIOptions,
   type MockStep,
+  type MockStepFunction,
+  type MockToolCall,
+  type MockToolOutput,
   type RecordedRequest,
   startMockOpenAI,
 } from './mock-openai.js';

@@ -5,12 +5,26 @@
  * a test says exactly which attempt fails and how. Every answer carries an `x-request-id`. It counts the
  * requests and connections it saw.
  *
+ * A step can also answer with a tool call (chat completions `tool_calls`, Responses `function_call` items,
+ * JSON and streamed as OpenAI streams them) or a text of the test's own, and a step function sees the request
+ * (its body, the tool results it carries), so an agent loop (the model asks for a tool, the client sends the
+ * result, the model answers) can be scripted end to end.
+ *
  * Written by hand because the point is a real HTTP peer on a real socket that can fail the way production
  * peers do (a LiteLLM proxy's 500 body, SSE error frames, resets, stalls); no library serves that.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  checkEntries,
+  checkMockOptions,
+  checkStep,
+  type MockStep,
+  type MockToolCall,
+  type MockToolOutput,
+  toolOutputsOf,
+} from './mock-script.js';
 
 /** The body a LiteLLM proxy answers when its cached httpx client was closed under a request. */
 export const LITELLM_CLOSED_CLIENT_BODY = {
@@ -22,26 +36,15 @@ export const LITELLM_CLOSED_CLIENT_BODY = {
   },
 };
 
-export type MockStep =
-  /** A normal completion (JSON or SSE, as the request asks), after an optional delay before the headers. */
-  | { type: 'ok'; delayMs?: number }
-  /** An HTTP error status with a JSON body (default: an OpenAI-style error object) and extra headers. */
-  | { type: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
-  /** HTTP 500 with LiteLLM's closed-client body. */
-  | { type: 'litellm_closed_client' }
-  /** The connection is destroyed without a response. */
-  | { type: 'reset' }
-  /**
-   * A streamed response with an SSE error frame after `afterChunks` content chunks (0: before the first),
-   * optionally preceded by a role-only chunk with no content, as some proxies send.
-   */
-  | { type: 'sse_error'; afterChunks: number; error?: unknown; roleChunkFirst?: boolean }
-  /**
-   * The response stops and waits until the client goes away (or the server closes): before the headers,
-   * after the headers and half of a JSON body, after the first SSE chunk, or after a role-only first chunk
-   * (as OpenAI opens its streams: nothing of substance yet). `stalled()` resolves when it is reached.
-   */
-  | { type: 'stall'; at: 'headers' | 'body' | 'chunk' | 'role_chunk' };
+export type { MockStep, MockToolCall, MockToolOutput } from './mock-script.js';
+
+/**
+ * A step decided when its request arrives: it sees the request (its parsed body, the tool results it
+ * carries) and its index, and returns the step to answer with (or a promise of one), checked as a scripted
+ * step is. One that throws, or returns no valid step, is answered with HTTP 400 `mock_script_error` naming
+ * what went wrong (a status no client retries), and the request is recorded with step `script_error`.
+ */
+export type MockStepFunction = (request: RecordedRequest, index: number) => MockStep | Promise<MockStep>;
 
 export interface RecordedRequest {
   /** HTTP method, upper case. */
@@ -58,16 +61,26 @@ export interface RecordedRequest {
   stream: boolean;
   /** The request's headers, lower-cased names. */
   headers: Record<string, string | string[] | undefined>;
-  /** The scripted step the request was answered with. */
-  step: MockStep['type'];
+  /** The JSON body, parsed (undefined when the request sent no JSON). */
+  body: Record<string, unknown> | undefined;
+  /**
+   * The tool results the request carries back to the model, in order: chat completions `tool` messages and
+   * Responses `function_call_output` input items.
+   */
+  toolOutputs: MockToolOutput[];
+  /** The step the request was answered with (`script_error`: its step function failed, see MockStepFunction). */
+  step: MockStep['type'] | 'script_error';
 }
 
 export interface MockOpenAIOptions {
-  /** Steps for the first requests, in order; later requests get `ok` (or `fallback`). */
-  script?: MockStep[];
+  /**
+   * Steps for the first requests, in order (a function picks its step when its request arrives); later
+   * requests get `ok` (or `fallback`'s). Checked at once: a malformed step throws InvalidOptionError naming it.
+   */
+  script?: (MockStep | MockStepFunction)[];
   /** Chooses a step for requests the script does not cover. Default: always `ok`. */
-  fallback?: (request: RecordedRequest, index: number) => MockStep;
-  /** Content chunks in a streamed answer. Default 3. */
+  fallback?: MockStepFunction;
+  /** Content chunks in a streamed answer (and argument deltas of a streamed tool call). Default 3. */
   chunks?: number;
   /** Keep every request in `requests` (default true); false keeps only `requestCount`, for long runs. */
   recordRequests?: boolean;
@@ -90,8 +103,8 @@ export interface MockOpenAI {
   readonly connections: number;
   /** Connections open now. */
   readonly openConnections: number;
-  /** Appends steps to the script. */
-  script(...steps: MockStep[]): void;
+  /** Appends steps to the script, checked as the script option's are. */
+  script(...steps: (MockStep | MockStepFunction)[]): void;
   /** Resolves when a `stall` step has been reached (one per call, in order). */
   stalled(): Promise<void>;
   close(): Promise<void>;
@@ -109,7 +122,8 @@ const CONTENT_WORDS = ['Resilient', ' chat', ' answers', ' every', ' time', '.']
  * await server.close();
  */
 export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOpenAI> {
-  const queue: MockStep[] = [...(options.script ?? [])];
+  checkMockOptions(options);
+  const queue: (MockStep | MockStepFunction)[] = [...(options.script ?? [])];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const stallWaiters: (() => void)[] = [];
@@ -135,7 +149,8 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
-    const body = parseJson(req, raw);
+    const parsed = parseJson(req, raw);
+    const body = parsed ?? {};
     const index = requestCount++;
     const requestId = `req_mock_${index + 1}`;
     res.setHeader('x-request-id', requestId);
@@ -147,13 +162,55 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
       model: typeof body.model === 'string' ? body.model : undefined,
       stream: body.stream === true,
       headers: { ...req.headers },
+      body: parsed,
+      toolOutputs: toolOutputsOf(parsed),
       step: 'ok',
     };
-    const step = queue.shift() ?? options.fallback?.(request, index) ?? { type: 'ok' };
-    request.step = step.type;
+    const route = routeOf(request.method, request.path);
+    const entry = queue.shift() ?? options.fallback;
+    let step: MockStep = { type: 'ok' };
+    let scriptError: string | undefined;
+    if (typeof entry === 'function') {
+      const origin = `the step function for request ${index + 1} (${request.method} ${request.path})`;
+      const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+      let picked: unknown;
+      try {
+        picked = entry(request, index);
+        if (picked instanceof Promise) picked = await picked;
+      } catch (error) {
+        scriptError = `${origin} threw: ${message(error)}`;
+      }
+      if (!scriptError) {
+        try {
+          step = checkStep(picked, 'step');
+        } catch (error) {
+          scriptError = `${origin} returned no valid step: ${message(error)}`;
+        }
+      }
+    } else if (entry) {
+      step = entry;
+    }
+    if (
+      !scriptError &&
+      (step.type === 'tool_call' || step.type === 'tool_calls') &&
+      route !== 'chat' &&
+      route !== 'responses'
+    ) {
+      scriptError = `a ${step.type} step answers chat completions and Responses requests only, not ${request.method} ${request.path}`;
+    }
+    request.step = scriptError ? 'script_error' : step.type;
     if (options.recordRequests !== false) requests.push(request);
     options.onRequest?.(request, index);
-    const route = routeOf(request.method, request.path);
+    if (scriptError) {
+      return sendJson(res, 400, {
+        error: {
+          message: `startMockOpenAI: ${scriptError}`,
+          type: 'mock_script_error',
+          param: null,
+          code: null,
+        },
+      });
+    }
     if (!route) {
       return sendJson(res, 404, {
         error: { message: `No route for ${req.method} ${request.path}`, type: 'invalid_request_error' },
@@ -162,9 +219,11 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
     const model = request.model ?? 'gpt-mock';
     switch (step.type) {
       case 'ok':
+      case 'tool_call':
+      case 'tool_calls':
         if (step.delayMs) await delay(step.delayMs, res);
         if (res.destroyed) return;
-        return answer(route, res, request, body, chunks, raw.length);
+        return answer(route, res, request, body, replyOf(step, chunks), raw.length);
       case 'status':
         return sendJson(res, step.status, step.body ?? errorBody(step.status), step.headers);
       case 'litellm_closed_client':
@@ -174,7 +233,7 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
         return;
       case 'sse_error': {
         const error = step.error ?? LITELLM_CLOSED_CLIENT_BODY.error;
-        if (route === 'responses') return streamResponse(res, model, step.afterChunks, error);
+        if (route === 'responses') return streamResponse(res, model, defaultDeltas(step.afterChunks), error);
         return streamAnswer(res, model, step.afterChunks, false, error, step.roleChunkFirst);
       }
       case 'stall':
@@ -219,7 +278,10 @@ export async function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<
     get openConnections() {
       return sockets.size;
     },
-    script: (...steps) => void queue.push(...steps),
+    script(...steps) {
+      checkEntries(steps, 'script()');
+      queue.push(...steps);
+    },
     stalled() {
       stallsTaken++;
       return stallsTaken <= stallsReached
@@ -241,13 +303,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function parseJson(req: IncomingMessage, raw: Buffer): Record<string, unknown> {
-  if (!req.headers['content-type']?.includes('json')) return {};
+function parseJson(req: IncomingMessage, raw: Buffer): Record<string, unknown> | undefined {
+  if (!req.headers['content-type']?.includes('json')) return undefined;
   try {
     const parsed: unknown = JSON.parse(raw.toString('utf8') || '{}');
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   } catch {
-    return {};
+    return undefined;
   }
 }
 
@@ -282,7 +344,7 @@ function answer(
   res: ServerResponse,
   request: RecordedRequest,
   body: Record<string, unknown>,
-  chunks: number,
+  reply: Reply,
   bodyBytes: number,
 ) {
   const model = request.model ?? 'gpt-mock';
@@ -291,12 +353,20 @@ function answer(
     case 'chat': {
       const includeUsage =
         (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      if (reply.calls) {
+        return request.stream
+          ? streamToolCalls(res, model, reply.calls, includeUsage)
+          : sendJson(res, 200, completion(model, reply));
+      }
       return request.stream
-        ? streamAnswer(res, model, chunks, includeUsage)
-        : sendJson(res, 200, completion(model));
+        ? streamAnswer(res, model, reply.deltas.length, includeUsage, undefined, false, reply.deltas)
+        : sendJson(res, 200, completion(model, reply));
     }
     case 'responses':
-      return request.stream ? streamResponse(res, model, chunks) : sendJson(res, 200, responseObject(model));
+      if (!request.stream) return sendJson(res, 200, responseObject(model, undefined, reply));
+      return reply.calls
+        ? streamFunctionCalls(res, model, reply.calls)
+        : streamResponse(res, model, reply.deltas);
     case 'embeddings':
       return sendJson(res, 200, embeddings(model, body));
     case 'models':
@@ -357,7 +427,90 @@ function embeddings(model: string, body: Record<string, unknown>) {
   };
 }
 
-function responseObject(model: string, id = `resp_mock_${++sequence}`, text = CONTENT_WORDS.join('')) {
+/** What an `ok`, `tool_call` or `tool_calls` step answers: a text (and its stream deltas), or function calls. */
+interface Reply {
+  text: string;
+  deltas: string[];
+  calls?: ReplyCall[];
+}
+
+interface ReplyCall {
+  callId: string;
+  name: string;
+  arguments: string;
+  /** The arguments in stream deltas; they join to `arguments`. */
+  deltas: string[];
+}
+
+function replyOf(step: MockStep & { type: 'ok' | 'tool_call' | 'tool_calls' }, chunks: number): Reply {
+  if (step.type === 'ok') {
+    if (step.text === undefined) return { text: CONTENT_WORDS.join(''), deltas: defaultDeltas(chunks) };
+    return { text: step.text, deltas: split(step.text, chunks) };
+  }
+  const calls = step.type === 'tool_call' ? [step] : step.calls;
+  return {
+    text: '',
+    deltas: [],
+    calls: calls.map((call: MockToolCall) => {
+      const args =
+        call.arguments === undefined
+          ? '{}'
+          : typeof call.arguments === 'string'
+            ? call.arguments
+            : JSON.stringify(call.arguments);
+      return {
+        callId: call.callId ?? `call_mock_${++sequence}`,
+        name: call.name,
+        arguments: args,
+        deltas: split(args, chunks),
+      };
+    }),
+  };
+}
+
+/** The mock's own sentence as `count` stream deltas, one word each (cycling). */
+function defaultDeltas(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '');
+}
+
+/** `text` in at most `parts` pieces of nearly equal length (whole code points); '' is one empty piece. */
+function split(text: string, parts: number): string[] {
+  const points = Array.from(text);
+  if (points.length === 0) return [''];
+  const size = Math.ceil(points.length / Math.min(parts, points.length));
+  const pieces: string[] = [];
+  for (let i = 0; i < points.length; i += size) pieces.push(points.slice(i, i + size).join(''));
+  return pieces;
+}
+
+/** A Responses `function_call` output item. */
+function functionCallItem(call: ReplyCall, index: number, id: string, status: string, args = call.arguments) {
+  return {
+    type: 'function_call',
+    id: `fc_${id}_${index}`,
+    call_id: call.callId,
+    name: call.name,
+    arguments: args,
+    status,
+  };
+}
+
+function responseObject(
+  model: string,
+  id = `resp_mock_${++sequence}`,
+  reply: Pick<Reply, 'text' | 'calls'> = { text: CONTENT_WORDS.join('') },
+) {
+  const output = reply.calls
+    ? reply.calls.map((call, i) => functionCallItem(call, i, id, 'completed'))
+    : [
+        {
+          type: 'message',
+          id: `msg_${id}`,
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: reply.text, annotations: [] }],
+        },
+      ];
   return {
     id,
     object: 'response',
@@ -365,15 +518,7 @@ function responseObject(model: string, id = `resp_mock_${++sequence}`, text = CO
     status: 'completed',
     model,
     service_tier: 'default',
-    output: [
-      {
-        type: 'message',
-        id: `msg_${id}`,
-        status: 'completed',
-        role: 'assistant',
-        content: [{ type: 'output_text', text, annotations: [] }],
-      },
-    ],
+    output,
     usage: {
       input_tokens: 12,
       input_tokens_details: { cached_tokens: 4 },
@@ -386,21 +531,32 @@ function responseObject(model: string, id = `resp_mock_${++sequence}`, text = CO
   };
 }
 
+/** Writes `event:`/`data:` frames of one Responses stream, numbering them as OpenAI does. */
+function responseEvents() {
+  let sequenceNumber = 0;
+  return (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequenceNumber++, ...data })}\n\n`;
+}
+
 /**
  * A Responses API event stream: `response.created` and `response.in_progress` (no output), the output item
- * and its content part, `count` text deltas, their `done` events, then `response.completed` with usage; or,
- * with `error`, an error frame after `count` deltas (with 0, before the output item).
+ * and its content part, one text delta each of `deltas`, their `done` events, then `response.completed` with
+ * usage (its text the deltas joined); or, with `error`, an error frame after the deltas (with none,
+ * before the output item).
  */
-function streamResponse(res: ServerResponse, model: string, count: number, error?: unknown) {
+function streamResponse(res: ServerResponse, model: string, deltas: string[], error?: unknown) {
   const id = `resp_mock_s${++sequence}`;
-  const started = { ...responseObject(model, id, ''), status: 'in_progress', output: [], usage: null };
-  let sequenceNumber = 0;
-  const event = (type: string, data: Record<string, unknown>) =>
-    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequenceNumber++, ...data })}\n\n`;
+  const started = {
+    ...responseObject(model, id, { text: '' }),
+    status: 'in_progress',
+    output: [],
+    usage: null,
+  };
+  const event = responseEvents();
   res.writeHead(200, sseHeaders());
   res.write(event('response.created', { response: started }));
   res.write(event('response.in_progress', { response: started }));
-  if (error !== undefined && count === 0) {
+  if (error !== undefined && deltas.length === 0) {
     res.end(sse({ error }));
     return;
   }
@@ -411,8 +567,7 @@ function streamResponse(res: ServerResponse, model: string, count: number, error
     event('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [] } }),
   );
   let text = '';
-  for (let i = 0; i < count; i++) {
-    const delta = CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '';
+  for (const delta of deltas) {
     text += delta;
     res.write(event('response.output_text.delta', { ...at, delta }));
   }
@@ -429,7 +584,48 @@ function streamResponse(res: ServerResponse, model: string, count: number, error
       item: { ...item, status: 'completed', content: [part] },
     }),
   );
-  res.end(event('response.completed', { response: responseObject(model, id, text) }));
+  res.end(event('response.completed', { response: responseObject(model, id, { text }) }));
+}
+
+/**
+ * A Responses API stream that asks for function calls, event for event as OpenAI sends them: per call,
+ * `response.output_item.added` (a `function_call` item with empty arguments), one
+ * `response.function_call_arguments.delta` per piece, `response.function_call_arguments.done` and
+ * `response.output_item.done`; then `response.completed` with every item.
+ */
+function streamFunctionCalls(res: ServerResponse, model: string, calls: ReplyCall[]) {
+  const id = `resp_mock_s${++sequence}`;
+  const started = {
+    ...responseObject(model, id, { text: '' }),
+    status: 'in_progress',
+    output: [],
+    usage: null,
+  };
+  const event = responseEvents();
+  res.writeHead(200, sseHeaders());
+  res.write(event('response.created', { response: started }));
+  res.write(event('response.in_progress', { response: started }));
+  calls.forEach((call, output_index) => {
+    const item = functionCallItem(call, output_index, id, 'in_progress', '');
+    res.write(event('response.output_item.added', { output_index, item }));
+    for (const delta of call.deltas) {
+      res.write(event('response.function_call_arguments.delta', { item_id: item.id, output_index, delta }));
+    }
+    res.write(
+      event('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index,
+        arguments: call.arguments,
+      }),
+    );
+    res.write(
+      event('response.output_item.done', {
+        output_index,
+        item: functionCallItem(call, output_index, id, 'completed'),
+      }),
+    );
+  });
+  res.end(event('response.completed', { response: responseObject(model, id, { text: '', calls }) }));
 }
 
 function delay(ms: number, res: ServerResponse): Promise<void> {
@@ -460,8 +656,19 @@ function errorBody(status: number) {
 
 let sequence = 0;
 
-function completion(model: string) {
-  const content = CONTENT_WORDS.join('');
+function completion(model: string, reply: Pick<Reply, 'text' | 'calls'> = { text: CONTENT_WORDS.join('') }) {
+  const message = reply.calls
+    ? {
+        role: 'assistant',
+        content: null,
+        refusal: null,
+        tool_calls: reply.calls.map((call) => ({
+          id: call.callId,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        })),
+      }
+    : { role: 'assistant', content: reply.text, refusal: null };
   return {
     id: `chatcmpl-mock-${++sequence}`,
     object: 'chat.completion',
@@ -471,9 +678,9 @@ function completion(model: string) {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content, refusal: null },
+        message,
         logprobs: null,
-        finish_reason: 'stop',
+        finish_reason: reply.calls ? 'tool_calls' : 'stop',
       },
     ],
     usage: {
@@ -525,13 +732,14 @@ function streamAnswer(
   includeUsage: boolean,
   error?: unknown,
   roleChunkFirst = false,
+  deltas = defaultDeltas(count),
 ) {
   const id = `chatcmpl-mock-s${++sequence}`;
   res.writeHead(200, sseHeaders());
   if (roleChunkFirst) res.write(sse(chunk(model, 0, '', null, id)));
   for (let i = 0; i < count; i++) {
     const last = i === count - 1 && error === undefined;
-    res.write(sse(chunk(model, i, CONTENT_WORDS[i % CONTENT_WORDS.length] ?? '', last ? 'stop' : null, id)));
+    res.write(sse(chunk(model, i, deltas[i] ?? '', last ? 'stop' : null, id)));
   }
   if (error !== undefined) {
     res.end(sse({ error }));
@@ -546,6 +754,59 @@ function streamAnswer(
         model,
         choices: [],
         usage: { prompt_tokens: 12, completion_tokens: count, total_tokens: 12 + count },
+      }),
+    );
+  }
+  res.end(sse('[DONE]'));
+}
+
+/**
+ * A chat completions stream that asks for function calls, chunk for chunk as OpenAI sends them: per call, a
+ * chunk with its `index`, `id`, `type` and name (and empty arguments; the first also says the role, with no
+ * content), then one chunk per argument piece carrying only `index` and `function.arguments`; then a chunk
+ * with an empty delta and `finish_reason: 'tool_calls'`, and usage when asked for.
+ */
+function streamToolCalls(res: ServerResponse, model: string, calls: ReplyCall[], includeUsage: boolean) {
+  const id = `chatcmpl-mock-s${++sequence}`;
+  const frame = (delta: Record<string, unknown>, finish: string | null = null) =>
+    sse({
+      id,
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      system_fingerprint: 'fp_mock',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    });
+  res.writeHead(200, sseHeaders());
+  calls.forEach((call, index) => {
+    const opening = {
+      index,
+      id: call.callId,
+      type: 'function',
+      function: { name: call.name, arguments: '' },
+    };
+    res.write(
+      frame(
+        index === 0
+          ? { role: 'assistant', content: null, refusal: null, tool_calls: [opening] }
+          : { tool_calls: [opening] },
+      ),
+    );
+    for (const piece of call.deltas) {
+      res.write(frame({ tool_calls: [{ index, function: { arguments: piece } }] }));
+    }
+  });
+  res.write(frame({}, 'tool_calls'));
+  if (includeUsage) {
+    const tokens = calls.reduce((sum, call) => sum + call.deltas.length, 0);
+    res.write(
+      sse({
+        id,
+        object: 'chat.completion.chunk',
+        created: 0,
+        model,
+        choices: [],
+        usage: { prompt_tokens: 12, completion_tokens: tokens, total_tokens: 12 + tokens },
       }),
     );
   }

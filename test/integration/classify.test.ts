@@ -1,5 +1,6 @@
 /** classifyError on errors that real openai-node clients throw against a real server and real dispatchers. */
 import { createRequire } from 'node:module';
+import { runInNewContext } from 'node:vm';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -499,5 +500,78 @@ describe("resilient-chat's own errors, read by their code first", () => {
     });
     const notReplaceable = new copy.ClientNotReplaceableError('dispatcher', await destroyedClientError());
     expect(classifyError(notReplaceable)).toMatchObject({ reason: 'setup_error' });
+  });
+});
+
+/**
+ * Under jest a test's modules run in a VM context of their own, so the npm undici, the test's TypeError and
+ * openai's errors are not those of Node's bundled fetch. jest-project/ (package-jest.test.ts) meets these
+ * shapes for real; here they are made with node:vm.
+ */
+describe('errors from another realm (jest)', () => {
+  test('an undici client destroyed in another realm reaches Node fetch as text, and is still ours, closed', async () => {
+    const foreign = runInNewContext(`
+      class ClientDestroyedError extends Error {
+        constructor() { super('The client is destroyed'); this.name = 'ClientDestroyedError'; this.code = 'UND_ERR_DESTROYED'; }
+      }
+      new ClientDestroyedError();`);
+    class ForeignAgent extends Agent {
+      override dispatch(_options: unknown, handler: { onError?(error: unknown): void }): boolean {
+        handler.onError?.(foreign); // what a destroyed Agent of the test's realm does
+        return false;
+      }
+    }
+    const dispatcher = new ForeignAgent();
+    const client = new OpenAI({
+      apiKey: TEST_API_KEY,
+      baseURL: server.url,
+      maxRetries: 0,
+      fetchOptions: { dispatcher },
+    });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    // Node's fetch: not an Error of its realm, so `new Error(String(error))`, the code gone.
+    expect((error as Error).cause).toMatchObject({ message: 'fetch failed' });
+    const text = ((error as Error).cause as Error).cause as Error & { code?: unknown };
+    expect(text.message).toBe('ClientDestroyedError: The client is destroyed');
+    expect(text.code).toBeUndefined();
+    expect(classifyError(error)).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'UND_ERR_DESTROYED',
+    });
+    await dispatcher.close();
+  });
+
+  test('the same text in a server error body is not our client', async () => {
+    const error = await errorFor({
+      type: 'status',
+      status: 503,
+      body: { error: { message: 'ClientClosedError: The client is closed', type: 'server_error' } },
+    });
+    expect(classifyError(error)).toMatchObject({ reason: 'server_error', status: 503 });
+  });
+
+  test('a TypeError of another realm, or recast by openai-node as an Error named TypeError', () => {
+    const foreign = runInNewContext("new TypeError('terminated')") as Error;
+    expect(foreign).not.toBeInstanceOf(TypeError);
+    const recast = Object.assign(new Error('terminated'), { name: 'TypeError' });
+    const setup = Object.assign(new Error('dispatcher.dispatch is not a function'), { name: 'TypeError' });
+    expect(classifyError(foreign)).toMatchObject({ reason: 'connection' });
+    expect(classifyError(recast)).toMatchObject({ reason: 'connection' });
+    expect(classifyError(setup)).toMatchObject({ reason: 'setup_error' });
+  });
+
+  test("a proxy's closed client in an error of openai's other build keeps its status", async () => {
+    const require = createRequire(import.meta.url);
+    const OpenAICjs = require('openai') as typeof OpenAI;
+    const client = new OpenAICjs({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0 });
+    server.script({ type: 'litellm_closed_client' });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    expect(classifyError(error)).toEqual({
+      reason: 'upstream_client_closed',
+      retryable: true,
+      errorType: 'InternalServerError',
+      status: 500,
+    });
   });
 });

@@ -4,6 +4,7 @@
  * that evicts on every lookup past its TTL is looked up once per dead client, not once per call.
  */
 import { describe, expect, test } from 'vitest';
+import type { ClientsOption } from '../../src/index.js';
 import { newClient, type TestClient } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
 
@@ -28,7 +29,13 @@ function evictingOnEveryLookup(first: TestClient, next: () => TestClient) {
   return { state, acquire };
 }
 
-async function holdAndKill(first: TestClient, calls: Promise<unknown>[]) {
+/** IN_FLIGHT calls over `clients`, held by the server until `first`, which they all got, is destroyed. */
+async function holdAndKill(first: TestClient, clients: ClientsOption) {
+  for (let i = 0; i < IN_FLIGHT; i++) env.server.script({ type: 'stall', at: 'headers' });
+  const chat = env.chat({ clients });
+  const calls = Array.from({ length: IN_FLIGHT }, () =>
+    chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  );
   for (let i = 0; i < IN_FLIGHT; i++) await env.server.stalled();
   await first.agent.destroy();
   return Promise.allSettled(calls);
@@ -43,13 +50,7 @@ describe('calls recovering from one dead client', () => {
       made.push(fresh);
       return fresh;
     });
-    for (let i = 0; i < IN_FLIGHT; i++) env.server.script({ type: 'stall', at: 'headers' });
-    const chat = env.chat({ clients: cache.acquire });
-    const calls = Array.from({ length: IN_FLIGHT }, () =>
-      chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    );
-
-    const results = await holdAndKill(first, calls);
+    const results = await holdAndKill(first, cache.acquire);
     expect(results.map((r) => r.status)).toEqual(Array(IN_FLIGHT).fill('fulfilled'));
     expect(cache.state.lookupsAfterFirst).toBe(1);
     await Promise.all(made.map((c) => c.agent.destroy()));
@@ -65,13 +66,7 @@ describe('calls recovering from one dead client', () => {
       made.push(fresh);
       return fresh;
     });
-    for (let i = 0; i < IN_FLIGHT; i++) env.server.script({ type: 'stall', at: 'headers' });
-    const chat = env.chat({ clients: cache.acquire });
-    const calls = Array.from({ length: IN_FLIGHT }, () =>
-      chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    );
-
-    const results = await holdAndKill(first, calls);
+    const results = await holdAndKill(first, cache.acquire);
     expect(results.map((r) => r.status)).toEqual(Array(IN_FLIGHT).fill('fulfilled'));
     expect(cache.state.lookupsAfterFirst).toBe(2);
     await Promise.all(made.map((c) => c.agent.destroy()));
@@ -91,13 +86,7 @@ describe('calls recovering from one dead client', () => {
       },
       release: () => {},
     };
-    for (let i = 0; i < IN_FLIGHT; i++) env.server.script({ type: 'stall', at: 'headers' });
-    const chat = env.chat({ clients: source });
-    const calls = Array.from({ length: IN_FLIGHT }, () =>
-      chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    );
-
-    const results = await holdAndKill(first, calls);
+    const results = await holdAndKill(first, source);
     expect(results.map((r) => r.status)).toEqual(Array(IN_FLIGHT).fill('fulfilled'));
     expect(lookups.afterFirst).toBe(IN_FLIGHT);
     await Promise.all(made.map((c) => c.agent.destroy()));

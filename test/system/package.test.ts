@@ -26,7 +26,7 @@ test('only openai and the OpenTelemetry API are peers: the SDK is loaded by resi
   expect(pkg.peerDependenciesMeta).toBeUndefined();
 });
 
-test('every entry point has a require condition (CommonJS declarations) before the ESM one', () => {
+test('every entry point has a require condition (the CommonJS build and its declarations) before the ESM one', () => {
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (subpath === './package.json') continue;
     const entry = target as { require: { types: string; default: string }; types: string; default: string };

@@ -4,6 +4,7 @@
 import { createReadStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { toFile } from 'openai';
 import type { RunnableToolFunctionWithoutParse } from 'openai/lib/RunnableFunction';
 import { describe, expect, test } from 'vitest';
@@ -239,6 +240,25 @@ describe('errors and request options', () => {
       },
     });
     expect(bare.server).toHaveLength(0);
+  });
+
+  test('a body and a signal made in another realm (node:vm, as jest environments and sandboxes make them)', async () => {
+    const bare = await expectParity({
+      handler: () => ({ json: completion() }),
+      scenario: async (client) => {
+        const foreign = runInNewContext(
+          '({ params: { model: "gpt-test", messages: [{ role: "user", content: "hi" }] }, controller: new AbortController() })',
+          { AbortController },
+        ) as { params: typeof chatParams; controller: AbortController };
+        expect(Object.getPrototypeOf(foreign.params)).not.toBe(Object.prototype);
+        const created = await client.chat.completions.create(foreign.params, {
+          signal: foreign.controller.signal,
+        });
+        return created.id;
+      },
+    });
+    expect(bare.caller).toBe('chatcmpl-1');
+    expect(bare.server).toHaveLength(1);
   });
 
   test('query, headers and a path of the caller’s own (client.get / client.post)', async () => {
