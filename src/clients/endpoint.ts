@@ -39,9 +39,14 @@ function upstreamOf(client: OpenAI): Upstream {
 }
 
 function describeUpstream(client: OpenAI): Upstream {
+  return upstreamFor(client.baseURL, credentialsOf(client));
+}
+
+/** `credentials`: their identities (identityOf), fingerprinted with the URL's user info and query. */
+function upstreamFor(baseURL: string, credentials: readonly string[]): Upstream {
   let url: URL | undefined;
   try {
-    url = new URL(client.baseURL);
+    url = new URL(baseURL);
   } catch {
     // A base URL that does not parse is openai-node's to report (every attempt fails as a setup error).
   }
@@ -49,7 +54,7 @@ function describeUpstream(client: OpenAI): Upstream {
     // `localhost:4000/v1` parses with the scheme `localhost:`; `user:pw@host` with the scheme `user:`. The
     // raw text may hold credentials, so it is fingerprinted, never shown.
     return Object.freeze({
-      id: `unusable ${fingerprint([client.baseURL, ...credentialsOf(client)])}`,
+      id: `unusable ${fingerprint([baseURL, ...credentials])}`,
       name: 'a base URL that is not http(s)',
       server: Object.freeze({}),
     });
@@ -59,7 +64,7 @@ function describeUpstream(client: OpenAI): Upstream {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
   return Object.freeze({
-    id: `${name} ${fingerprint([url.username, url.password, url.search, ...credentialsOf(client)])}`,
+    id: `${name} ${fingerprint([url.username, url.password, url.search, ...credentials])}`,
     name,
     server: Object.freeze({ [ATTR_SERVER_ADDRESS]: hostname, [ATTR_SERVER_PORT]: port }),
   });
@@ -114,6 +119,41 @@ function credentialsOf(client: OpenAI): string[] {
   ];
 }
 
+/**
+ * The headers a request of an OpenAI-compatible API carries its credentials in: the bearer key (OpenAI, most
+ * proxies), Azure's `api-key`, the `x-api-key` of gateways that take one, and the organization and project.
+ */
+const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'openai-organization', 'openai-project'];
+
+/**
+ * The endpoint of a request that names its upstream itself (resilientFetch, whose attempt client is one per
+ * origin): `baseURL` is the request's URL up to the operation's path (`https://gw.example/route-a/v1`), with
+ * its query; the credentials are read from `headers`. Made once per call: nothing derived from a secret is
+ * kept beyond the breaker's fingerprint.
+ */
+export function requestEndpoint(baseURL: string, headers: Headers, model: string | undefined): Endpoint {
+  const { id, name, server } = upstreamFor(
+    baseURL,
+    CREDENTIAL_HEADERS.map((header) => identityOf(headers.get(header) ?? undefined)),
+  );
+  return endpointFrom(id, name, server, model);
+}
+
+function endpointFrom(
+  id: string,
+  name: string,
+  server: ServerAttributes,
+  model: string | undefined,
+): Endpoint {
+  return Object.freeze({
+    id: model === undefined ? id : `${id} ${model}`,
+    key: model === undefined ? name : `${name} ${model}`,
+    attributes: Object.freeze(
+      model === undefined ? server : { ...server, [ATTR_GEN_AI_REQUEST_MODEL]: model },
+    ),
+  });
+}
+
 /** Models remembered per client: user-supplied names, so bounded (see MAX_BREAKERS). */
 const MAX_MODELS_PER_CLIENT = 256;
 const endpointsByClient = new WeakMap<OpenAI, LruMap<string, Endpoint>>();
@@ -125,13 +165,7 @@ export function endpointOf(client: OpenAI, model: string | undefined): Endpoint 
   let endpoint = byModel.get(modelKey);
   if (!endpoint) {
     const { id, name, server } = upstreamOf(client);
-    endpoint = Object.freeze({
-      id: model === undefined ? id : `${id} ${model}`,
-      key: model === undefined ? name : `${name} ${model}`,
-      attributes: Object.freeze(
-        model === undefined ? server : { ...server, [ATTR_GEN_AI_REQUEST_MODEL]: model },
-      ),
-    });
+    endpoint = endpointFrom(id, name, server, model);
     byModel.set(modelKey, endpoint);
   }
   return endpoint;

@@ -11,10 +11,13 @@ import {
   classifyError,
   createResilientClient,
   type ResilientClientOptions,
+  type ResilientFetchOptions,
+  resilientFetch,
   telemetryNames,
 } from '../../src/index.js';
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
+import { trackedDispatchers } from '../support/frameworks.js';
 import { type Gateway, startGateway } from '../support/gateway.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
@@ -227,4 +230,100 @@ describe('a misconfiguration: nothing ever leaves the process', () => {
       );
     },
   );
+});
+
+/**
+ * resilientFetch sends every request of one origin through one attempt client: the upstream must come from
+ * the request itself (its URL up to the operation's path, the credentials in its headers, its model), or
+ * every key and route behind one host and port would share a breaker.
+ */
+describe('resilientFetch: the same isolation, read from each request', () => {
+  let tracked: ReturnType<typeof trackedDispatchers>;
+  let gateway: Gateway | undefined;
+  let failing: MockOpenAI | undefined;
+
+  beforeEach(() => {
+    tracked = trackedDispatchers();
+  });
+
+  afterEach(async () => {
+    await tracked.close();
+    await gateway?.close();
+    await failing?.close();
+    gateway = undefined;
+    failing = undefined;
+  });
+
+  function overFetch(options: Partial<ResilientFetchOptions> = {}) {
+    const fetch = resilientFetch({
+      dispatchers: tracked.dispatchers,
+      retry: { maxRetries: 0 },
+      circuitBreaker: { minimumThroughput: 10, breakDurationMs: 60_000 },
+      tracerProvider: harness.tracerProvider,
+      meterProvider: harness.meterProvider,
+      logger: { warn: (...args) => logged.push(args) },
+      ...options,
+    });
+    return (apiKey: string, baseURL: string) => {
+      const openai = new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch });
+      return () =>
+        openai.chat.completions.create(params).then(
+          () => 'ok',
+          (error: unknown) => error,
+        );
+    };
+  }
+
+  test("one tenant's failing key opens its own breaker, not the other tenant's", async () => {
+    server = await startMockOpenAI({
+      fallback: (request) =>
+        request.headers.authorization === `Bearer ${KEYS.a}`
+          ? { type: 'status', status: 503 }
+          : { type: 'ok' },
+    });
+    const client = overFetch();
+    const a = client(KEYS.a as string, server.url);
+    const b = client(KEYS.b as string, server.url);
+    for (let i = 0; i < 10; i++) await a();
+    expect(classifyError(await a()).reason).toBe('circuit_open'); // A's breaker opened: nothing sent
+    const sentToA = sentBy('a').length;
+    expect(sentToA).toBe(10);
+
+    const answers = [];
+    for (let i = 0; i < 10; i++) answers.push(await b());
+    expect(answers).toEqual(Array.from({ length: 10 }, () => 'ok'));
+    expect(sentBy('b')).toHaveLength(10);
+    expect(sentBy('a')).toHaveLength(sentToA);
+    await expectNoKeyRecorded();
+  });
+
+  test('route-a failing with 503 opens its breaker only; route-b on the same host and port is still served', async () => {
+    failing = await startMockOpenAI({ fallback: () => ({ type: 'status', status: 503 }) });
+    server = await startMockOpenAI();
+    gateway = await startGateway({ 'route-a': failing.url, 'route-b': server.url });
+    const client = overFetch();
+    const routeA = client(KEYS.a as string, gateway.url('route-a'));
+    const routeB = client(KEYS.a as string, gateway.url('route-b'));
+    for (let i = 0; i < 10; i++) await routeA();
+    expect(classifyError(await routeA()).reason).toBe('circuit_open');
+    expect(failing.requests).toHaveLength(10);
+
+    const answers = [];
+    for (let i = 0; i < 10; i++) answers.push(await routeB());
+    expect(answers).toEqual(Array.from({ length: 10 }, () => 'ok'));
+    expect(server.requests).toHaveLength(10);
+  });
+
+  test.each([
+    ['a base URL without a scheme', () => `localhost:${server.port}/v1`],
+    ['credentials in the base URL', () => `http://user:pw-SECRET@127.0.0.1:${server.port}/v1`],
+  ])('%s: every call fails with the real error, none retried, the breaker never opens', async (_, url) => {
+    server = await startMockOpenAI();
+    const call = overFetch({ retry: { baseDelayMs: 0 }, circuitBreaker: {} })(KEYS.a as string, url());
+    const errors = [];
+    for (let i = 0; i < 120; i++) errors.push(await call());
+    expect(new Set(errors.map((e) => classifyError(e).reason))).toEqual(new Set(['setup_error']));
+    expect(await harness.counter(telemetryNames.METRIC_RETRIES)).toBe(0);
+    expect(server.requestCount).toBe(0);
+  });
 });

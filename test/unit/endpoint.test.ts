@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { endpointOf, serverAttributes } from '../../src/clients/endpoint.js';
+import { endpointOf, requestEndpoint, serverAttributes } from '../../src/clients/endpoint.js';
 
 const KEY = 'sk-SECRET-0123456789abcdef';
 const client = (options: ConstructorParameters<typeof OpenAI>[0] = {}) =>
@@ -83,5 +83,40 @@ describe('never a credential', () => {
       'gen_ai.request.model': 'm',
     });
     expect(serverAttributes(client())).toEqual({ 'server.address': 'gateway.example', 'server.port': 443 });
+  });
+});
+
+describe("a request's own upstream (resilientFetch)", () => {
+  const requestId = (headers: Record<string, string>, baseURL = 'https://gateway.example/route-a/v1') =>
+    requestEndpoint(baseURL, new Headers(headers), 'gpt-4o-mini').id;
+
+  test('each credential header, the path and the query tell upstreams apart; the same ones share', () => {
+    const base = requestId({ authorization: `Bearer ${KEY}` });
+    expect(requestId({ authorization: `Bearer ${KEY}`, 'content-type': 'application/json' })).toBe(base);
+    const others = [
+      requestId({ authorization: 'Bearer sk-another' }),
+      requestId({ 'api-key': KEY }),
+      requestId({ 'x-api-key': KEY }),
+      requestId({ authorization: `Bearer ${KEY}`, 'openai-organization': 'org-2' }),
+      requestId({ authorization: `Bearer ${KEY}`, 'openai-project': 'proj-2' }),
+      requestId({ authorization: `Bearer ${KEY}` }, 'https://gateway.example/route-b/v1'),
+      requestId({ authorization: `Bearer ${KEY}` }, 'https://gateway.example/route-a/v1?api-version=2'),
+    ];
+    expect(new Set([base, ...others]).size).toBe(others.length + 1);
+  });
+
+  test('named and measured as a client is: base URL and model, no credential', () => {
+    const endpoint = requestEndpoint(
+      'http://user:pw-SECRET@127.0.0.1:4000/route-a/v1?key=q-SECRET',
+      new Headers({ authorization: 'Bearer sk-SECRET', 'api-key': 'SECRET' }),
+      'm',
+    );
+    expect(endpoint.key).toBe('http://127.0.0.1:4000/route-a/v1 m');
+    expect(endpoint.attributes).toEqual({
+      'server.address': '127.0.0.1',
+      'server.port': 4000,
+      'gen_ai.request.model': 'm',
+    });
+    expect(JSON.stringify(endpoint)).not.toMatch(/SECRET/);
   });
 });
