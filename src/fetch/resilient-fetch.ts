@@ -177,8 +177,14 @@ function poolSource(
     release: (client) => source?.release(client),
     retire: (client, error) => (source ? source.retire(client, error) : { kind: 'replaced' }),
     single: undefined,
-    withOptions: () => {
-      throw new TypeError('resilient-chat: a resilientFetch has no client options');
+    // Only a resilient client's withOptions() asks for this; a resilientFetch has none, but is made again.
+    withOptions: (options) => {
+      throw new InvalidOptionError(
+        'withOptions',
+        'resilientFetch(options) called again with the options wanted',
+        options,
+        'has no client options to copy on a resilientFetch',
+      );
     },
   };
 }
