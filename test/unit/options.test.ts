@@ -2,7 +2,9 @@
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
 import {
+  classifyError,
   createResilientChat,
+  createResilientClient,
   InvalidClientError,
   InvalidOptionError,
   type ResilientChatOptions,
@@ -180,5 +182,32 @@ describe('bad call input', () => {
     const chat = createResilientChat({ clients: factory, logger: false });
     await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/body.model/);
     expect(acquired).toBe(0);
+  });
+});
+
+describe("a resilient client's class", () => {
+  test('constructed directly (as a copy by `new client.constructor()` would), it throws InvalidOptionError', () => {
+    const overInstance = createResilientClient({ clients: client, logger: false });
+    const overFactory = createResilientClient({ clients: () => client, logger: false });
+    for (const resilient of [overInstance, overFactory]) {
+      const Resilient = resilient.constructor as typeof OpenAI;
+      // With options openai-node accepts, and with none (its own check for an API key must not come first).
+      for (const args of [[{ apiKey: 'sk-SECRET-copy', baseURL: 'http://127.0.0.1:9/v1' }], []] as const) {
+        let thrown: unknown;
+        try {
+          new Resilient(...args);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(InvalidOptionError);
+        expect(thrown).toBeInstanceOf(TypeError);
+        expect(thrown).toMatchObject({ code: 'RESILIENT_CHAT_INVALID_OPTION', option: 'new OpenAI()' });
+        expect((thrown as Error).message).toMatch(/createResilientClient/);
+        expect((thrown as Error).message).not.toContain('SECRET');
+        expect(classifyError(thrown)).toMatchObject({ reason: 'setup_error', retryable: false });
+      }
+    }
+    // The resilient client itself still copies: withOptions() makes one the supported way.
+    expect(() => overInstance.withOptions({ timeout: 1_000 })).not.toThrow();
   });
 });
