@@ -561,6 +561,31 @@ describe('errors from another realm (jest)', () => {
     expect(classifyError(setup)).toMatchObject({ reason: 'setup_error' });
   });
 
+  test("undici's code-less refusals from another realm are still setup errors; its network errors are not", () => {
+    // Node's fetch throws its own realm's TypeErrors; under jest, openai-node (in the test's realm) recasts
+    // them as an Error named TypeError, its cause kept.
+    const foreign = (source: string) => runInNewContext(source) as Error;
+    const recast = (error: Error) =>
+      Object.assign(new Error(error.message, { cause: error.cause }), { name: error.name });
+    const credentials = foreign(
+      "new TypeError('Request cannot be constructed from a URL that includes credentials: http://u:p@h/v1')",
+    );
+    const unknownScheme = foreign(
+      "Object.assign(new TypeError('fetch failed'), { cause: new Error('unknown scheme') })",
+    );
+    const network = foreign(
+      "Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })",
+    );
+    const wrapped = (cause: Error) => new OpenAI.APIConnectionError({ cause });
+    for (const error of [credentials, unknownScheme]) {
+      expect(error).not.toBeInstanceOf(TypeError);
+      for (const seen of [wrapped(error), wrapped(recast(error))])
+        expect(classifyError(seen)).toMatchObject({ reason: 'setup_error', retryable: false });
+    }
+    for (const seen of [wrapped(network), wrapped(recast(network))])
+      expect(classifyError(seen)).toMatchObject({ reason: 'connection', errorType: 'ECONNREFUSED' });
+  });
+
   test("a proxy's closed client in an error of openai's other build keeps its status", async () => {
     const require = createRequire(import.meta.url);
     const OpenAICjs = require('openai') as typeof OpenAI;
