@@ -80,6 +80,30 @@ const MUTANTS = [
     'random: Math.random,',
     ['test/unit/retry-policy.test.ts'],
   ],
+  [
+    'M9',
+    "resilientFetch's breaker is the attempt client's (one per origin), not the request's own upstream",
+    'src/call/resilient-call.ts',
+    'this.#request.endpoint ?? endpointOf(client, this.#request.model)',
+    'endpointOf(client, this.#request.model)',
+    ['test/integration/breaker-isolation.test.ts'],
+  ],
+  [
+    'M10',
+    'a code-less fetch TypeError of another realm (jest) is no longer read as a setup error',
+    'src/call/classify.ts',
+    '    if (!isTypeError(cause) || hasCode(cause)) continue;',
+    '    if (!(cause instanceof TypeError) || hasCode(cause)) continue;',
+    ['test/integration/classify.test.ts'],
+  ],
+  [
+    'M11',
+    'the cause of a refused `fetch failed` is read in this realm only',
+    'src/call/classify.ts',
+    '      isErrorOfAnyRealm(reason) &&',
+    '      reason instanceof Error &&',
+    ['test/integration/classify.test.ts'],
+  ],
 ];
 
 const wanted = new Set(process.argv.slice(2));
