@@ -6,7 +6,7 @@
  * attempt's error as it was.
  */
 
-import { APIConnectionError } from 'openai';
+import { APIConnectionError, OpenAIError } from 'openai';
 
 const kResilientChatError = Symbol.for('resilient-chat.error');
 
@@ -24,9 +24,12 @@ function hasBrand(value: unknown, code: ResilientChatErrorCode): boolean {
 export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_INVALID_OPTION'
   | 'RESILIENT_CHAT_INVALID_CLIENT'
+  | 'RESILIENT_CHAT_INVALID_REQUEST'
   | 'RESILIENT_CHAT_CIRCUIT_OPEN'
   | 'RESILIENT_CHAT_POOL_CLOSED'
   | 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE'
+  | 'RESILIENT_CHAT_STREAM_CONSUMED'
+  | 'RESILIENT_CHAT_MISSING_PACKAGE'
   | 'RESILIENT_CHAT_SETTING_UNAVAILABLE'
   | 'RESILIENT_CHAT_CLIENT_CLOSED';
 
@@ -73,6 +76,32 @@ export class InvalidClientError extends TypeError {
 }
 
 /**
+ * A request made through a resilient client has a request option or body field it cannot be sent with (a
+ * `signal` that is not an AbortSignal, a chat or embeddings request without a `model`). Thrown before any
+ * attempt: nothing is sent, and the same request fails the same way every time.
+ */
+export class InvalidRequestError extends TypeError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'RESILIENT_CHAT_INVALID_REQUEST' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_INVALID_REQUEST');
+  }
+  /** What is wrong, as the caller wrote it: `signal` (a request option) or `body.model`. */
+  readonly option: string;
+
+  /** `operation`: the request's operation (`chat`), when the field is the body's. */
+  constructor(option: string, expected: string, received: unknown, operation?: string) {
+    super(
+      `resilient-chat: ${operation ? `${operation}: ` : ''}${option.startsWith('body.') ? '' : 'request option '}\`${option}\` must be ${expected}; received ${describe(received)}`,
+    );
+    this.option = option;
+  }
+}
+
+/**
  * The circuit breaker for this endpoint is open (or half-open with its probe in flight): the call was refused
  * without sending a request. Retry after `retryAfterMs`, or fall back.
  */
@@ -85,7 +114,7 @@ export class CircuitOpenError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasBrand(value, 'RESILIENT_CHAT_CIRCUIT_OPEN');
   }
-  /** `server.address:port model` of the endpoint whose breaker refused the call. */
+  /** The base URL (without user info or query) and the model whose breaker refused the call: `https://gw.example/route-a/v1 gpt-4o-mini`. */
   readonly endpoint: string;
   /** Time until the breaker lets a probe through, in ms (or until an unanswered probe stops holding it). */
   readonly retryAfterMs: number;
@@ -192,6 +221,55 @@ export class PoolClosedError extends Error {
   }
 }
 
+/**
+ * A stream returned by a resilient client was iterated a second time: its events were already handed out.
+ * An `OpenAIError`, as openai-node's own consumed-stream error is; `.tee()` splits a stream in two.
+ */
+export class StreamConsumedError extends OpenAIError {
+  override readonly name = 'StreamConsumedError';
+  readonly code = 'RESILIENT_CHAT_STREAM_CONSUMED' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_STREAM_CONSUMED');
+  }
+
+  constructor() {
+    super('resilient-chat: this stream was already iterated; use `.tee()` to split it.');
+  }
+}
+
+/**
+ * A package that a part of resilient-chat loads when it is first used (an OpenTelemetry SDK package for
+ * `startTelemetry`, `undici` for `ClientPool`) is not installed. The message names the command that installs
+ * it; `cause` is the loader's error.
+ */
+export class MissingPackageError extends Error {
+  override readonly name = 'MissingPackageError';
+  readonly code = 'RESILIENT_CHAT_MISSING_PACKAGE' as const;
+  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
+  readonly [kResilientChatError] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RESILIENT_CHAT_MISSING_PACKAGE');
+  }
+  /** The npm package that could not be loaded. */
+  readonly packageName: string;
+
+  /**
+   * `neededFor`: what needs it (`resilient-chat/otel (startTelemetry)`); `alternative`: another way out, said
+   * after the install command (`pass your own as \`undici: await import('undici')\``).
+   */
+  constructor(packageName: string, neededFor: string, cause: unknown, alternative?: string) {
+    super(
+      `${neededFor} needs the package ${packageName}, which is not installed: run \`npm install ${packageName}\`${alternative ? `, or ${alternative}` : ''}.`,
+      { cause },
+    );
+    this.packageName = packageName;
+  }
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
@@ -230,9 +308,12 @@ export function attemptErrors(error: unknown): readonly unknown[] {
 export type ResilientChatError =
   | InvalidOptionError
   | InvalidClientError
+  | InvalidRequestError
   | CircuitOpenError
   | PoolClosedError
   | ClientNotReplaceableError
+  | StreamConsumedError
+  | MissingPackageError
   | ClientSettingUnavailableError
   | ClientClosedError;
 

@@ -14,10 +14,13 @@ export {
   ClientSettingUnavailableError,
   InvalidClientError,
   InvalidOptionError,
+  InvalidRequestError,
   isResilientChatError,
+  MissingPackageError,
   PoolClosedError,
   type ResilientChatError,
   type ResilientChatErrorCode,
+  StreamConsumedError,
 } from './errors.js';
 export { type ResilientFetch, type ResilientFetchOptions, resilientFetch } from './fetch/resilient-fetch.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';

@@ -8,8 +8,8 @@
  * Why each is needed is said where it is defined; in short: the attempt loop must see a response at its
  * headers and parse it later (an APIPromise's two parts), must know which bodies cannot be sent twice
  * (`__metadata.hasStreamingBody`), which transport a client brought (`_options.fetch`, a dispatcher's
- * `closed`/`destroyed`), and the resilient client must be a true copy of the user's client
- * (`withOptions` into our own class).
+ * `closed`/`destroyed`), whose credentials it carries (`_options.apiKey` as a function), and the resilient
+ * client must be a true copy of the user's client (`withOptions` into our own class).
  */
 import type OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
@@ -90,6 +90,15 @@ export function ownTransport(client: OpenAI): 'dispatcher' | 'fetch' | undefined
   // `_options` is protected in openai's types; it is where a custom fetch given to the constructor lives.
   if ((client as unknown as { _options?: { fetch?: unknown } })._options?.fetch !== undefined) return 'fetch';
   return undefined;
+}
+
+/**
+ * What the client's constructor was given (openai-node keeps it in the protected `_options`): an `apiKey`
+ * function, which `client.apiKey` does not show, a workload identity, a credential, a provider. The breaker's
+ * key tells credentials apart by it (src/clients/endpoint.ts).
+ */
+export function constructorOptions(client: OpenAI): Readonly<Record<string, unknown>> {
+  return (client as unknown as { _options?: Record<string, unknown> })._options ?? {};
 }
 
 /** The undici dispatcher a client sends through (`fetchOptions.dispatcher`), if it brought one. */

@@ -4,7 +4,7 @@
  * than on the first outage; a misspelt key is refused with the nearest valid one.
  */
 import { InvalidOptionError } from './errors.js';
-import { consoleLogger } from './logger.js';
+import { consoleLogger, guardedLogger } from './logger.js';
 import { duration as checkedDuration, MAX_TIMER_MS, rejectUnknownKeys } from './option-checks.js';
 import {
   type CircuitBreakerOptions,
@@ -63,6 +63,7 @@ export const KNOWN_KEYS = {
     'maxRetryAfterMs',
     'attemptTimeoutMs',
     'totalTimeoutMs',
+    'random',
     'replayNonIdempotent',
   ],
   streams: ['firstEventTimeoutMs', 'idleTimeoutMs'],
@@ -108,7 +109,7 @@ export function resolveOptions(
     budget: resolveBudgetOptions(options),
     tracerProvider: options.tracerProvider,
     meterProvider: options.meterProvider,
-    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
+    logger: options.logger === false ? undefined : guardedLogger(options.logger ?? consoleLogger),
     // The standard GenAI instrumentation variable gives the default; the option in code wins.
     captureContent: options.captureContent ?? captureFromEnv === 'true',
     idempotencyKeys: options.idempotencyKeys ?? true,
@@ -149,6 +150,8 @@ export interface ResolvedRetryPolicy {
   /** `streams.idleTimeoutMs`; undefined: the request's timeout. */
   idleTimeoutMs: number | undefined;
   maxRecoveries: number;
+  /** The backoff's random source (`retry.random`). */
+  random: () => number;
   replayNonIdempotent: boolean;
 }
 
@@ -171,6 +174,9 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
   const baseDelayMs = duration(retry.baseDelayMs, 'retry.baseDelayMs', 0) ?? DEFAULT_RETRY.baseDelayMs;
   const maxDelayMs =
     duration(retry.maxDelayMs, 'retry.maxDelayMs', 0) ?? Math.max(DEFAULT_RETRY.maxDelayMs, baseDelayMs);
+  if (retry.random !== undefined && typeof retry.random !== 'function') {
+    throw new InvalidOptionError('retry.random', 'a function returning a number in [0, 1)', retry.random);
+  }
   if (maxDelayMs < baseDelayMs) {
     throw new InvalidOptionError(
       'retry.maxDelayMs',
@@ -189,6 +195,7 @@ export function resolveRetryPolicy(options: ResilientClientOptions): ResolvedRet
     firstEventTimeoutMs: duration(streams.firstEventTimeoutMs, 'streams.firstEventTimeoutMs', 1),
     idleTimeoutMs: duration(streams.idleTimeoutMs, 'streams.idleTimeoutMs', 1),
     maxRecoveries: count(closed.maxRecoveries, 'closedClient.maxRecoveries') ?? DEFAULT_MAX_RECOVERIES,
+    random: retry.random ?? Math.random,
     replayNonIdempotent: flag(retry.replayNonIdempotent, 'retry.replayNonIdempotent') ?? false,
   };
 }

@@ -14,7 +14,7 @@ import { prepareCall, type RequestDefaults, retriesOf } from './call/prepare-cal
 import { type CallDependencies, runCall } from './call/resilient-call.js';
 import { CallHandle, ResilientAPIPromise, ResilientPagePromise } from './call/resilient-promise.js';
 import type { ClientOptions } from './clients/client-source.js';
-import { ClientSettingUnavailableError } from './errors.js';
+import { ClientSettingUnavailableError, InvalidOptionError } from './errors.js';
 import {
   type APIPromise,
   copyClientAs,
@@ -93,13 +93,18 @@ function defineResilientClass(Base: ClientClass): ClientClass {
 
     // biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor takes its base class's arguments.
     constructor(...args: any[]) {
-      super(...args);
       const parts = constructing;
       constructing = undefined;
+      // Checked before openai-node's constructor, whose own checks (an API key) would otherwise speak first.
+      // The options are not shown: they hold the caller's key.
       if (!parts)
-        throw new TypeError(
-          'resilient-chat: a resilient client is made by createResilientClient(), not by its constructor',
+        throw new InvalidOptionError(
+          `new ${Base.name}()`,
+          'a resilient client from createResilientClient({ clients }), or a copy of one from its withOptions()',
+          undefined,
+          "on a resilient client's class makes no resilient client",
         );
+      super(...args);
       this.#parts = parts;
       exposeSettings(this, parts);
     }

@@ -21,8 +21,13 @@ export type FailureReason =
   | 'timeout'
   | 'connection'
   | 'aborted'
-  /** The request could not be made as configured (a dispatcher that is not one, an undici mismatch). */
+  /**
+   * The request could not be made as configured: a dispatcher that is not one, a base URL fetch cannot use,
+   * a bad option, client or request field, a single client that cannot be replaced. Never retried.
+   */
   | 'setup_error'
+  /** A circuit breaker refused the attempt (`CircuitOpenError`): nothing was sent; retry after `retryAfterMs`. */
+  | 'circuit_open'
   | 'not_retryable';
 
 /** How `classifyError` reads an error: the reason, whether another attempt may succeed, and what to record. */
@@ -106,6 +111,12 @@ export interface RetryOptions {
   attemptTimeoutMs?: number;
   /** Time limit of the whole call in ms: acquiring a client, every attempt and sleep, and a stream to its end. Default: none. */
   totalTimeoutMs?: number;
+  /**
+   * The backoff's random source: a number in [0, 1) per draw, each delay being that fraction of its ceiling
+   * (full jitter; a value outside [0, 1] is clamped, anything not a number counts as 1). Give a fixed one to
+   * make delays reproducible, in tests say. Default `Math.random`.
+   */
+  random?: () => number;
   /**
    * Also replay requests that change the server's state (a Responses call with `conversation`, uploads,
    * batches, vector-store writes and other creates) after a failure that may have reached the server. Only for

@@ -5,6 +5,7 @@
  * failed') -> ClientDestroyedError { code: 'UND_ERR_DESTROYED' }, or a proxy's HTTP 500 body.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { isResilientChatError, type ResilientChatError, type ResilientChatErrorCode } from '../errors.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { Classification, FailureReason } from '../types.js';
 
@@ -73,6 +74,34 @@ const SETUP_CODES = new Set([
 const SETUP_MESSAGE = /is not a function|is not a constructor/;
 
 /**
+ * The TypeErrors that fetch rejects with for a request it did try to send: undici's network error
+ * (`fetch failed`, its cause the socket's error), a body cut off mid-read (`terminated`), and the browsers'
+ * wording of a network error, for a custom fetch that copies it.
+ */
+const FETCH_NETWORK_MESSAGES = new Set([
+  'fetch failed',
+  'terminated',
+  'Failed to fetch',
+  'Load failed',
+  'NetworkError when attempting to fetch resource.',
+]);
+
+/**
+ * The causes undici's fetch gives a `fetch failed` when it refuses to make the request at all (the Fetch
+ * standard's network errors for a scheme it cannot fetch or a port it blocks). Unlike every socket error
+ * they have no `code`.
+ */
+const FETCH_REFUSED_REQUEST = new Set([
+  'unknown scheme',
+  'not implemented... yet...',
+  'about scheme is not supported',
+  'bad port',
+  'local URLs only',
+  'invalid method',
+  'URL scheme must be a HTTP(S) scheme',
+]);
+
+/**
  * Error codes in OpenAI (and compatible) error bodies that say the request can never succeed as sent: a
  * billing state, an oversized prompt, a filtered prompt, a bad key. They are reported as `error.type`
  * (a bounded set), and none is retried, whatever the status (OpenAI sends insufficient_quota as a 429).
@@ -88,10 +117,32 @@ const FINAL_BODY_CODES = new Set([
   'model_not_found',
 ]);
 
+/**
+ * What each of our own errors is, read from its code before anything else (as undici's codes are): our
+ * errors are never `connection`, whatever class they extend, and `client_closed` only for ClientClosedError
+ * (an attempt we did not make). Every code must be here.
+ */
+const OWN_ERRORS: Record<ResilientChatErrorCode, FailureReason> = {
+  RESILIENT_CHAT_INVALID_OPTION: 'setup_error',
+  RESILIENT_CHAT_INVALID_CLIENT: 'setup_error',
+  RESILIENT_CHAT_INVALID_REQUEST: 'setup_error',
+  RESILIENT_CHAT_MISSING_PACKAGE: 'setup_error',
+  // A setting a resilient client over a source does not have: asked again, the answer is the same.
+  RESILIENT_CHAT_SETTING_UNAVAILABLE: 'setup_error',
+  // An attempt not made because its client's dispatcher was found dead: a fresh client can make it.
+  RESILIENT_CHAT_CLIENT_CLOSED: 'client_closed',
+  // An APIConnectionError whose cause is the closed-client failure; nothing may replace the client.
+  RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE: 'setup_error',
+  RESILIENT_CHAT_CIRCUIT_OPEN: 'circuit_open',
+  RESILIENT_CHAT_POOL_CLOSED: 'not_retryable',
+  RESILIENT_CHAT_STREAM_CONSUMED: 'not_retryable',
+};
+
 const RETRYABLE: Record<FailureReason, boolean> = {
   client_closed: true,
   upstream_client_closed: true,
   setup_error: false,
+  circuit_open: true,
   rate_limited: true,
   server_error: true,
   timeout: true,
@@ -114,9 +165,8 @@ export function classifyError(error: unknown): Classification {
 
   // The caller's own cancellation wins over anything found deeper: it must never be retried.
   if (isA(top, APIUserAbortError) || isAbortError(top)) return result('aborted', className(top));
-  // Ours, by code: an attempt not made because its client's dispatcher was found dead (ClientClosedError).
-  if ((top as { code?: unknown } | undefined)?.code === 'RESILIENT_CHAT_CLIENT_CLOSED')
-    return result('client_closed', 'RESILIENT_CHAT_CLIENT_CLOSED');
+  const own = chain.find(isResilientChatError);
+  if (own) return classifyOwn(own);
 
   const apiError = chain.find(
     (e): e is APIError => isA(e, APIError) && statusOf(e as APIError) !== undefined,
@@ -134,7 +184,8 @@ export function classifyError(error: unknown): Classification {
 
   const setupCode = findCode(chain, SETUP_CODES);
   if (setupCode) return result('setup_error', setupCode);
-  const setupError = chain.find((e) => isTypeError(e) && SETUP_MESSAGE.test(e.message));
+  const setupError =
+    chain.find((e) => isTypeError(e) && SETUP_MESSAGE.test(e.message)) ?? fetchSetupError(chain);
   if (setupError) return result('setup_error', className(setupError));
 
   const timeoutCode = findCode(chain, TIMEOUT_CODES);
@@ -146,6 +197,44 @@ export function classifyError(error: unknown): Classification {
     return result('connection', connectionCode ?? className(connectionError));
   }
   return result('not_retryable', className(top));
+}
+
+function classifyOwn(error: ResilientChatError): Classification {
+  const reason = OWN_ERRORS[error.code] ?? 'not_retryable';
+  // A closed client's error type is a code, as undici's are (UND_ERR_DESTROYED...); the others, their class.
+  const classification = result(reason, reason === 'client_closed' ? error.code : className(error));
+  return error.code === 'RESILIENT_CHAT_CIRCUIT_OPEN'
+    ? { ...classification, retryAfterMs: error.retryAfterMs }
+    : classification;
+}
+
+/**
+ * The request could not be made as configured, which undici's fetch says without a code: openai-node wraps
+ * what fetch rejected with in an APIConnectionError, and a TypeError there that is not one of fetch's network
+ * errors was thrown while fetch built the request from its arguments (no scheme, credentials in the URL, a
+ * bad `fetchOptions` value), before any I/O. So was a `fetch failed` whose cause says fetch refused the
+ * request itself. Either fails the same way every time and never reached the endpoint.
+ */
+function fetchSetupError(chain: readonly unknown[]): Error | undefined {
+  for (const error of chain) {
+    if (!isA(error, APIConnectionError) || isA(error, APIConnectionTimeoutError)) continue;
+    const { cause } = error as { cause?: unknown };
+    if (!isTypeError(cause) || hasCode(cause)) continue;
+    if (!FETCH_NETWORK_MESSAGES.has(cause.message)) return cause;
+    const reason = (cause as { cause?: unknown }).cause;
+    if (
+      cause.message === 'fetch failed' &&
+      isErrorOfAnyRealm(reason) &&
+      !hasCode(reason) &&
+      FETCH_REFUSED_REQUEST.has(reason.message)
+    )
+      return cause;
+  }
+  return undefined;
+}
+
+function hasCode(error: object): boolean {
+  return (error as { code?: unknown }).code !== undefined;
 }
 
 /**
@@ -304,6 +393,15 @@ function isTypeError(error: unknown): error is Error {
     isA(error, TypeError) ||
     (Object.prototype.toString.call(error) === '[object Error]' &&
       (error as { name?: unknown }).name === 'TypeError' &&
+      typeof (error as { message?: unknown }).message === 'string')
+  );
+}
+
+/** An Error of any realm (Node's fetch makes its refusals' causes in its own). */
+function isErrorOfAnyRealm(error: unknown): error is Error {
+  return (
+    error instanceof Error ||
+    (Object.prototype.toString.call(error) === '[object Error]' &&
       typeof (error as { message?: unknown }).message === 'string')
   );
 }

@@ -3,6 +3,7 @@
  * model, its abort signal, one Idempotency-Key for the whole call, whether its body can be sent twice, and its
  * own `maxRetries`. Bad input fails here, before a span is started.
  */
+import { InvalidRequestError } from '../errors.js';
 import { type FinalRequestOptions, isReplayable } from '../openai-internals.js';
 import { chatOperation, embeddingsOperation, operationFor } from '../operations/index.js';
 import type { AcquireContext } from '../types.js';
@@ -31,10 +32,10 @@ export function prepareCall(
   const model = typeof params.model === 'string' ? params.model : undefined;
   // The span is named after the model; chat and embeddings cannot be served without one.
   if ((operation === chatOperation || operation === embeddingsOperation) && !model) {
-    throw new TypeError(`resilient-chat: ${operation.name}: body.model must be a non-empty string`);
+    throw new InvalidRequestError('body.model', 'a non-empty string', params.model, operation.name);
   }
   if (options.signal != null && !isAbortSignal(options.signal)) {
-    throw new TypeError('resilient-chat: request option `signal` must be an AbortSignal');
+    throw new InvalidRequestError('signal', 'an AbortSignal', options.signal);
   }
   // One Idempotency-Key for the whole call, so every attempt carries the same one. GET and DELETE are
   // idempotent by definition and need none. With `idempotencyKeys: false` only a key the caller gave is sent.

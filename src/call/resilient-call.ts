@@ -26,7 +26,7 @@ import {
 } from '../openai-internals.js';
 import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
 import { type AttemptVerdict, verdictFor } from '../policy/circuit-breaker.js';
-import type { CircuitBreakers, Gate } from '../policy/circuit-breakers.js';
+import type { CircuitBreakers, Endpoint, Gate } from '../policy/circuit-breakers.js';
 import type { CallBudget, GiveUpReason, RetryPolicy } from '../policy/retry-policy.js';
 import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
@@ -76,6 +76,11 @@ export interface CallRequest {
    * capped by it: no caller can cure a transport that was closed under it.
    */
   maxRetries: number | undefined;
+  /**
+   * The upstream as the request names it (resilientFetch: its URL and credential headers), for the breaker,
+   * whichever client sends it; without it, the client's (its base URL and credentials).
+   */
+  endpoint?: Endpoint;
 }
 
 /**
@@ -203,7 +208,7 @@ class ResilientCall {
       };
     }
     this.#call.attemptStarted(client);
-    const gate = this.#deps.breakers?.gate(endpointOf(client, this.#request.model));
+    const gate = this.#deps.breakers?.gate(this.#request.endpoint ?? endpointOf(client, this.#request.model));
     if (gate && !gate.permit.allowed) {
       this.#deps.source.release(client);
       return { kind: 'refused', gate };

@@ -5,6 +5,7 @@
  * What counts as substance is the operation's to say (src/operations/).
  */
 import { APIConnectionTimeoutError } from 'openai';
+import { StreamConsumedError } from '../errors.js';
 import { type APIResponseProps, Stream } from '../openai-internals.js';
 import type { ResponseSummary, StreamAccumulator } from '../operations/index.js';
 import { MAX_TIMER_MS } from '../option-checks.js';
@@ -211,8 +212,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
   }
 
   function relay(): AsyncIterator<unknown> {
-    if (consumed)
-      throw new Error('resilient-chat: this stream was already iterated; use `.tee()` to split it.');
+    if (consumed) throw new StreamConsumedError();
     consumed = true;
     let replayed = 0;
     let finished = opened.done;

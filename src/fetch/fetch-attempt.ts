@@ -17,6 +17,7 @@ import {
   type OpenAI,
 } from 'openai';
 import { type AttemptSender, SEND_ATTEMPT } from '../call/attempt-sender.js';
+import { InvalidRequestError } from '../errors.js';
 import type { APIResponseProps, FinalRequestOptions, RequestParts } from '../openai-internals.js';
 import { Stream } from '../openai-internals.js';
 import type { GenAIOperation, Operation, StreamAccumulator } from '../operations/index.js';
@@ -82,7 +83,7 @@ export class FetchAttemptClient implements AttemptSender {
 
   // The pool checks that `create` gave a client by these; the loop never calls them on this one.
   request(): never {
-    throw new TypeError('resilient-chat: a resilientFetch attempt client sends through its fetch only');
+    throw notAFetchRequest(undefined);
   }
   requestAPIList(): never {
     return this.request();
@@ -93,7 +94,7 @@ export class FetchAttemptClient implements AttemptSender {
 
   [SEND_ATTEMPT](options: FinalRequestOptions): RequestParts {
     const request = (options as { [FETCH_REQUEST]?: FetchRequest })[FETCH_REQUEST];
-    if (!request) throw new TypeError('resilient-chat: not a resilientFetch request');
+    if (!request) throw notAFetchRequest(options.path);
     const controller = new AbortController();
     const callerSignal = options.signal ?? undefined;
     // The caller's abort reaches the request for as long as it lives, its body included.
@@ -182,6 +183,19 @@ export class FetchAttemptClient implements AttemptSender {
       },
     };
   }
+}
+
+/**
+ * A request the attempt client cannot send: it sends only what resilientFetch's front end prepared (the SDK's
+ * request as it built it), never one of openai-node's. The loop never asks it to; if anything did, it would
+ * fail as a request that cannot be sent (setup_error), not as a transport failure.
+ */
+function notAFetchRequest(path: unknown): InvalidRequestError {
+  return new InvalidRequestError(
+    'path',
+    'a request made through resilientFetch (its attempt clients send only those, through its fetch)',
+    path,
+  );
 }
 
 /**

@@ -21,6 +21,7 @@ import { withIdempotencyKey } from '../call/idempotency.js';
 import { isReplaySafe } from '../call/replay-safety.js';
 import { type CallRequest, runCall } from '../call/resilient-call.js';
 import { isPromiseLike, type NormalizedClientSource, toClientSource } from '../clients/client-source.js';
+import { requestEndpoint } from '../clients/endpoint.js';
 import { callDependencies } from '../create-resilient-client.js';
 import { InvalidOptionError } from '../errors.js';
 import {
@@ -176,8 +177,14 @@ function poolSource(
     release: (client) => source?.release(client),
     retire: (client, error) => (source ? source.retire(client, error) : { kind: 'replaced' }),
     single: undefined,
-    withOptions: () => {
-      throw new TypeError('resilient-chat: a resilientFetch has no client options');
+    // Only a resilient client's withOptions() asks for this; a resilientFetch has none, but is made again.
+    withOptions: (options) => {
+      throw new InvalidOptionError(
+        'withOptions',
+        'resilientFetch(options) called again with the options wanted',
+        options,
+        'has no client options to copy on a resilientFetch',
+      );
     },
   };
 }
@@ -233,15 +240,28 @@ function apiPath(pathname: string): string {
   return /\/v\d+[a-z0-9]*(\/.*)$/.exec(bare)?.[1] ?? bare;
 }
 
+/**
+ * The base URL a request was made on: its URL up to the operation's path (`https://gw.example/route-a/v1` for
+ * `.../route-a/v1/chat/completions`), with its query and user info, which the breaker fingerprints. A URL
+ * that does not parse, or is not http(s), is kept whole (its breaker's identity is a fingerprint of it).
+ */
+function baseURLOf(url: URL | undefined, raw: string, path: string): string {
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return raw;
+  const bare = url.pathname.replace(/\/+$/, '');
+  const base = bare.endsWith(path) ? bare.slice(0, bare.length - path.length) : '';
+  const userInfo = url.username || url.password ? `${url.username}:${url.password}@` : '';
+  return `${url.protocol}//${userInfo}${url.host}${base}${url.search}`;
+}
+
 function prepareFetchCall(request: SdkRequest, idempotencyKeys: boolean): CallRequest {
   const method = request.method.toLowerCase();
-  let pathname = '/';
+  let url: URL | undefined;
   try {
-    pathname = new URL(request.url).pathname;
+    url = new URL(request.url);
   } catch {
     // A URL that does not parse is the fetch's to report.
   }
-  const path = apiPath(pathname);
+  const path = apiPath(url?.pathname ?? '/');
   let operation = operationFor(method, path);
   const params = jsonParams(request.body);
   const model = typeof params.model === 'string' && params.model !== '' ? params.model : undefined;
@@ -276,6 +296,12 @@ function prepareFetchCall(request: SdkRequest, idempotencyKeys: boolean): CallRe
     idempotent: isReplaySafe(method, path, params),
     demand,
     maxRetries: undefined,
+    // One attempt client serves a whole origin: the breaker's upstream is the request's own.
+    endpoint: requestEndpoint(
+      baseURLOf(url, request.url, path),
+      request.headers,
+      operation.genAI ? model : undefined,
+    ),
   };
 }
 

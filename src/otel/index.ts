@@ -133,10 +133,13 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   ]);
   if (started) {
     if (started.settings === settings) return started.telemetry;
-    throw new Error(
-      `resilient-chat: startTelemetry() was already started with other options (serviceName ${JSON.stringify(
+    throw new InvalidOptionError(
+      differingOption(started.settings, settings),
+      `the running one's, or shutdown() on the first before starting again`,
+      undefined,
+      `differs from that of the startTelemetry() already started (serviceName ${JSON.stringify(
         started.serviceName,
-      )}); a second SDK would trace every request twice. Call shutdown() on the first before starting again.`,
+      )}): a second SDK would trace every request twice`,
     );
   }
 
@@ -180,6 +183,18 @@ export function startTelemetry(options: StartTelemetryOptions): Telemetry {
   const telemetry: Telemetry = { shutdown };
   setRunning({ telemetry, settings, serviceName: options.serviceName });
   return telemetry;
+}
+
+/** The option of `startTelemetry` whose value differs between two calls' settings (see `settings` above). */
+function differingOption(before: string, now: string): string {
+  const names = ['serviceName', 'serviceVersion', 'instrumentFetch', 'shutdownOnSignals'];
+  try {
+    const [a, b] = [JSON.parse(before), JSON.parse(now)] as unknown[][];
+    const index = names.findIndex((_, i) => JSON.stringify(a?.[i]) !== JSON.stringify(b?.[i]));
+    return names[index] ?? 'startTelemetry options';
+  } catch {
+    return 'startTelemetry options'; // started by another copy of the package, with settings of its own
+  }
 }
 
 interface Running {

@@ -34,8 +34,14 @@ export class BackoffSchedule {
     return this.#ceilings[Math.min(retryIndex, this.#ceilings.length - 1)] ?? 0;
   }
 
-  /** A jittered delay before retry number `retryIndex` (from 0), in [0, ceiling]. */
+  /**
+   * A jittered delay before retry number `retryIndex` (from 0), in [0, ceiling]. A draw outside [0, 1] is
+   * clamped and one that is not a number counts as 1, so a user's random source cannot make a NaN, negative
+   * or longer-than-the-ceiling sleep.
+   */
   delay(retryIndex: number): number {
-    return Math.round(this.#random() * this.ceiling(retryIndex));
+    const drawn = this.#random();
+    const fraction = typeof drawn === 'number' && !Number.isNaN(drawn) ? Math.min(1, Math.max(0, drawn)) : 1;
+    return Math.round(fraction * this.ceiling(retryIndex));
   }
 }

@@ -52,16 +52,25 @@ export const DEFAULT_BREAKER: Omit<ResolvedBreakerOptions, 'probeTimeoutMs'> = {
 export type AttemptVerdict = 'success' | 'failure' | 'ignored';
 
 /**
- * Failures are what says the endpoint is unwell (5xx, 408, 429, timeouts, connection errors). A closed client
- * is our own local fault and the caller's abort says nothing about the endpoint: both are ignored. Any other
- * answer (a 400, say) shows the endpoint is up.
+ * Failures are what says the endpoint is unwell (5xx, 408, timeouts, connection errors). Ignored, because
+ * they say nothing about the endpoint's health: a closed client (our own local fault), the caller's abort, a
+ * setup error or another breaker's refusal (nothing left the process), and a 429, which says the caller's key or organisation is over its
+ * limit: Retry-After and the retry budget are the tools for that, and holding it against the endpoint let
+ * one tenant's limit lock every tenant out. Any other answer (a 400, say) shows the endpoint is up.
  */
 export function verdictFor(failure: Classification | undefined): AttemptVerdict {
   if (!failure) return 'success';
-  if (failure.reason === 'client_closed' || failure.reason === 'aborted' || failure.reason === 'setup_error')
-    return 'ignored';
+  if (IGNORED.has(failure.reason)) return 'ignored';
   return failure.retryable ? 'failure' : 'success';
 }
+
+const IGNORED: ReadonlySet<Classification['reason']> = new Set([
+  'client_closed',
+  'aborted',
+  'setup_error',
+  'rate_limited',
+  'circuit_open', // another breaker's refusal (a nested resilient client): nothing was sent
+]);
 
 /** `probe`: 0 for an ordinary attempt, otherwise the probe's number (an old probe's late answer still counts). */
 export type Permit = { allowed: true; probe: number } | { allowed: false; retryAfterMs: number };

@@ -1,6 +1,7 @@
 /**
- * One circuit breaker per endpoint (server address and port, and model), created on first use. The endpoint
- * comes from src/clients/endpoint.ts; this file knows nothing of clients or telemetry.
+ * One circuit breaker per endpoint (base URL with its path, credentials, model: what can fail on its own),
+ * created on first use. The endpoint comes from src/clients/endpoint.ts; this file knows nothing of clients
+ * or telemetry.
  */
 import { LruMap } from '../lru-map.js';
 import {
@@ -11,10 +12,19 @@ import {
   type ResolvedBreakerOptions,
 } from './circuit-breaker.js';
 
-/** An endpoint as the breakers see it: a key, and the attributes that name it in telemetry. */
+/** An endpoint as the breakers see it: its identity, how errors name it, and its telemetry attributes. */
 export interface Endpoint {
-  /** `server.address:port model`. */
+  /**
+   * The breaker's identity: base URL, a fingerprint of the credentials, model. In memory only: never in an
+   * error, a log or telemetry.
+   */
+  readonly id: string;
+  /** How `CircuitOpenError.endpoint` names it: `base URL model` (no credentials, no query). */
   readonly key: string;
+  /**
+   * `server.address`, `server.port`, `gen_ai.request.model`: shared by every breaker of one server and model
+   * (tenants, routes), so a series per tenant never appears.
+   */
   readonly attributes: Readonly<Record<string, string | number>>;
 }
 
@@ -49,7 +59,9 @@ export class CircuitBreakers {
   readonly #options: ResolvedBreakerOptions;
   readonly #onTransition: (endpoint: Endpoint, state: CircuitState) => void;
   readonly #now: () => number;
-  readonly #byEndpoint = new LruMap<string, { breaker: CircuitBreaker; endpoint: Endpoint }>(MAX_BREAKERS);
+  readonly #byEndpoint = new LruMap<string, { breaker: CircuitBreaker; endpoint: Endpoint; series: string }>(
+    MAX_BREAKERS,
+  );
 
   constructor(
     options: ResolvedBreakerOptions,
@@ -62,21 +74,35 @@ export class CircuitBreakers {
   }
 
   gate(endpoint: Endpoint): Gate {
-    let entry = this.#byEndpoint.get(endpoint.key);
+    let entry = this.#byEndpoint.get(endpoint.id);
     if (!entry) {
       const breaker = new CircuitBreaker(
         this.#options,
         (state) => this.#onTransition(endpoint, state),
         this.#now,
       );
-      entry = { breaker, endpoint };
-      this.#byEndpoint.set(endpoint.key, entry);
+      entry = { breaker, endpoint, series: seriesOf(endpoint.attributes) };
+      this.#byEndpoint.set(endpoint.id, entry);
     }
     return new Gate(entry.breaker, endpoint);
   }
 
-  /** Current state of every endpoint's breaker, for the state gauge. */
+  /**
+   * For the state gauge: one state per attribute set (server and model), the worst of its breakers'. Two
+   * tenants or routes of one server share a series; reporting each would give one series two values.
+   */
   *states(): Iterable<[Endpoint, CircuitState]> {
-    for (const { breaker, endpoint } of this.#byEndpoint.values()) yield [endpoint, breaker.state];
+    const worst = new Map<string, [Endpoint, CircuitState]>();
+    for (const { breaker, endpoint, series } of this.#byEndpoint.values()) {
+      const seen = worst.get(series);
+      if (!seen || SEVERITY[breaker.state] > SEVERITY[seen[1]]) worst.set(series, [endpoint, breaker.state]);
+    }
+    yield* worst.values();
   }
+}
+
+const SEVERITY: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+function seriesOf(attributes: Endpoint['attributes']): string {
+  return JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -55,7 +55,8 @@ export class RetryPolicy {
   readonly #schedule: BackoffSchedule;
   readonly #budget: RetryBudget | undefined;
 
-  constructor(policy: ResolvedRetryPolicy, budget?: RetryBudget, random?: Random) {
+  /** `random`: the backoff's random source; default the policy's own (`retry.random`, else Math.random). */
+  constructor(policy: ResolvedRetryPolicy, budget?: RetryBudget, random: Random = policy.random) {
     this.#policy = policy;
     this.#budget = budget;
     this.#schedule = new BackoffSchedule(policy.maxRetries, policy.baseDelayMs, policy.maxDelayMs, random);

@@ -5,6 +5,7 @@
  * the first client the pool builds, so importing resilient-chat alone never loads it.
  */
 import type { Dispatcher } from 'undici'; // types only: erased from the build
+import { MissingPackageError } from '../errors.js';
 import { type DispatchingAgent, type OnConnectionWait, watchConnectionWaits } from './connection-wait.js';
 
 /** The transport of each pooled client: its undici Agent's limits. */
@@ -54,9 +55,11 @@ let bundled: Promise<UndiciModule> | undefined;
 export function loadUndici(): Promise<UndiciModule> {
   bundled ??= (import('undici') as Promise<UndiciModule>).catch((error: unknown) => {
     bundled = undefined;
-    throw new Error(
-      "resilient-chat: ClientPool could not load `undici`; install it, or pass your own as `undici: await import('undici')`",
-      { cause: error },
+    throw new MissingPackageError(
+      'undici',
+      'resilient-chat: ClientPool',
+      error,
+      "pass your own as `undici: await import('undici')`",
     );
   });
   return bundled;

@@ -1,6 +1,8 @@
 /** The per-endpoint circuit breaker: transitions under a controlled clock, and fail-fast on a real server. */
+
+import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
-import { CircuitOpenError, classifyError, telemetryNames } from '../../src/index.js';
+import { attemptErrors, CircuitOpenError, classifyError, telemetryNames } from '../../src/index.js';
 import { giveUpEvents } from '../support/assertions.js';
 import { newClient } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
@@ -23,9 +25,14 @@ describe('through createResilientChat', () => {
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toMatchObject({
       code: 'RESILIENT_CHAT_CIRCUIT_OPEN',
-      endpoint: `127.0.0.1:${env.server.port} gpt-4o-mini`,
+      endpoint: `${env.server.url} gpt-4o-mini`,
     });
-    expect(classifyError(error)).toMatchObject({ reason: 'not_retryable', errorType: 'CircuitOpenError' });
+    expect(classifyError(error)).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs: (error as CircuitOpenError).retryAfterMs,
+    });
     expect(env.server.requests).toHaveLength(4); // nothing sent
     const spans = await env.harness.spans();
     const refused = spans[4];
@@ -46,6 +53,26 @@ describe('through createResilientChat', () => {
     expect(gauge?.dataPoints.map((p) => [p.attributes['gen_ai.request.model'], p.value])).toEqual([
       ['gpt-4o-mini', 2],
     ]);
+  });
+
+  test("a retry the breaker refuses ends the call with the previous attempt's error, not CircuitOpenError", async () => {
+    env.server.script({ type: 'status', status: 503 });
+    const chat = env.chat({
+      retry: { baseDelayMs: 0 },
+      circuitBreaker: { minimumThroughput: 1, breakDurationMs: 60_000 },
+    });
+    // The first attempt's 503 opens the circuit; its retry is refused before anything is sent.
+    const error = await chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [] })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+    expect(attemptErrors(error)).toEqual([]); // the refused retry left no error of its own
+    expect(env.server.requests).toHaveLength(1);
+    const span = (await env.harness.spans())[0];
+    expect(span && giveUpEvents(span)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON]).toBe('circuit_open');
+    expect(span?.attributes[telemetryNames.ATTR_ATTEMPTS]).toBe(1);
   });
 
   test('our own closed clients are local faults and never open the circuit', async () => {

@@ -4,7 +4,22 @@ import { runInNewContext } from 'node:vm';
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { classifyError } from '../../src/index.js';
+import {
+  CircuitOpenError,
+  ClientClosedError,
+  ClientNotReplaceableError,
+  ClientPool,
+  ClientSettingUnavailableError,
+  classifyError,
+  createResilientClient,
+  InvalidClientError,
+  InvalidOptionError,
+  InvalidRequestError,
+  MissingPackageError,
+  PoolClosedError,
+  type ResilientClientOptions,
+  StreamConsumedError,
+} from '../../src/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../../src/testing/index.js';
 import { newClient, TEST_API_KEY } from '../support/clients.js';
 
@@ -163,6 +178,43 @@ describe('setup errors', () => {
   });
 });
 
+describe("setup errors that undici's fetch reports without a code", () => {
+  // Each request fails before anything leaves the process, the same way every time.
+  const configurations: [string, () => ConstructorParameters<typeof OpenAI>[0]][] = [
+    ['a base URL without a scheme (unknown scheme)', () => ({ baseURL: `localhost:${server.port}/v1` })],
+    ['credentials in the base URL', () => ({ baseURL: `http://user:pw@127.0.0.1:${server.port}/v1` })],
+    ['a scheme fetch cannot send (file:)', () => ({ baseURL: 'file:///tmp/v1' })],
+    ['a port fetch blocks (bad port)', () => ({ baseURL: 'http://127.0.0.1:6000/v1' })],
+    [
+      'a bad fetchOptions value (redirect)',
+      () => ({ baseURL: server.url, fetchOptions: { redirect: 'nope' as 'follow' } }),
+    ],
+    [
+      'a bad fetchOptions value (mode)',
+      () => ({ baseURL: server.url, fetchOptions: { mode: 'navigate' as 'cors' } }),
+    ],
+  ];
+  test.each(configurations)('%s', async (_, options) => {
+    const requestsBefore = server.requestCount;
+    const client = new OpenAI({ apiKey: TEST_API_KEY, maxRetries: 0, ...options() });
+    const error = await client.chat.completions.create(params).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(classifyError(error)).toEqual({ reason: 'setup_error', retryable: false, errorType: 'TypeError' });
+    expect(server.requestCount).toBe(requestsBefore);
+  });
+
+  test('failures of a request fetch did send are not setup errors', async () => {
+    // A body cut off mid-read (`TypeError: terminated`, undici's code as its cause), a reset connection.
+    const { client, agent } = newClient(server, { maxRetries: 0 });
+    server.script({ type: 'stall', at: 'body' });
+    const call = client.chat.completions.create(params).catch((e: unknown) => e);
+    await server.stalled();
+    await agent.destroy();
+    expect(classifyError(await call)).toMatchObject({ reason: 'client_closed' });
+    expect(classifyError(await errorFor({ type: 'reset' }))).toMatchObject({ reason: 'connection' });
+  });
+});
+
 describe('statuses, as openai-node decides', () => {
   test.each([
     [429, 'rate_limited', true, 'RateLimitError'],
@@ -305,6 +357,152 @@ describe('classification edges', () => {
   });
 });
 
+describe("resilient-chat's own errors, read by their code first", () => {
+  const chat = (clients: ResilientClientOptions['clients'], options: Partial<ResilientClientOptions> = {}) =>
+    createResilientClient({ clients, logger: false, ...options }).chat.completions;
+
+  test('ClientNotReplaceableError: a single instance whose own transport died is a setup error, never retried', async () => {
+    const { client, agent } = newClient(server);
+    await agent.destroy();
+    const error = await chat(client)
+      .create(params)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientNotReplaceableError);
+    expect(classifyError(error)).toEqual({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'ClientNotReplaceableError',
+    });
+  });
+
+  test('CircuitOpenError: circuit_open, with the time until a probe goes through', async () => {
+    const failing = await startMockOpenAI({ fallback: () => ({ type: 'status', status: 503 }) });
+    const { client, agent } = newClient(failing);
+    const completions = chat(client, {
+      retry: { maxRetries: 0 },
+      circuitBreaker: { minimumThroughput: 1, breakDurationMs: 60_000 },
+    });
+    await completions.create(params).catch(() => undefined);
+    const error = await completions.create(params).catch((e: unknown) => e);
+    await agent.destroy();
+    await failing.close();
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    const { retryAfterMs } = error as CircuitOpenError;
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(classifyError(error)).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs,
+    });
+  });
+
+  test('bad options and clients are setup errors; a closed pool is not retryable', async () => {
+    const badOption = (() => {
+      try {
+        return createResilientClient({
+          clients: new OpenAI({ apiKey: TEST_API_KEY }),
+          retry: { maxRetries: -1 },
+        });
+      } catch (error) {
+        return error;
+      }
+    })();
+    const badClient = await chat(() => ({}) as OpenAI)
+      .create(params)
+      .catch((e: unknown) => e);
+    const pool = new ClientPool({
+      create: (_, transport) => new OpenAI({ apiKey: TEST_API_KEY, ...transport }),
+    });
+    await pool.close();
+    const poolClosed = await chat(pool)
+      .create(params)
+      .catch((e: unknown) => e);
+
+    expect(badOption).toBeInstanceOf(InvalidOptionError);
+    expect(classifyError(badOption)).toEqual({
+      reason: 'setup_error',
+      retryable: false,
+      errorType: 'InvalidOptionError',
+    });
+    expect(badClient).toBeInstanceOf(InvalidClientError);
+    expect(classifyError(badClient)).toMatchObject({
+      reason: 'setup_error',
+      errorType: 'InvalidClientError',
+    });
+    expect(poolClosed).toBeInstanceOf(PoolClosedError);
+    expect(classifyError(poolClosed)).toMatchObject({
+      reason: 'not_retryable',
+      errorType: 'PoolClosedError',
+    });
+  });
+
+  test('a bad request field, a stream read twice, a setting a source has not: through real calls', async () => {
+    const { client, agent } = newClient(server);
+    const completions = chat(client);
+    const noModel = await completions.create({ ...params, model: '' }).catch((e: unknown) => e);
+    const badSignal = await completions
+      .create(params, { signal: {} as AbortSignal })
+      .catch((e: unknown) => e);
+    const stream = await completions.create({ ...params, stream: true });
+    for await (const _ of stream) {
+      // drain
+    }
+    const readTwice = await (async () => {
+      for await (const _ of stream) {
+        // the second read throws
+      }
+    })().catch((e: unknown) => e);
+    const overFactory = createResilientClient({ clients: () => client, logger: false });
+    const unavailable = (() => {
+      try {
+        return overFactory.baseURL;
+      } catch (error) {
+        return error;
+      }
+    })();
+    await agent.destroy();
+
+    for (const [error, type] of [
+      [noModel, InvalidRequestError],
+      [badSignal, InvalidRequestError],
+      [unavailable, ClientSettingUnavailableError],
+    ] as const) {
+      expect(error).toBeInstanceOf(type);
+      expect(classifyError(error)).toEqual({ reason: 'setup_error', retryable: false, errorType: type.name });
+    }
+    expect(readTwice).toBeInstanceOf(StreamConsumedError);
+    expect(classifyError(readTwice)).toEqual({
+      reason: 'not_retryable',
+      retryable: false,
+      errorType: 'StreamConsumedError',
+    });
+  });
+
+  test('a missing package, an attempt not made on a dead dispatcher, and one from another copy', async () => {
+    expect(classifyError(new MissingPackageError('undici', 'ClientPool', undefined))).toMatchObject({
+      reason: 'setup_error',
+    });
+    // An APIConnectionError of ours that a fresh client can make good: client_closed, its code as the type.
+    expect(classifyError(new ClientClosedError())).toEqual({
+      reason: 'client_closed',
+      retryable: true,
+      errorType: 'RESILIENT_CHAT_CLIENT_CLOSED',
+    });
+    // Our code is read before any rule the parent class would match, from another copy of the package too.
+    const secondCopy = '../../src/errors.js?second-copy';
+    const copy = (await import(secondCopy)) as typeof import('../../src/errors.js');
+    expect(classifyError(new copy.CircuitOpenError('x', 7))).toEqual({
+      reason: 'circuit_open',
+      retryable: true,
+      errorType: 'CircuitOpenError',
+      retryAfterMs: 7,
+    });
+    const notReplaceable = new copy.ClientNotReplaceableError('dispatcher', await destroyedClientError());
+    expect(classifyError(notReplaceable)).toMatchObject({ reason: 'setup_error' });
+  });
+});
+
 /**
  * Under jest a test's modules run in a VM context of their own, so the npm undici, the test's TypeError and
  * openai's errors are not those of Node's bundled fetch. jest-project/ (package-jest.test.ts) meets these
@@ -361,6 +559,31 @@ describe('errors from another realm (jest)', () => {
     expect(classifyError(foreign)).toMatchObject({ reason: 'connection' });
     expect(classifyError(recast)).toMatchObject({ reason: 'connection' });
     expect(classifyError(setup)).toMatchObject({ reason: 'setup_error' });
+  });
+
+  test("undici's code-less refusals from another realm are still setup errors; its network errors are not", () => {
+    // Node's fetch throws its own realm's TypeErrors; under jest, openai-node (in the test's realm) recasts
+    // them as an Error named TypeError, its cause kept.
+    const foreign = (source: string) => runInNewContext(source) as Error;
+    const recast = (error: Error) =>
+      Object.assign(new Error(error.message, { cause: error.cause }), { name: error.name });
+    const credentials = foreign(
+      "new TypeError('Request cannot be constructed from a URL that includes credentials: http://u:p@h/v1')",
+    );
+    const unknownScheme = foreign(
+      "Object.assign(new TypeError('fetch failed'), { cause: new Error('unknown scheme') })",
+    );
+    const network = foreign(
+      "Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })",
+    );
+    const wrapped = (cause: Error) => new OpenAI.APIConnectionError({ cause });
+    for (const error of [credentials, unknownScheme]) {
+      expect(error).not.toBeInstanceOf(TypeError);
+      for (const seen of [wrapped(error), wrapped(recast(error))])
+        expect(classifyError(seen)).toMatchObject({ reason: 'setup_error', retryable: false });
+    }
+    for (const seen of [wrapped(network), wrapped(recast(network))])
+      expect(classifyError(seen)).toMatchObject({ reason: 'connection', errorType: 'ECONNREFUSED' });
   });
 
   test("a proxy's closed client in an error of openai's other build keeps its status", async () => {

@@ -48,8 +48,28 @@ function makePool(options: Partial<ClientPoolOptions> = {}): ClientPool {
   return pool;
 }
 
-const dispatcherOf = (client: OpenAI) =>
-  (client.fetchOptions as { dispatcher: { closed: boolean; destroyed: boolean } }).dispatcher;
+type AgentLike = {
+  closed: boolean;
+  destroyed: boolean;
+  stats: Record<string, { connected: number; free: number; running: number }>;
+};
+const dispatcherOf = (client: OpenAI) => (client.fetchOptions as { dispatcher: AgentLike }).dispatcher;
+
+/**
+ * Waits until every socket of the client's Agent is back in its pool, idle. A request dispatched in the
+ * moment after the previous response was read can find its socket not yet released and open another one, so
+ * a test that counts sockets waits on this state, not on how long a call took.
+ */
+async function socketsIdle(client: OpenAI): Promise<void> {
+  const origin = new URL(server.url).origin;
+  await vi.waitFor(() => {
+    const stats = dispatcherOf(client).stats[origin];
+    expect(stats && { free: stats.free, running: stats.running }).toEqual({
+      free: stats?.connected,
+      running: 0,
+    });
+  });
+}
 
 describe('leases', () => {
   test('one client per key, each with its own Agent', async () => {
@@ -188,7 +208,8 @@ describe("warm sockets across a key's successive clients", () => {
     const first = await p.acquire();
     await call(first);
     p.release(first);
-    await vi.waitFor(() => expect(p.stats().active).toBe(0)); // TTL evicted it
+    await vi.waitFor(() => expect(p.stats().active).toBe(0)); // TTL evicted it (maybe during the call)
+    await socketsIdle(first);
 
     const second = await p.acquire();
     await call(second);
@@ -220,6 +241,7 @@ describe("warm sockets across a key's successive clients", () => {
     expect((await inFlight).object).toBe('chat.completion'); // never cut under the old client
     p.release(old); // the old client is dropped, its Agent stays: the current client uses it
     expect(dispatcherOf(old).closed).toBe(false);
+    await socketsIdle(current);
     const sockets = server.connections; // 1, or 2 if the old request was still in flight
     await call(current);
     expect(server.connections).toBe(sockets); // a warm socket, no new connection

@@ -328,6 +328,21 @@ describe('limits', () => {
     expect(await harness.counter(telemetryNames.METRIC_GIVE_UPS)).toBe(1);
   });
 
+  test('a closed client is recovered once the call gets past it, even when the call then fails otherwise', async () => {
+    const dead = newClient(server);
+    const fresh = newClient(server);
+    await dead.agent.destroy();
+    server.script({ type: 'status', status: 400 });
+    const chat = chatOver(new RecordingSource([dead, fresh]));
+
+    await expect(chat.completions.create(params)).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+
+    // The fresh client got an answer: the race was behind the call when it ended, on something else.
+    const recoveries = (outcome: string) =>
+      harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: outcome });
+    expect([await recoveries('recovered'), await recoveries('failed')]).toEqual([1, 0]);
+  });
+
   test('recoveries do not spend the transient retries', async () => {
     const dead = newClient(server);
     const fresh = newClient(server);
@@ -448,6 +463,28 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     expect(fallback).toHaveLength(1);
     expect(fallback[0]?.message).toMatch(/global dispatcher/);
   });
+});
+
+test('fallbackToGlobalDispatcher: two calls that meet the same dead instance replace it once', async () => {
+  const { client, agent } = newClient(server);
+  await agent.destroy();
+  const warnings: unknown[] = [];
+  const chat = createResilientChat({
+    clients: client,
+    closedClient: { fallbackToGlobalDispatcher: true },
+    tracerProvider: harness.tracerProvider,
+    meterProvider: harness.meterProvider,
+    logger: { warn: (_, fields) => warnings.push(fields) },
+  });
+
+  // Both calls acquire the dead instance before either has found it dead.
+  await Promise.all([chat.completions.create(params), chat.completions.create(params)]);
+
+  expect(server.requests).toHaveLength(2);
+  const fallbacks = warnings.filter((f) => (f as { fallback?: string }).fallback === 'global_dispatcher');
+  expect(fallbacks).toHaveLength(1); // the second call finds it already replaced
+  const events = (await harness.spans()).flatMap((s) => s.events.map((e) => e.name));
+  expect(events.filter((name) => name === telemetryNames.EVENT_DISPATCHER_FALLBACK)).toHaveLength(1);
 });
 
 /** A counting HTTP forward proxy (CONNECT tunnels, as undici's ProxyAgent uses) on loopback. */

@@ -17,6 +17,7 @@ import {
 } from '../../src/telemetry/duplicate-instrumentation.js';
 import { startMockOpenAI } from '../../src/testing/index.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { enableOfficialInstrumentation as enableForced } from '../support/official-instrumentation.js';
 import { createTelemetryHarness } from '../support/telemetry.js';
 
 const require = createRequire(import.meta.url);
@@ -36,23 +37,9 @@ function recordingLogger() {
   };
 }
 
-/**
- * The official instrumentation with its supported range widened to openai 7, as the one-line change would:
- * its module definitions come from init(), which the base class calls when it is constructed.
- */
-class OpenAIInstrumentationForcedOn7 extends OpenAIInstrumentation {
-  override init() {
-    const definitions = super.init();
-    for (const definition of definitions) definition.supportedVersions = ['>=4.19.0'];
-    return definitions;
-  }
-}
-
 /** The forced official instrumentation, hooking require() for openai. */
 function enableOfficialInstrumentation(): OpenAIInstrumentation {
-  const instrumentation = new OpenAIInstrumentationForcedOn7({ enabled: false });
-  instrumentation.setTracerProvider(harness.tracerProvider);
-  instrumentation.enable();
+  const instrumentation = enableForced(harness.tracerProvider);
   instrumentations.push(instrumentation);
   return instrumentation;
 }

@@ -7,6 +7,7 @@ import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   APIPromise,
+  constructorOptions,
   copyClientAs,
   dispatcherOf,
   isDispatcherDead,
@@ -85,6 +86,13 @@ describe('openai-node internals', () => {
     expect(ownTransport(new OpenAI({ apiKey: 'k', fetch: (...args) => fetch(...args) }))).toBe('fetch');
     expect(ownTransport(new OpenAI({ apiKey: 'k' }))).toBeUndefined();
     void agent.destroy();
+  });
+
+  test('what the constructor was given is kept in the protected `_options`, an apiKey function included', () => {
+    const apiKey = async () => 'k';
+    const given = constructorOptions(new OpenAI({ apiKey, organization: 'org-1' }));
+    expect(given.apiKey, '_options.apiKey').toBe(apiKey);
+    expect(given.organization, '_options.organization').toBe('org-1');
   });
 
   test('an undici dispatcher says `closed` after close() and `destroyed` after destroy()', async () => {

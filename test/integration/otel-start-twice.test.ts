@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createResilientChat } from '../../src/index.js';
+import { createResilientChat, InvalidOptionError } from '../../src/index.js';
 import { startTelemetry, type Telemetry } from '../../src/otel/index.js';
 import { startMockOpenAI } from '../../src/testing/index.js';
 import { TEST_API_KEY } from '../support/clients.js';
@@ -60,6 +60,16 @@ test('other options while it runs are refused, saying how to restart; after shut
   expect(() => startTelemetry({ serviceName: 'another-name' })).toThrow(
     /already started .*twice-test.*shutdown\(\)/,
   );
+  // An error of ours, with its code, naming the option that differs.
+  const refusal = (() => {
+    try {
+      startTelemetry({ serviceName: 'twice-test', instrumentFetch: false });
+    } catch (error) {
+      return error;
+    }
+  })();
+  expect(refusal).toBeInstanceOf(InvalidOptionError);
+  expect(refusal).toMatchObject({ code: 'RESILIENT_CHAT_INVALID_OPTION', option: 'instrumentFetch' });
   await running.shutdown();
   const restarted = startTelemetry({ serviceName: 'another-name' });
   handles.push(restarted);

@@ -21,10 +21,13 @@ async function giveUpReason(): Promise<unknown> {
 }
 
 describe('server errors', () => {
-  test('a 503 burst is retried with jittered backoff within the schedule', async () => {
+  test('a 503 burst is retried with full-jitter backoff: each delay the drawn fraction of its ceiling', async () => {
     env.server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
 
-    const completion = await chat({ baseDelayMs: 10, maxDelayMs: 15 }).completions.create(params);
+    // Each delay is the draw's fraction of its ceiling: 0.5 of 10, then of 15 (the doubled 20, capped).
+    const completion = await chat({ baseDelayMs: 10, maxDelayMs: 15, random: () => 0.5 }).completions.create(
+      params,
+    );
 
     expect(completion.object).toBe('chat.completion');
     expect(env.server.requests.map((r) => r.step)).toEqual(['status', 'status', 'ok']);
@@ -33,10 +36,7 @@ describe('server errors', () => {
       ['server_error', 'InternalServerError'],
       ['server_error', 'InternalServerError'],
     ]);
-    const [first, second] = events.map((e) => e[ATTR_RETRY_DELAY_MS] as number);
-    expect(first).toBeGreaterThanOrEqual(0);
-    expect(first).toBeLessThanOrEqual(10); // full jitter under the first ceiling
-    expect(second).toBeLessThanOrEqual(15); // the second ceiling, 20, is capped by maxDelayMs
+    expect(events.map((e) => e[ATTR_RETRY_DELAY_MS])).toEqual([5, 8]);
     expect(await env.harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'server_error' })).toBe(2);
   });
 
@@ -121,9 +121,9 @@ describe('Retry-After', () => {
   test('a Retry-After beyond maxRetryAfterMs falls back to backoff', async () => {
     env.server.script({ type: 'status', status: 429, headers: { 'retry-after': '3600' } });
 
-    await chat({ baseDelayMs: 5, maxDelayMs: 5 }).completions.create(params);
+    await chat({ baseDelayMs: 5, maxDelayMs: 5, random: () => 0.6 }).completions.create(params);
 
-    expect(retryEvents(await onlySpan(env.harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBeLessThanOrEqual(5);
+    expect(retryEvents(await onlySpan(env.harness))[0]?.[ATTR_RETRY_DELAY_MS]).toBe(3);
   });
 
   test('a Retry-After that would end past the deadline gives up at once', async () => {
@@ -211,19 +211,21 @@ describe("the caller's AbortSignal", () => {
   test('ends a backoff sleep at once', async () => {
     env.server.script({ type: 'status', status: 503 });
     const controller = new AbortController();
+    // The retry is logged just before its sleep starts; abort once the loop has gone on into it.
+    const logger = { warn: () => void setImmediate(() => controller.abort()) };
+    // The draw is the whole ceiling, so the sleep is 10 s whatever Math.random would have said.
+    const chat = env.chat({ retry: { baseDelayMs: 10_000, maxDelayMs: 10_000, random: () => 1 }, logger });
 
     const started = performance.now();
-    const call = chat({ baseDelayMs: 10_000, maxDelayMs: 10_000 }).completions.create(params, {
-      signal: controller.signal,
-    });
-    setTimeout(() => controller.abort(), 50);
-    const error = await call.catch((e: unknown) => e);
+    const error = await chat.completions
+      .create(params, { signal: controller.signal })
+      .catch((e: unknown) => e);
 
-    expect(performance.now() - started).toBeLessThan(1_000);
     expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
+    expect(performance.now() - started).toBeLessThan(10_000); // the sleep did not run out
     expect(env.server.requests).toHaveLength(1);
     const span = await onlySpan(env.harness);
-    expect(retryEvents(span)).toHaveLength(1);
+    expect(retryEvents(span).map((e) => e[ATTR_RETRY_DELAY_MS])).toEqual([10_000]);
     expect(giveUpEvents(span)[0]?.[ATTR_GIVE_UP_REASON]).toBe('aborted');
   });
 

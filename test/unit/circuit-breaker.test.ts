@@ -1,6 +1,12 @@
 /** The circuit breaker under a controlled clock: Polly's sampling semantics, probes, bounds. */
 import { describe, expect, test } from 'vitest';
-import { CircuitBreaker, type CircuitState, DEFAULT_BREAKER } from '../../src/policy/circuit-breaker.js';
+import {
+  CircuitBreaker,
+  type CircuitState,
+  DEFAULT_BREAKER,
+  verdictFor,
+} from '../../src/policy/circuit-breaker.js';
+import type { Classification, FailureReason } from '../../src/types.js';
 
 function breakerWithClock(options = {}) {
   let now = 1_000_000;
@@ -44,15 +50,35 @@ describe('CircuitBreaker (controlled clock)', () => {
   });
 
   test('old outcomes leave the window', () => {
+    // 50 failures, then a full window later 49 successes and one failure: only those 50 count, below the
+    // minimum throughput. Were the 50 old failures still held, 101 outcomes at 50 % would open it.
     const { breaker, advance } = breakerWithClock();
-    run(breaker, 50, 50);
+    run(breaker, 0, 50);
     advance(DEFAULT_BREAKER.samplingDurationMs + 1);
-    expect(breaker.state).toBe('open'); // opened at the 100th outcome...
-    const fresh = breakerWithClock();
-    run(fresh.breaker, 0, 50);
-    fresh.advance(DEFAULT_BREAKER.samplingDurationMs + 1);
-    run(fresh.breaker, 50, 0);
-    expect(fresh.breaker.state).toBe('closed'); // ...but 50 failures 31 s ago no longer count
+    run(breaker, 49, 1);
+    expect(breaker.state).toBe('closed');
+  });
+
+  test('outcomes inside the window still count', () => {
+    // The same, half a window later: all 101 are in the window, 50.5 % of them failures.
+    const { breaker, advance } = breakerWithClock();
+    run(breaker, 0, 50);
+    advance(DEFAULT_BREAKER.samplingDurationMs / 2);
+    run(breaker, 49, 1);
+    expect(breaker.state).toBe('open');
+  });
+
+  test('a 429 is neither a failure nor a success of the endpoint; a 5xx, a timeout, a reset are failures', () => {
+    const failure = (reason: FailureReason): Classification => ({ reason, retryable: true, errorType: 'x' });
+    expect(verdictFor(failure('rate_limited'))).toBe('ignored');
+    expect(verdictFor(failure('circuit_open'))).toBe('ignored');
+    expect(verdictFor({ reason: 'setup_error', retryable: false, errorType: 'TypeError' })).toBe('ignored');
+    for (const reason of ['server_error', 'timeout', 'connection', 'upstream_client_closed'] as const)
+      expect(verdictFor(failure(reason))).toBe('failure');
+    expect(verdictFor({ reason: 'not_retryable', retryable: false, errorType: 'BadRequestError' })).toBe(
+      'success',
+    );
+    expect(verdictFor(undefined)).toBe('success');
   });
 
   test('refuses while open, then lets exactly one probe through; its success closes the circuit', () => {

@@ -2,7 +2,9 @@
 import OpenAI from 'openai';
 import { describe, expect, test } from 'vitest';
 import {
+  classifyError,
   createResilientChat,
+  createResilientClient,
   InvalidClientError,
   InvalidOptionError,
   type ResilientChatOptions,
@@ -24,36 +26,78 @@ function rejects(options: unknown, option: string) {
   expect((thrown as Error).message).toContain(`\`${option}\``);
 }
 
+/** The options as a test's name: the client by name, NaN and the infinities as themselves (`%j` printed `[Circular]`). */
+function shown(options: unknown): string {
+  const bare = (name: string) => `<<${name}>>`; // printed without quotes
+  return JSON.stringify(options, (_, value: unknown) => {
+    if (value === client) return bare('client');
+    if (typeof value === 'number' && !Number.isFinite(value)) return bare(String(value));
+    if (typeof value === 'function') return bare('function');
+    return value;
+  }).replace(/"<<(.*?)>>"/g, '$1');
+}
+
 describe('createResilientChat rejects', () => {
-  test.each([
-    [{ clients: client, retry: { maxRetries: -1 } }, 'retry.maxRetries'],
-    [{ clients: client, retry: { maxRetries: Number.NaN } }, 'retry.maxRetries'],
-    [{ clients: client, retry: { maxRetries: 1.5 } }, 'retry.maxRetries'],
-    [{ clients: client, retry: { maxRetries: Number.POSITIVE_INFINITY } }, 'retry.maxRetries'],
-    [{ clients: client, retry: { baseDelayMs: -5 } }, 'retry.baseDelayMs'],
-    [{ clients: client, retry: { baseDelayMs: '500' } }, 'retry.baseDelayMs'],
-    [{ clients: client, retry: { baseDelayMs: 1000, maxDelayMs: 500 } }, 'retry.maxDelayMs'],
-    [{ clients: client, retry: { maxDelayMs: Number.NaN } }, 'retry.maxDelayMs'],
-    [{ clients: client, retry: { attemptTimeoutMs: 0 } }, 'retry.attemptTimeoutMs'],
-    [{ clients: client, retry: { totalTimeoutMs: Number.POSITIVE_INFINITY } }, 'retry.totalTimeoutMs'],
-    [{ clients: client, retry: { maxRetryAfterMs: -1 } }, 'retry.maxRetryAfterMs'],
-    [{ clients: client, retry: 3 }, 'retry'],
-    [{ clients: client, closedClient: { maxRecoveries: -1 } }, 'closedClient.maxRecoveries'],
-    [{ clients: client, closedClient: [] }, 'closedClient'],
-    [{ clients: client, streams: { idleTimeoutMs: 0 } }, 'streams.idleTimeoutMs'],
-    [{ clients: client, streams: { firstEventTimeoutMs: '30s' } }, 'streams.firstEventTimeoutMs'],
-    [{ clients: client, streams: true }, 'streams'],
-    [{}, 'clients'],
-    [{ clients: 'sk-my-key' }, 'clients'],
-    [{ clients: { acquire: 'nope' } }, 'clients'],
-    [{ clients: { acquire: () => client, release: 1 } }, 'clients.release'],
-    [{ clients: { acquire: () => client, invalidate: {} } }, 'clients.invalidate'],
-    [{ clients: client, tracerProvider: {} }, 'tracerProvider'],
-    [{ clients: client, meterProvider: 'global' }, 'meterProvider'],
-    [{ clients: client, logger: console.warn }, 'logger'],
-    [{ clients: client, captureContent: 'yes' }, 'captureContent'],
-    [null, 'options'],
-  ])('%j naming %s', (options, option) => rejects(options, option));
+  test.each(
+    (
+      [
+        [{ clients: client, retry: { maxRetries: -1 } }, 'retry.maxRetries'],
+        [{ clients: client, retry: { maxRetries: Number.NaN } }, 'retry.maxRetries'],
+        [{ clients: client, retry: { maxRetries: 1.5 } }, 'retry.maxRetries'],
+        [{ clients: client, retry: { maxRetries: Number.POSITIVE_INFINITY } }, 'retry.maxRetries'],
+        [{ clients: client, retry: { baseDelayMs: -5 } }, 'retry.baseDelayMs'],
+        [{ clients: client, retry: { baseDelayMs: '500' } }, 'retry.baseDelayMs'],
+        [{ clients: client, retry: { baseDelayMs: 1000, maxDelayMs: 500 } }, 'retry.maxDelayMs'],
+        [{ clients: client, retry: { maxDelayMs: Number.NaN } }, 'retry.maxDelayMs'],
+        [{ clients: client, retry: { attemptTimeoutMs: 0 } }, 'retry.attemptTimeoutMs'],
+        [{ clients: client, retry: { totalTimeoutMs: Number.POSITIVE_INFINITY } }, 'retry.totalTimeoutMs'],
+        [{ clients: client, retry: { maxRetryAfterMs: -1 } }, 'retry.maxRetryAfterMs'],
+        [{ clients: client, retry: 3 }, 'retry'],
+        [{ clients: client, retry: { random: 0.5 } }, 'retry.random'],
+        [{ clients: client, circuitBreaker: { failureRatio: 0 } }, 'circuitBreaker.failureRatio'],
+        [{ clients: client, circuitBreaker: { failureRatio: 1.5 } }, 'circuitBreaker.failureRatio'],
+        [{ clients: client, circuitBreaker: { failureRatio: Number.NaN } }, 'circuitBreaker.failureRatio'],
+        [{ clients: client, circuitBreaker: { minimumThroughput: -1 } }, 'circuitBreaker.minimumThroughput'],
+        [{ clients: client, circuitBreaker: { minimumThroughput: 2.5 } }, 'circuitBreaker.minimumThroughput'],
+        [
+          { clients: client, circuitBreaker: { minimumThroughput: 1_000_001 } },
+          'circuitBreaker.minimumThroughput',
+        ],
+        [{ clients: client, circuitBreaker: { samplingDurationMs: 0 } }, 'circuitBreaker.samplingDurationMs'],
+        [
+          { clients: client, circuitBreaker: { samplingDurationMs: '30s' } },
+          'circuitBreaker.samplingDurationMs',
+        ],
+        [{ clients: client, circuitBreaker: true }, 'circuitBreaker'],
+        [{ clients: client, retryBudget: { ratio: -0.1 } }, 'retryBudget.ratio'],
+        [{ clients: client, retryBudget: { ratio: 1.01 } }, 'retryBudget.ratio'],
+        [{ clients: client, retryBudget: { minRetriesPerSecond: -1 } }, 'retryBudget.minRetriesPerSecond'],
+        [
+          { clients: client, retryBudget: { minRetriesPerSecond: Number.POSITIVE_INFINITY } },
+          'retryBudget.minRetriesPerSecond',
+        ],
+        [{ clients: client, retryBudget: { minRetriesPerSecond: '1' } }, 'retryBudget.minRetriesPerSecond'],
+        [{ clients: client, retryBudget: 0.1 }, 'retryBudget'],
+        [{ clients: client, idempotencyKeys: 'true' }, 'idempotencyKeys'],
+        [{ clients: client, idempotencyKeys: 1 }, 'idempotencyKeys'],
+        [{ clients: client, closedClient: { maxRecoveries: -1 } }, 'closedClient.maxRecoveries'],
+        [{ clients: client, closedClient: [] }, 'closedClient'],
+        [{ clients: client, streams: { idleTimeoutMs: 0 } }, 'streams.idleTimeoutMs'],
+        [{ clients: client, streams: { firstEventTimeoutMs: '30s' } }, 'streams.firstEventTimeoutMs'],
+        [{ clients: client, streams: true }, 'streams'],
+        [{}, 'clients'],
+        [{ clients: 'sk-my-key' }, 'clients'],
+        [{ clients: { acquire: 'nope' } }, 'clients'],
+        [{ clients: { acquire: () => client, release: 1 } }, 'clients.release'],
+        [{ clients: { acquire: () => client, invalidate: {} } }, 'clients.invalidate'],
+        [{ clients: client, tracerProvider: {} }, 'tracerProvider'],
+        [{ clients: client, meterProvider: 'global' }, 'meterProvider'],
+        [{ clients: client, logger: console.warn }, 'logger'],
+        [{ clients: client, captureContent: 'yes' }, 'captureContent'],
+        [null, 'options'],
+      ] as [unknown, string][]
+    ).map(([options, option]) => [shown(options), option, options] as const),
+  )('%s naming %s', (_, option, options) => rejects(options, option));
 
   test.each([
     [{ retry: { totalTimeoutMS: 1000 } }, 'retry.totalTimeoutMS', 'retry.totalTimeoutMs'],
@@ -101,8 +145,18 @@ describe('accepted shapes', () => {
       expect(() =>
         createResilientChat({
           clients,
-          retry: { maxRetries: 0, baseDelayMs: 0, maxDelayMs: 0, attemptTimeoutMs: 1, totalTimeoutMs: 1 },
+          retry: {
+            maxRetries: 0,
+            baseDelayMs: 0,
+            maxDelayMs: 0,
+            attemptTimeoutMs: 1,
+            totalTimeoutMs: 1,
+            random: () => 0,
+          },
           closedClient: { maxRecoveries: 0 },
+          circuitBreaker: { failureRatio: 1, minimumThroughput: 0, samplingDurationMs: 1 },
+          retryBudget: { ratio: 0, minRetriesPerSecond: 0 },
+          idempotencyKeys: false,
           logger: false,
           captureContent: false,
         }),
@@ -128,5 +182,32 @@ describe('bad call input', () => {
     const chat = createResilientChat({ clients: factory, logger: false });
     await expect(chat.completions.create({ messages: [] } as never)).rejects.toThrow(/body.model/);
     expect(acquired).toBe(0);
+  });
+});
+
+describe("a resilient client's class", () => {
+  test('constructed directly (as a copy by `new client.constructor()` would), it throws InvalidOptionError', () => {
+    const overInstance = createResilientClient({ clients: client, logger: false });
+    const overFactory = createResilientClient({ clients: () => client, logger: false });
+    for (const resilient of [overInstance, overFactory]) {
+      const Resilient = resilient.constructor as typeof OpenAI;
+      // With options openai-node accepts, and with none (its own check for an API key must not come first).
+      for (const args of [[{ apiKey: 'sk-SECRET-copy', baseURL: 'http://127.0.0.1:9/v1' }], []] as const) {
+        let thrown: unknown;
+        try {
+          new Resilient(...args);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(InvalidOptionError);
+        expect(thrown).toBeInstanceOf(TypeError);
+        expect(thrown).toMatchObject({ code: 'RESILIENT_CHAT_INVALID_OPTION', option: 'new OpenAI()' });
+        expect((thrown as Error).message).toMatch(/createResilientClient/);
+        expect((thrown as Error).message).not.toContain('SECRET');
+        expect(classifyError(thrown)).toMatchObject({ reason: 'setup_error', retryable: false });
+      }
+    }
+    // The resilient client itself still copies: withOptions() makes one the supported way.
+    expect(() => overInstance.withOptions({ timeout: 1_000 })).not.toThrow();
   });
 });

@@ -1,6 +1,8 @@
 /** resilientFetch's options: the client's, validated the same way, without `clients`, with its own three. */
 import { describe, expect, test } from 'vitest';
-import { InvalidOptionError, resilientFetch } from '../../src/index.js';
+import { SEND_ATTEMPT } from '../../src/call/attempt-sender.js';
+import { FetchAttemptClient } from '../../src/fetch/fetch-attempt.js';
+import { classifyError, InvalidOptionError, InvalidRequestError, resilientFetch } from '../../src/index.js';
 
 describe('resilientFetch options', () => {
   test('nothing, or the client options without clients, are accepted', () => {
@@ -23,5 +25,32 @@ describe('resilientFetch options', () => {
     expect(() => resilientFetch({ dispatchers: 'agent' as never })).toThrow(/`dispatchers`/);
     expect(() => resilientFetch({ undici: {} as never })).toThrow(/`undici`/);
     expect(() => resilientFetch({ genAISpan: 'mine' as never })).toThrow(/`genAISpan`.*'auto'/);
+  });
+});
+
+describe('the attempt client refuses what it cannot send, with a code', () => {
+  const attemptClient = () =>
+    new FetchAttemptClient('http://127.0.0.1:1', {
+      fetch: () => Promise.reject(new Error('never called')),
+      fetchOptions: { dispatcher: {} as never },
+    });
+
+  test("openai-node's request() and a request resilientFetch did not prepare are InvalidRequestErrors", () => {
+    const client = attemptClient();
+    for (const refused of [
+      () => client.request(),
+      () => client.requestAPIList(),
+      () => client[SEND_ATTEMPT]({ method: 'post', path: '/chat/completions' } as never),
+    ]) {
+      expect(refused).toThrow(InvalidRequestError);
+      let thrown: unknown;
+      try {
+        refused();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ code: 'RESILIENT_CHAT_INVALID_REQUEST', option: 'path' });
+      expect(classifyError(thrown)).toMatchObject({ reason: 'setup_error', retryable: false });
+    }
   });
 });

@@ -43,8 +43,24 @@ describe('BackoffSchedule', () => {
     expect(new BackoffSchedule(3, 0, 0, () => 1).delay(2)).toBe(0);
   });
 
+  test("a random source's draw outside [0, 1] is clamped, and one that is not a number counts as 1", () => {
+    const delay = (drawn: number) => new BackoffSchedule(1, 100, 100, () => drawn).delay(0);
+    expect([-1, 2, Number.NaN, Number.POSITIVE_INFINITY].map(delay)).toEqual([0, 100, 100, 100]);
+  });
+
   test('beyond the schedule the last ceiling holds', () => {
     expect(new BackoffSchedule(2, 100, 1_000, () => 1).ceiling(9)).toBe(200);
+  });
+});
+
+describe('the random source', () => {
+  test('retry.random drives the backoff of a policy built from the options alone', () => {
+    const resolved = resolveRetryPolicy({
+      clients: {} as never,
+      retry: { baseDelayMs: 1_000, random: () => 0.25 },
+    });
+    expect(new RetryPolicy(resolved).decide(serverError, fresh())).toMatchObject({ delayMs: 250 });
+    expect(resolveRetryPolicy({ clients: {} as never }).random).toBe(Math.random);
   });
 });
 

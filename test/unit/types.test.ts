@@ -11,6 +11,7 @@ import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/res
 import { describe, expectTypeOf, test } from 'vitest';
 import { createResilientChat, createResilientClient, type ResilientCompletions } from '../../src/index.js';
 
+// The calls are typed, never made: each is a function whose return type is checked.
 const base = new OpenAI({ apiKey: 'sk-types', baseURL: 'http://127.0.0.1:9/v1' });
 const client = createResilientClient({ clients: base, logger: false });
 const chat = createResilientChat({ clients: base, logger: false });
@@ -23,16 +24,16 @@ describe('createResilientClient', () => {
   });
 
   test('chat.completions.create: stream false, true and boolean pick the overload', () => {
-    expectTypeOf(client.chat.completions.create({ model: 'm', messages })).toEqualTypeOf<
+    expectTypeOf(() => client.chat.completions.create({ model: 'm', messages })).returns.toEqualTypeOf<
       APIPromise<ChatCompletion>
     >();
-    expectTypeOf(client.chat.completions.create({ model: 'm', messages, stream: true })).toEqualTypeOf<
-      APIPromise<Stream<ChatCompletionChunk>>
-    >();
+    expectTypeOf(() =>
+      client.chat.completions.create({ model: 'm', messages, stream: true }),
+    ).returns.toEqualTypeOf<APIPromise<Stream<ChatCompletionChunk>>>();
     const stream = Math.random() > 2;
-    expectTypeOf(client.chat.completions.create({ model: 'm', messages, stream })).toEqualTypeOf<
-      APIPromise<Stream<ChatCompletionChunk> | ChatCompletion>
-    >();
+    expectTypeOf(() =>
+      client.chat.completions.create({ model: 'm', messages, stream }),
+    ).returns.toEqualTypeOf<APIPromise<Stream<ChatCompletionChunk> | ChatCompletion>>();
   });
 
   test('withResponse(), asResponse() and _request_id are typed as on openai-node', () => {
@@ -49,13 +50,13 @@ describe('createResilientClient', () => {
   });
 
   test('the Responses API and embeddings keep their own overloads', () => {
-    expectTypeOf(client.responses.create({ model: 'm', input: 'hi' })).toEqualTypeOf<
+    expectTypeOf(() => client.responses.create({ model: 'm', input: 'hi' })).returns.toEqualTypeOf<
       APIPromise<OpenAIResponse>
     >();
-    expectTypeOf(client.responses.create({ model: 'm', input: 'hi', stream: true })).toEqualTypeOf<
-      APIPromise<Stream<ResponseStreamEvent>>
-    >();
-    expectTypeOf(client.embeddings.create({ model: 'm', input: 'hi' })).toEqualTypeOf<
+    expectTypeOf(() =>
+      client.responses.create({ model: 'm', input: 'hi', stream: true }),
+    ).returns.toEqualTypeOf<APIPromise<Stream<ResponseStreamEvent>>>();
+    expectTypeOf(() => client.embeddings.create({ model: 'm', input: 'hi' })).returns.toEqualTypeOf<
       APIPromise<CreateEmbeddingResponse>
     >();
   });
@@ -65,7 +66,7 @@ describe('createResilientChat', () => {
   test("completions is openai-node's own completions resource type", () => {
     expectTypeOf(chat.completions).toEqualTypeOf<ResilientCompletions>();
     expectTypeOf(chat.completions).toEqualTypeOf<OpenAI['chat']['completions']>();
-    expectTypeOf(chat.completions.create({ model: 'm', messages, stream: true })).toEqualTypeOf<
+    expectTypeOf(() => chat.completions.create({ model: 'm', messages, stream: true })).returns.toEqualTypeOf<
       APIPromise<Stream<ChatCompletionChunk>>
     >();
   });

@@ -49,20 +49,20 @@ describe('differences from openai-node', () => {
     }
   });
 
-  test('chat completions and embeddings need a model: a TypeError before anything is sent', async () => {
+  test('chat completions and embeddings need a model: a TypeError (InvalidRequestError) before anything is sent', async () => {
     const run = {
       handler: () => ({ status: 400, json: { error: { message: 'you must provide a model parameter' } } }),
       scenario: (client: import('openai').OpenAI) =>
         client.chat.completions.create({ messages: chatParams.messages } as never).then(
           () => 'resolved',
-          (error: Error) => error.constructor.name,
+          (error: Error) => `${error.constructor.name}${error instanceof TypeError ? ' (a TypeError)' : ''}`,
         ),
     };
     const bare = await observe('bare', run);
     expect([bare.caller, bare.server.length]).toEqual(['BadRequestError', 1]);
     for (const variant of RESILIENT) {
       const ours = await observe(variant, run);
-      expect([ours.caller, ours.server.length], variant).toEqual(['TypeError', 0]);
+      expect([ours.caller, ours.server.length], variant).toEqual(['InvalidRequestError (a TypeError)', 0]);
     }
   });
 
