@@ -59,7 +59,15 @@ export function requestParts(client: OpenAI, promise: APIPromise<unknown>): Requ
   if (responsePromise && typeof parseResponse === 'function') {
     return {
       response: responsePromise,
-      parse: async (props) => parseResponse.call(promise, client, props),
+      // Not an async wrapper: openai's parse already returns a promise, and one more would cost a promise
+      // and a microtask per attempt. A synchronous throw still becomes a rejection.
+      parse: (props) => {
+        try {
+          return Promise.resolve(parseResponse.call(promise, client, props));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
     };
   }
   const both = promise._thenUnwrap((data, props) => ({ data, props }));

@@ -30,6 +30,7 @@ import {
   OURS,
   OURS_EVERYTHING,
   OURS_FULL,
+  OURS_TRACING,
   PEER,
   PEER_ON_7,
   type RequestName,
@@ -124,6 +125,9 @@ const PLAN: readonly (readonly [ContenderName, readonly RequestName[]])[] = [
   [OURS, [...JSON_REQUESTS, ...STREAMS]],
   [OURS_FULL, [...JSON_REQUESTS, 'chat stream', 'chat stream (short)']],
   [OURS_EVERYTHING, ['chat', 'responses', 'embeddings']],
+  // Streams without metrics: what the relay and the accumulator add per chunk apart from the
+  // `time_per_output_chunk` histogram point that the lean contender records for every chunk.
+  [OURS_TRACING, STREAMS],
 ];
 const BASE: Partial<Record<ContenderName, ContenderName>> = {
   [PEER]: BARE_6,
@@ -131,6 +135,7 @@ const BASE: Partial<Record<ContenderName, ContenderName>> = {
   [OURS]: BARE_7,
   [OURS_FULL]: BARE_7,
   [OURS_EVERYTHING]: BARE_7,
+  [OURS_TRACING]: BARE_7,
 };
 /** [ours, against]: the ratio of the instructions each adds to its own bare SDK. */
 const RATIOS: readonly (readonly [ContenderName, ContenderName])[] = [

@@ -35,7 +35,12 @@ const ANSWERING_POSTS = [
 export function isReplaySafe(method: string, path: string, params: AcquireContext['params']): boolean {
   if (method === 'get' || method === 'head' || method === 'delete' || method === 'put') return true;
   if (method !== 'post') return false;
-  const bare = path.replace(/[?#].*$/, '').replace(/\/+$/, '');
+  // A path with no query, fragment or trailing slash (every path openai-node itself sends) is its own bare
+  // form: no regular expression, no new string, on every call.
+  const bare =
+    path.includes('?') || path.includes('#') || path.endsWith('/')
+      ? path.replace(/[?#].*$/, '').replace(/\/+$/, '')
+      : path;
   if (bare === '/responses') return params.conversation == null;
   // `/responses/input_tokens` counts, `/chat/completions` and the rest answer; `/responses/{id}/cancel` and
   // the stored chat completions' updates (`/chat/completions/{id}`) change what is stored.

@@ -297,7 +297,8 @@ class ResilientCall {
    */
   async #send(client: OpenAI): Promise<Delivery> {
     const startedAt = Date.now();
-    const perfStart = performance.now();
+    // Only a stream's time to its first chunk is timed from here: no clock read for the others.
+    const perfStart = this.#request.options.stream ? performance.now() : 0;
     const options = this.#attemptOptions(client, startedAt);
     const request = sendAttempt(client, options);
     const props = await request.response;
@@ -524,9 +525,12 @@ class ResilientCall {
           firstEventTimeoutMs ?? Number.POSITIVE_INFINITY,
         )
       : (attemptTimeoutMs ?? Number.POSITIVE_INFINITY);
+    const { deadlineAt } = this.#spent;
+    // No limit of either kind (the usual case): nothing to compute, no clock read.
+    if (ownLimit === Number.POSITIVE_INFINITY && deadlineAt === Number.POSITIVE_INFINITY) return undefined;
     const now = Date.now();
     const untilAttemptEnds = startedAt + ownLimit - now;
-    const limit = Math.min(untilAttemptEnds, this.#spent.deadlineAt - now);
+    const limit = Math.min(untilAttemptEnds, deadlineAt - now);
     return Number.isFinite(limit) ? limit : undefined;
   }
 }

@@ -32,15 +32,27 @@ export class CallHandle {
   readonly settled: Promise<APIResponseProps>;
 
   /**
-   * `start` runs in a later microtask (a `then` callback always does), after the code that called the
-   * method has had its chance to read the promise. It is given the Demand, never the handle: a call waiting
-   * for its first read must not keep its own promises alive.
+   * `start` runs in a later microtask (an `await` always yields, even on a value), after the code that
+   * called the method has had its chance to read the promise. It is given the Demand, never the handle: a
+   * call waiting for its first read must not keep its own promises alive.
    */
   constructor(options: unknown, start: (options: never, demand: Demand) => Promise<APIResponseProps>) {
     const demand = new Demand(this);
     this.demand = demand;
-    this.settled = Promise.resolve(options).then((resolved) => start(resolved as never, demand));
+    this.settled = startWhenResolved(options, start, demand);
   }
+}
+
+/**
+ * `start` once `options` resolve. `return await`, not a `then` callback that returns the call's promise: a
+ * promise resolved with another promise costs a thenable job and two more microtasks per call.
+ */
+async function startWhenResolved(
+  options: unknown,
+  start: (options: never, demand: Demand) => Promise<APIResponseProps>,
+  demand: Demand,
+): Promise<APIResponseProps> {
+  return await start((await options) as never, demand);
 }
 
 /** The reads of one promise over a call; each promise parses at most once, as openai-node's does. */

@@ -157,6 +157,8 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
   // A client timeout past what a timer can hold means no limit (Node would fire such a timer at once).
   const idleTimeoutMs =
     options.idleTimeoutMs > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : options.idleTimeoutMs;
+  /** Whether the idle watchdog runs: without it, no clock is read per event. */
+  const watching = Number.isFinite(idleTimeoutMs);
   const { controller, iterator: upstream } = opened;
   const { buffered } = opened;
   const unregisterToken = {};
@@ -235,9 +237,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
       end({ kind: 'failed', error, summary: accumulator.summary(), timeout: timedOut?.kind });
       throw error;
     };
-    if (Number.isFinite(idleTimeoutMs)) {
-      idleTimer = unref(setTimeout(watchIdle, idleTimeoutMs));
-    }
+    if (watching) idleTimer = unref(setTimeout(watchIdle, idleTimeoutMs));
     return {
       next(): Promise<IteratorResult<unknown>> {
         if (replayed < buffered.length) {
@@ -249,7 +249,7 @@ export function relayStream(opened: OpenedStream, options: RelayOptions): Stream
           if (!ended) received(DONE);
           return Promise.resolve(DONE);
         }
-        waitingSince = performance.now();
+        if (watching) waitingSince = performance.now();
         return upstream.next().then(received, failed);
       },
       // The caller left early (`break`, a `return` in `for await`): abort the upstream request, as
