@@ -32,7 +32,8 @@ import {
 } from '../openai-internals.js';
 import { operationFor } from '../operations/index.js';
 import { requestOperation } from '../operations/request.js';
-import { KNOWN_KEYS, resolveOptions } from '../options.js';
+import { keysOf } from '../option-checks.js';
+import { ROOT_KEYS as CLIENT_ROOT_KEYS, resolveOptions } from '../options.js';
 import { ClientPool } from '../pool/client-pool.js';
 import { loadUndici, type PoolDispatcher, type UndiciModule } from '../pool/transport.js';
 import type { GenAISpanMode } from '../telemetry/call-telemetry.js';
@@ -78,7 +79,7 @@ export type ResilientFetch = (input: string | URL | Request, init?: RequestInit)
 
 const FETCH_OPTION_KEYS = ['dispatchers', 'undici', 'genAISpan'] as const;
 const ROOT_KEYS: readonly string[] = [
-  ...KNOWN_KEYS[''].filter((key) => key !== 'clients'),
+  ...keysOf(CLIENT_ROOT_KEYS).filter((key) => key !== 'clients'),
   ...FETCH_OPTION_KEYS,
 ];
 const SPAN_MODES: readonly string[] = ['auto', 'own', 'active'] satisfies GenAISpanMode[];
