@@ -55,14 +55,16 @@ export interface ResilientFetchOptions extends Omit<ResilientClientOptions, 'cli
   /**
    * Makes a dispatcher for the requests (a `ProxyAgent`, an `Agent` with TLS client certificates, a `Pool`):
    * called for the first request to an origin, and again for a fresh one when one is found closed or
-   * destroyed. resilientFetch owns what it returns: it closes it once no request uses it.
-   * @defaultValue an undici `Agent` per origin (of resilient-chat's `undici`, or of the `undici` option)
+   * destroyed. resilientFetch owns what it returns: it closes it once no request uses it. The default's
+   * Agent is of resilient-chat's `undici`, or of the `undici` option.
+   * @defaultValue an undici `Agent` per origin
    */
   dispatchers?: () => PoolDispatcher;
   /**
    * The undici whose `fetch` sends the requests (and whose `Agent` is the default dispatcher): pass
-   * `await import('undici')` so a dispatcher from your own copy of undici is used with its own fetch.
-   * @defaultValue resilient-chat's `undici`, loaded lazily (at the first request)
+   * `await import('undici')` so a dispatcher from your own copy of undici is used with its own fetch. The
+   * default is imported at the first request.
+   * @defaultValue resilient-chat's `undici`, loaded lazily
    */
   undici?: UndiciModule;
   /**
@@ -83,7 +85,7 @@ type OwnFetchOptions = Omit<ResilientFetchOptions, keyof ResilientClientOptions>
 
 export const DEFAULT_FETCH_OPTIONS = { genAISpan: 'auto' } as const satisfies Partial<OwnFetchOptions>;
 
-const FETCH_KEYS = {
+export const FETCH_KEYS = {
   dispatchers: true,
   undici: true,
   genAISpan: true,

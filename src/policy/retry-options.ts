@@ -40,7 +40,7 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
   /**
    * Time limit of one attempt in ms (JSON: whole response; stream: until the first event).
-   * @defaultValue the client's `timeout`
+   * @defaultValue the client's `timeout` (openai's default: 10 minutes)
    */
   attemptTimeoutMs?: number;
   /**
@@ -75,14 +75,14 @@ export interface StreamOptions {
   /**
    * The longest wait, from sending the request, for the first event of substance (text, a tool call, usage).
    * Past it the attempt fails with a timeout and is retried like any failure before substance.
-   * @defaultValue the request's `timeout`
+   * @defaultValue the request's `timeout` (openai's default: 10 minutes)
    */
   firstEventTimeoutMs?: number;
   /**
    * The longest the server may stay silent between events once the first event of substance has reached the
    * caller. Past it the stream's iterator throws `APIConnectionTimeoutError` (give-up reason
    * `stream_stalled`). Only time spent waiting on the server counts: a caller that reads slowly is no stall.
-   * @defaultValue the request's `timeout`
+   * @defaultValue the request's `timeout` (openai's default: 10 minutes)
    */
   idleTimeoutMs?: number;
 }

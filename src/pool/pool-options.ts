@@ -48,7 +48,8 @@ export interface ClientPoolOptions extends TransportOptions {
   meterProvider?: MeterProvider;
   /**
    * The undici the pool builds its Agents and fetch with: pass `await import('undici')` to use your own copy.
-   * @defaultValue resilient-chat's own, lazily (imported when the first client is built)
+   * The default is imported when the first client is built.
+   * @defaultValue resilient-chat's own, lazily
    */
   undici?: UndiciModule;
 }
