@@ -116,12 +116,8 @@ export function wholeNumber(value: unknown, name: string, rule: WholeNumberRule)
 }
 
 function wholeNumberExpected({ min, max, unlimited }: WholeNumberRule): string {
-  const range =
-    max === undefined
-      ? min === 0
-        ? 'a whole number, 0 or more'
-        : 'a whole number above 0'
-      : `a whole number from ${min} to ${max}`;
+  let range = `a whole number from ${min} to ${max}`;
+  if (max === undefined) range = min === 0 ? 'a whole number, 0 or more' : 'a whole number above 0';
   return unlimited ? `${range}, or Infinity` : range;
 }
 
