@@ -75,9 +75,9 @@ const MUTANTS = [
   [
     'M8',
     'retry.random is ignored',
-    'src/options.ts',
-    'random: retry.random ?? Math.random,',
-    'random: Math.random,',
+    'src/policy/retry-options.ts',
+    'random: retry.random ?? DEFAULT_RETRY.random,',
+    'random: DEFAULT_RETRY.random,',
     ['test/unit/retry-policy.test.ts'],
   ],
   [

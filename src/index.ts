@@ -25,6 +25,7 @@ export {
 export { type ResilientFetch, type ResilientFetchOptions, resilientFetch } from './fetch/resilient-fetch.js';
 export type { CircuitBreakerOptions, CircuitState } from './policy/circuit-breaker.js';
 export type { RetryBudgetOptions } from './policy/retry-budget.js';
+export type { ClosedClientOptions, RetryOptions, StreamOptions } from './policy/retry-options.js';
 export {
   ClientPool,
   type ClientPoolOptions,
@@ -40,7 +41,6 @@ export type {
   AcquireContext,
   ClientSource,
   ClientsOption,
-  ClosedClientOptions,
   DispatcherFallbackLogFields,
   DuplicateInstrumentationLogFields,
   GiveUpReason,
@@ -48,6 +48,4 @@ export type {
   ResilientChatOptions,
   ResilientClientOptions,
   RetryLogFields,
-  RetryOptions,
-  StreamOptions,
 } from './types.js';

@@ -32,9 +32,10 @@ import {
 } from '../openai-internals.js';
 import { operationFor } from '../operations/index.js';
 import { requestOperation } from '../operations/request.js';
-import { KNOWN_KEYS, resolveOptions } from '../options.js';
+import { type KeySet, keysOf } from '../option-checks.js';
+import { ROOT_KEYS as CLIENT_ROOT_KEYS, type ResolvedOptions, resolveOptions } from '../options.js';
 import { ClientPool } from '../pool/client-pool.js';
-import { loadUndici, type PoolDispatcher, type UndiciModule } from '../pool/transport.js';
+import { checkUndici, loadUndici, type PoolDispatcher, type UndiciModule } from '../pool/transport.js';
 import type { GenAISpanMode } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, ResilientClientOptions } from '../types.js';
 import {
@@ -54,21 +55,24 @@ export interface ResilientFetchOptions extends Omit<ResilientClientOptions, 'cli
   /**
    * Makes a dispatcher for the requests (a `ProxyAgent`, an `Agent` with TLS client certificates, a `Pool`):
    * called for the first request to an origin, and again for a fresh one when one is found closed or
-   * destroyed. resilientFetch owns what it returns: it closes it once no request uses it. Default: an undici
-   * `Agent` of resilient-chat's `undici` dependency (or of the `undici` option).
+   * destroyed. resilientFetch owns what it returns: it closes it once no request uses it. The default's
+   * Agent is of resilient-chat's `undici`, or of the `undici` option.
+   * @defaultValue an undici `Agent` per origin
    */
   dispatchers?: () => PoolDispatcher;
   /**
    * The undici whose `fetch` sends the requests (and whose `Agent` is the default dispatcher): pass
-   * `await import('undici')` so a dispatcher from your own copy of undici is used with its own fetch.
-   * Default: resilient-chat's `undici` dependency, imported at the first request.
+   * `await import('undici')` so a dispatcher from your own copy of undici is used with its own fetch. The
+   * default is imported at the first request.
+   * @defaultValue resilient-chat's `undici`, loaded lazily
    */
   undici?: UndiciModule;
   /**
    * Where the GenAI span of a chat, Responses or embeddings request is: `own` starts ours (named
    * `chat {model}`...); `active` records our attributes and events on the active span instead, when one is
-   * recording; `auto` (default) does that only when the active span is a GenAI span itself (it has
+   * recording; `auto` does that only when the active span is a GenAI span itself (it has
    * `gen_ai.operation.name`, as the AI SDK's model-call span has), so one call has one GenAI span.
+   * @defaultValue `'auto'`
    */
   genAISpan?: GenAISpanMode;
 }
@@ -76,23 +80,34 @@ export interface ResilientFetchOptions extends Omit<ResilientClientOptions, 'cli
 /** A function with `fetch`'s signature, as SDKs take it. */
 export type ResilientFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-const FETCH_OPTION_KEYS = ['dispatchers', 'undici', 'genAISpan'] as const;
+/** The options resilientFetch has of its own, beside the client's. */
+type OwnFetchOptions = Omit<ResilientFetchOptions, keyof ResilientClientOptions>;
+
+export const DEFAULT_FETCH_OPTIONS = { genAISpan: 'auto' } as const satisfies Partial<OwnFetchOptions>;
+
+export const FETCH_KEYS = {
+  dispatchers: true,
+  undici: true,
+  genAISpan: true,
+} as const satisfies KeySet<OwnFetchOptions>;
 const ROOT_KEYS: readonly string[] = [
-  ...KNOWN_KEYS[''].filter((key) => key !== 'clients'),
-  ...FETCH_OPTION_KEYS,
+  ...keysOf(CLIENT_ROOT_KEYS).filter((key) => key !== 'clients'),
+  ...keysOf(FETCH_KEYS),
 ];
 const SPAN_MODES: readonly string[] = ['auto', 'own', 'active'] satisfies GenAISpanMode[];
 
-/**
- * A `fetch` whose every request goes through resilient-chat's engine: closed-transport recovery, the retry
- * policy, deadlines, the breaker and budget, an Idempotency-Key, and for the OpenAI wire protocol the GenAI
- * span, events and metrics. Set the SDK's own retries to 0 so one layer owns them.
- *
- * @example
- * const openai = createOpenAI({ fetch: resilientFetch(), maxRetries: 0 }); // AI SDK
- * const llm = new ChatOpenAI({ model, maxRetries: 0, configuration: { fetch: resilientFetch() } }); // LangChain
- */
-export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
+/** resilientFetch's options, checked, with the defaults filled in: its own, and the client's as `shared`. */
+export interface ResolvedFetchOptions {
+  dispatchers: (() => PoolDispatcher) | undefined;
+  undici: UndiciModule | undefined;
+  genAISpan: GenAISpanMode;
+  shared: ResolvedOptions;
+}
+
+export function resolveFetchOptions(
+  options: ResilientFetchOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedFetchOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object (or nothing)', options);
   }
@@ -108,20 +123,32 @@ export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFe
   if (dispatchers !== undefined && typeof dispatchers !== 'function') {
     throw new InvalidOptionError('dispatchers', 'a function () => an undici Dispatcher', dispatchers);
   }
-  if (undici !== undefined && (typeof undici?.Agent !== 'function' || typeof undici.fetch !== 'function')) {
-    throw new InvalidOptionError(
-      'undici',
-      "an undici module with `Agent` and `fetch` (await import('undici'))",
-      undici,
-    );
-  }
+  checkUndici(undici);
   if (genAISpan !== undefined && !SPAN_MODES.includes(genAISpan)) {
     throw new InvalidOptionError('genAISpan', "'auto', 'own' or 'active'", genAISpan);
   }
-  // Checked as the client's options are; the fetch's own keys were taken out above.
-  const resolved = resolveOptions(shared as ResilientClientOptions, process.env, ROOT_KEYS);
+  return {
+    dispatchers,
+    undici,
+    genAISpan: genAISpan ?? DEFAULT_FETCH_OPTIONS.genAISpan,
+    // Checked as the client's options are; the fetch's own keys were taken out above.
+    shared: resolveOptions(shared as ResilientClientOptions, env, ROOT_KEYS),
+  };
+}
+
+/**
+ * A `fetch` whose every request goes through resilient-chat's engine: closed-transport recovery, the retry
+ * policy, deadlines, the breaker and budget, an Idempotency-Key, and for the OpenAI wire protocol the GenAI
+ * span, events and metrics. Set the SDK's own retries to 0 so one layer owns them.
+ *
+ * @example
+ * const openai = createOpenAI({ fetch: resilientFetch(), maxRetries: 0 }); // AI SDK
+ * const llm = new ChatOpenAI({ model, maxRetries: 0, configuration: { fetch: resilientFetch() } }); // LangChain
+ */
+export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
+  const { dispatchers, undici, genAISpan, shared: resolved } = resolveFetchOptions(options);
   const source = poolSource(dispatchers, undici, resolved.meterProvider);
-  const deps = callDependencies(resolved, source, { genAISpan: genAISpan ?? 'auto' });
+  const deps = callDependencies(resolved, source, { genAISpan });
   const { idempotencyKeys } = resolved;
 
   return async function fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {

@@ -10,7 +10,16 @@
  * tests need a clock they control. cockatiel's SamplingBreaker wraps execution in its own policy, reads the
  * wall clock, and takes a minimum rate (RPS) rather than Polly's minimum number of calls.
  */
-import type { Classification } from '../types.js';
+import {
+  duration,
+  type KeySet,
+  optionalObject,
+  ratio,
+  TIMER,
+  TIMER_OR_ZERO,
+  wholeNumber,
+} from '../option-checks.js';
+import type { Classification } from './failure.js';
 import { SlidingCounts } from './sliding-window.js';
 
 /** A circuit's state: `closed` lets calls through, `open` refuses them, `half_open` lets a probe through. */
@@ -18,17 +27,29 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
 
 /** The per-endpoint circuit breaker (Polly v8's sampling breaker); every field has Polly's default. */
 export interface CircuitBreakerOptions {
-  /** Failure ratio over the window at or above which the circuit opens. Default 0.1. */
+  /**
+   * Failure ratio over the window at or above which the circuit opens.
+   * @defaultValue `0.1`
+   */
   failureRatio?: number;
-  /** Attempts the window must hold before the ratio counts. Default 100. */
+  /**
+   * Attempts the window must hold before the ratio counts.
+   * @defaultValue `100`
+   */
   minimumThroughput?: number;
-  /** Length of the sampling window in ms. Default 30000. */
+  /**
+   * Length of the sampling window in ms.
+   * @defaultValue `30000`
+   */
   samplingDurationMs?: number;
-  /** How long the circuit stays open before one probe is let through, in ms. Default 5000. */
+  /**
+   * How long the circuit stays open before one probe is let through, in ms.
+   * @defaultValue `5000`
+   */
   breakDurationMs?: number;
   /**
    * How long a half-open probe may go unanswered before another call is let through as a probe, in ms.
-   * Default: `breakDurationMs`.
+   * @defaultValue `breakDurationMs` (at least 1)
    */
   probeTimeoutMs?: number;
 }
@@ -41,12 +62,48 @@ export interface ResolvedBreakerOptions {
   probeTimeoutMs: number;
 }
 
+/** Polly's defaults; a probe's timeout left out is the break's duration. */
 export const DEFAULT_BREAKER: Omit<ResolvedBreakerOptions, 'probeTimeoutMs'> = {
   failureRatio: 0.1,
   minimumThroughput: 100,
   samplingDurationMs: 30_000,
   breakDurationMs: 5_000,
 };
+
+export const BREAKER_KEYS = {
+  failureRatio: true,
+  minimumThroughput: true,
+  samplingDurationMs: true,
+  breakDurationMs: true,
+  probeTimeoutMs: true,
+} as const satisfies KeySet<CircuitBreakerOptions>;
+
+/** The `circuitBreaker` option, checked, with the defaults filled in; `false` turns the breakers off. */
+export function resolveBreakerOptions(
+  value: CircuitBreakerOptions | false | undefined,
+): ResolvedBreakerOptions | undefined {
+  if (value === false) return undefined;
+  const breaker = optionalObject<CircuitBreakerOptions>(value, 'circuitBreaker') ?? {};
+  const breakDurationMs =
+    duration(breaker.breakDurationMs, 'circuitBreaker.breakDurationMs', TIMER_OR_ZERO) ??
+    DEFAULT_BREAKER.breakDurationMs;
+  return {
+    failureRatio:
+      ratio(breaker.failureRatio, 'circuitBreaker.failureRatio', false) ?? DEFAULT_BREAKER.failureRatio,
+    minimumThroughput:
+      wholeNumber(breaker.minimumThroughput, 'circuitBreaker.minimumThroughput', {
+        min: 0,
+        max: 1_000_000,
+      }) ?? DEFAULT_BREAKER.minimumThroughput,
+    samplingDurationMs:
+      duration(breaker.samplingDurationMs, 'circuitBreaker.samplingDurationMs', TIMER) ??
+      DEFAULT_BREAKER.samplingDurationMs,
+    breakDurationMs,
+    probeTimeoutMs:
+      duration(breaker.probeTimeoutMs, 'circuitBreaker.probeTimeoutMs', TIMER) ??
+      Math.max(1, breakDurationMs),
+  };
+}
 
 /** How an attempt's outcome counts for the endpoint's health. */
 export type AttemptVerdict = 'success' | 'failure' | 'ignored';

@@ -4,15 +4,25 @@
  * `minRetriesPerSecond`. In an outage this caps the load retries add at about (1 + ratio)x instead of
  * (1 + maxRetries)x. Written by hand: no maintained npm package offers a plain ratio budget to ask.
  */
+import { duration, type KeySet, nonNegative, optionalObject, ratio, TIMER } from '../option-checks.js';
 import { SlidingCounts } from './sliding-window.js';
 
 /** The retry budget shared by every call of one client: retries <= ratio x calls + a per-second floor. */
 export interface RetryBudgetOptions {
-  /** Retries allowed per call over the window. Default 0.1. */
+  /**
+   * Retries allowed per call over the window.
+   * @defaultValue `0.1`
+   */
   ratio?: number;
-  /** Retries always allowed per second, so a quiet service can still retry. Default 1. */
+  /**
+   * Retries always allowed per second, so a quiet service can still retry.
+   * @defaultValue `1`
+   */
   minRetriesPerSecond?: number;
-  /** Length of the window in ms. Default 10000. */
+  /**
+   * Length of the window in ms.
+   * @defaultValue `10000`
+   */
   windowMs?: number;
 }
 
@@ -23,6 +33,30 @@ export interface ResolvedBudgetOptions {
 }
 
 export const DEFAULT_BUDGET: ResolvedBudgetOptions = { ratio: 0.1, minRetriesPerSecond: 1, windowMs: 10_000 };
+
+export const BUDGET_KEYS = {
+  ratio: true,
+  minRetriesPerSecond: true,
+  windowMs: true,
+} as const satisfies KeySet<RetryBudgetOptions>;
+
+/**
+ * The `retryBudget` option, checked, with the defaults filled in; `false` turns the budget off. A zero ratio
+ * is allowed: the budget then allows only the per-second floor.
+ */
+export function resolveBudgetOptions(
+  value: RetryBudgetOptions | false | undefined,
+): ResolvedBudgetOptions | undefined {
+  if (value === false) return undefined;
+  const budget = optionalObject<RetryBudgetOptions>(value, 'retryBudget') ?? {};
+  return {
+    ratio: ratio(budget.ratio, 'retryBudget.ratio', true) ?? DEFAULT_BUDGET.ratio,
+    minRetriesPerSecond:
+      nonNegative(budget.minRetriesPerSecond, 'retryBudget.minRetriesPerSecond') ??
+      DEFAULT_BUDGET.minRetriesPerSecond,
+    windowMs: duration(budget.windowMs, 'retryBudget.windowMs', TIMER) ?? DEFAULT_BUDGET.windowMs,
+  };
+}
 
 export class RetryBudget {
   readonly #options: ResolvedBudgetOptions;

@@ -3,10 +3,10 @@
  * (and why). Pure: it reads the classification, what the attempt may have sent, and the call's counters, and
  * returns a decision; the loop in src/call/ carries it out. No openai or OpenTelemetry here.
  */
-import type { ResolvedRetryPolicy } from '../options.js';
-import type { Classification, GiveUpReason } from '../types.js';
 import { BackoffSchedule, type Random } from './backoff.js';
+import type { Classification, GiveUpReason } from './failure.js';
 import type { RetryBudget } from './retry-budget.js';
+import type { ResolvedRetryPolicy } from './retry-options.js';
 
 export type { GiveUpReason };
 

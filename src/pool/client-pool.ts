@@ -16,65 +16,25 @@
  * either); with a limit, open sockets stay under (maxSize + draining clients) x connectionsPerClient, and a
  * request that waits for one is measured (resilient_chat.pool.connection.wait.duration, a span event).
  */
-import type { MeterProvider } from '@opentelemetry/api';
 import { metrics } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { userAbortError } from '../call/abort.js';
 import { isOpenAIClient } from '../clients/client-source.js';
-import { InvalidClientError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { InvalidClientError, PoolClosedError } from '../errors.js';
 import { isDispatcherDead } from '../openai-internals.js';
-import { duration, MAX_TIMER_MS, rejectUnknownKeys } from '../option-checks.js';
+import { duration, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
 import { after, type Timer } from './durations.js';
+import { type ClientPoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { type PoolInstruments, registerPoolInstruments } from './pool-telemetry.js';
-import {
-  createTransport,
-  DEFAULT_CONNECTIONS_PER_CLIENT,
-  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-  loadUndici,
-  type PoolDispatcher,
-  type PoolTransport,
-  type TransportOptions,
-  type UndiciModule,
-} from './transport.js';
+import { createTransport, loadUndici, type PoolDispatcher, type PoolTransport } from './transport.js';
+
+export type { ClientPoolOptions } from './pool-options.js';
 
 /** Why a pooled client was evicted (`resilient_chat.pool.eviction.cause`). */
 export type EvictionCause = 'ttl' | 'idle' | 'size' | 'evicted' | 'invalidated' | 'closed';
-
-/** The options of `new ClientPool(...)`; only `create` is required. */
-export interface ClientPoolOptions extends TransportOptions {
-  /** Builds the client for a key. Spread `transport` into the OpenAI options so the pool owns its sockets. */
-  create(key: string, transport: PoolTransport): OpenAI | Promise<OpenAI>;
-  /** Which client a call uses (per API key, base URL, model group...). Default: one client for everything. */
-  key?(context: AcquireContext): string;
-  /** Age at which a client is evicted, in ms; Infinity for never. Default 600000 (LiteLLM's 600 s). */
-  ttlMs?: number;
-  /** Most clients handed out at once (LiteLLM's 200). Default 200. */
-  maxSize?: number;
-  /** A client unleased for this long is closed, in ms; Infinity for never. Default 60000. */
-  idleTimeoutMs?: number;
-  /** Defaults to the global meter provider, read when the pool is made. */
-  meterProvider?: MeterProvider;
-  /**
-   * The undici the pool builds its Agents and fetch with: pass `await import('undici')` to use your own copy.
-   * Default: resilient-chat's `undici` dependency, imported when the first client is built.
-   */
-  undici?: UndiciModule;
-}
-
-const POOL_OPTION_KEYS = [
-  'create',
-  'key',
-  'ttlMs',
-  'maxSize',
-  'idleTimeoutMs',
-  'meterProvider',
-  'undici',
-  'connectionsPerClient',
-  'keepAliveTimeoutMs',
-] as const satisfies readonly (keyof ClientPoolOptions)[];
 
 /** The options of `pool.close()`. */
 export interface ClosePoolOptions {
@@ -143,8 +103,7 @@ const HANDS_ON: ReadonlySet<EvictionCause> = new Set<EvictionCause>(['ttl', 'evi
  * const openai = createResilientClient({ clients: pool });
  */
 export class ClientPool implements ClientSource {
-  readonly #options: Required<Omit<ClientPoolOptions, 'meterProvider' | 'undici'>>;
-  readonly #undici: UndiciModule | undefined;
+  readonly #options: ResolvedPoolOptions;
   readonly #active = new Map<string, Entry>();
   readonly #byClient = new Map<OpenAI, Entry>();
   readonly #creating = new Map<string, Promise<Entry>>();
@@ -156,30 +115,8 @@ export class ClientPool implements ClientSource {
   #closed = false;
 
   constructor(options: ClientPoolOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionError('ClientPool options', 'an object with `create`', options);
-    }
-    rejectUnknownKeys(options, POOL_OPTION_KEYS);
-    if (typeof options.create !== 'function') {
-      throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options.create);
-    }
-    if (options.key !== undefined && typeof options.key !== 'function') {
-      throw new InvalidOptionError('key', 'a function (context) => string', options.key);
-    }
-    this.#undici = undiciOption(options.undici);
-    this.#options = {
-      create: options.create,
-      key: options.key ?? (() => 'default'),
-      ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
-      maxSize: wholeAboveZero(options.maxSize, 'maxSize') ?? 200,
-      idleTimeoutMs: duration(options.idleTimeoutMs, 'idleTimeoutMs', { never: true }) ?? 60_000,
-      connectionsPerClient: connectionLimit(options.connectionsPerClient) ?? DEFAULT_CONNECTIONS_PER_CLIENT,
-      // undici arms its own timers with it, so it must fit setTimeout.
-      keepAliveTimeoutMs:
-        duration(options.keepAliveTimeoutMs, 'keepAliveTimeoutMs', { max: MAX_TIMER_MS }) ??
-        DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    };
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
+    this.#options = resolvePoolOptions(options);
+    const meter = (this.#options.meterProvider ?? metrics.getMeterProvider()).getMeter(
       INSTRUMENTATION_SCOPE,
       VERSION,
     );
@@ -344,7 +281,7 @@ export class ClientPool implements ClientSource {
   }
 
   async #newTransport(): Promise<Transport> {
-    const undici = this.#undici ?? (await loadUndici());
+    const undici = this.#options.undici ?? (await loadUndici());
     const { agent, transport } = createTransport(undici, this.#options, this.#instruments.waited);
     return { agent, transport, holders: 1, retired: false };
   }
@@ -438,35 +375,4 @@ export class ClientPool implements ClientSource {
 /** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
 function isDead(transport: Transport): boolean {
   return transport.retired || isDispatcherDead(transport.agent);
-}
-
-function wholeAboveZero(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(name, 'a whole number above 0', value);
-  }
-  return value;
-}
-
-/** A whole number above 0, or Infinity for no limit. */
-function connectionLimit(value: unknown): number | undefined {
-  if (value === Number.POSITIVE_INFINITY) return value;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError('connectionsPerClient', 'a whole number above 0, or Infinity', value);
-  }
-  return value;
-}
-
-function undiciOption(value: unknown): UndiciModule | undefined {
-  if (value === undefined) return undefined;
-  const candidate = value as Partial<UndiciModule> | null;
-  if (typeof candidate?.Agent !== 'function' || typeof candidate.fetch !== 'function') {
-    throw new InvalidOptionError(
-      'undici',
-      "an undici module with `Agent` and `fetch` (await import('undici'))",
-      value,
-    );
-  }
-  return candidate as UndiciModule;
 }

@@ -5,17 +5,22 @@
  * the first client the pool builds, so importing resilient-chat alone never loads it.
  */
 import type { Dispatcher } from 'undici'; // types only: erased from the build
-import { MissingPackageError } from '../errors.js';
+import { InvalidOptionError, MissingPackageError } from '../errors.js';
+import { duration, type KeySet, TIMER, wholeNumber } from '../option-checks.js';
 import { type DispatchingAgent, type OnConnectionWait, watchConnectionWaits } from './connection-wait.js';
 
 /** The transport of each pooled client: its undici Agent's limits. */
 export interface TransportOptions {
   /**
-   * Most sockets one client may open to an origin; past them, requests queue for a free one. Default
-   * Infinity: no limit, like Node's global dispatcher that a bare openai client uses.
+   * Most sockets one client may open to an origin; past them, requests queue for a free one. Infinity: no
+   * limit, like Node's global dispatcher that a bare openai client uses.
+   * @defaultValue `Infinity`
    */
   connectionsPerClient?: number;
-  /** How long an idle socket is kept for reuse, in ms. Default 4000 (undici's). */
+  /**
+   * How long an idle socket is kept for reuse, in ms (undici's default).
+   * @defaultValue `4000`
+   */
   keepAliveTimeoutMs?: number;
 }
 
@@ -42,12 +47,46 @@ export interface PoolTransport {
   fetchOptions: { dispatcher: Dispatcher };
 }
 
-/**
- * No limit, as bare openai-node has on Node's global dispatcher: with 10 (the old default), 1,000 calls held
- * 200 ms by the server took 20 s instead of 1.6 s, queued in silence.
- */
-export const DEFAULT_CONNECTIONS_PER_CLIENT = Number.POSITIVE_INFINITY;
-export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+export const DEFAULT_TRANSPORT = {
+  /**
+   * No limit, as bare openai-node has on Node's global dispatcher: with 10 (the old default), 1,000 calls
+   * held 200 ms by the server took 20 s instead of 1.6 s, queued in silence.
+   */
+  connectionsPerClient: Number.POSITIVE_INFINITY,
+  keepAliveTimeoutMs: 4_000,
+} as const satisfies Required<TransportOptions>;
+
+export const TRANSPORT_KEYS = {
+  connectionsPerClient: true,
+  keepAliveTimeoutMs: true,
+} as const satisfies KeySet<TransportOptions>;
+
+/** The transport options of a pool, checked, with the defaults filled in. */
+export function resolveTransportOptions(options: TransportOptions): Required<TransportOptions> {
+  return {
+    connectionsPerClient:
+      wholeNumber(options.connectionsPerClient, 'connectionsPerClient', { min: 1, unlimited: true }) ??
+      DEFAULT_TRANSPORT.connectionsPerClient,
+    // undici arms its own timers with it, so it must fit setTimeout.
+    keepAliveTimeoutMs:
+      duration(options.keepAliveTimeoutMs, 'keepAliveTimeoutMs', TIMER) ??
+      DEFAULT_TRANSPORT.keepAliveTimeoutMs,
+  };
+}
+
+/** The `undici` option (of ClientPool and resilientFetch): undefined, or a module with `Agent` and `fetch`. */
+export function checkUndici(value: unknown): UndiciModule | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<UndiciModule> | null;
+  if (typeof candidate?.Agent !== 'function' || typeof candidate.fetch !== 'function') {
+    throw new InvalidOptionError(
+      'undici',
+      "an undici module with `Agent` and `fetch` (await import('undici'))",
+      value,
+    );
+  }
+  return candidate as UndiciModule;
+}
 
 let bundled: Promise<UndiciModule> | undefined;
 

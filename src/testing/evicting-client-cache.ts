@@ -8,11 +8,10 @@ import type OpenAI from 'openai';
 // A test tool with a synchronous `acquire`, so it loads undici up front (the main entry never does).
 import * as undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import { duration, rejectUnknownKeys } from '../option-checks.js';
+import { duration, type KeySet, keysOf, rejectUnknownKeys, wholeNumber } from '../option-checks.js';
 import {
   createTransport,
-  DEFAULT_CONNECTIONS_PER_CLIENT,
-  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_TRANSPORT,
   type PoolDispatcher,
   type PoolTransport,
 } from '../pool/transport.js';
@@ -29,6 +28,14 @@ export interface EvictingClientCacheOptions {
   onEvict?: 'close' | 'destroy';
 }
 
+const CACHE_KEYS = {
+  create: true,
+  key: true,
+  ttlMs: true,
+  maxSize: true,
+  onEvict: true,
+} as const satisfies KeySet<EvictingClientCacheOptions>;
+
 interface CacheEntry {
   client: OpenAI;
   agent: PoolDispatcher;
@@ -42,13 +49,11 @@ export class EvictingClientCache implements ClientSource {
   evictions = 0;
 
   constructor(options: EvictingClientCacheOptions) {
-    rejectUnknownKeys(options, ['create', 'key', 'ttlMs', 'maxSize', 'onEvict']);
+    rejectUnknownKeys(options, keysOf(CACHE_KEYS));
     if (typeof options.create !== 'function') {
       throw new InvalidOptionError('create', 'a function (key, transport) => OpenAI', options.create);
     }
-    if (options.maxSize !== undefined && !(Number.isSafeInteger(options.maxSize) && options.maxSize > 0)) {
-      throw new InvalidOptionError('maxSize', 'a whole number above 0', options.maxSize);
-    }
+    const maxSize = wholeNumber(options.maxSize, 'maxSize', { min: 1 }) ?? 200;
     if (options.onEvict !== undefined && options.onEvict !== 'close' && options.onEvict !== 'destroy') {
       throw new InvalidOptionError('onEvict', "'close' or 'destroy'", options.onEvict);
     }
@@ -56,7 +61,7 @@ export class EvictingClientCache implements ClientSource {
       key: options.key ?? (() => 'default'),
       create: options.create,
       ttlMs: duration(options.ttlMs, 'ttlMs', { never: true }) ?? 600_000,
-      maxSize: options.maxSize ?? 200,
+      maxSize,
       onEvict: options.onEvict ?? 'destroy',
     };
   }
@@ -67,10 +72,7 @@ export class EvictingClientCache implements ClientSource {
     if (entry && Date.now() - entry.createdAt < this.#options.ttlMs) return entry.client;
     if (entry) this.evict(key);
     if (this.#entries.size >= this.#options.maxSize) this.evict();
-    const { agent, transport } = createTransport(undici, {
-      connectionsPerClient: DEFAULT_CONNECTIONS_PER_CLIENT,
-      keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    });
+    const { agent, transport } = createTransport(undici, DEFAULT_TRANSPORT);
     const client = this.#options.create(key, transport);
     this.#entries.set(key, { client, agent, createdAt: Date.now() });
     return client;

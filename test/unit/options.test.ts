@@ -9,6 +9,7 @@ import {
   InvalidOptionError,
   type ResilientChatOptions,
 } from '../../src/index.js';
+import { resolvePoolOptions } from '../../src/pool/pool-options.js';
 
 const client = new OpenAI({ apiKey: 'sk-unused', baseURL: 'http://127.0.0.1:9/v1' });
 
@@ -136,6 +137,40 @@ describe('createResilientChat rejects', () => {
       /received a string of 48 characters$/,
     );
     expect(() => createResilientChat({ clients: key as never })).not.toThrow(/sk-proj/);
+  });
+});
+
+describe('the one whole-number check says the range of each option', () => {
+  test.each([
+    [
+      'retry.maxRetries',
+      () => createResilientChat({ clients: client, retry: { maxRetries: 101 } }),
+      'a whole number from 0 to 100',
+    ],
+    [
+      'circuitBreaker.minimumThroughput',
+      () => createResilientChat({ clients: client, circuitBreaker: { minimumThroughput: -1 } }),
+      'a whole number from 0 to 1000000',
+    ],
+    [
+      'maxSize',
+      () => resolvePoolOptions({ create: () => client, maxSize: 0 }),
+      'a whole number above 0; received 0',
+    ],
+    [
+      'connectionsPerClient',
+      () => resolvePoolOptions({ create: () => client, connectionsPerClient: 1.5 }),
+      'a whole number above 0, or Infinity; received 1.5',
+    ],
+  ] as const)('%s', (_, make, expected) => {
+    expect(make).toThrow(expected);
+  });
+
+  test('Infinity is a connection limit (none) and nothing else', () => {
+    expect(
+      resolvePoolOptions({ create: () => client, connectionsPerClient: Infinity }).connectionsPerClient,
+    ).toBe(Infinity);
+    expect(() => resolvePoolOptions({ create: () => client, maxSize: Infinity })).toThrow(/`maxSize`/);
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Classification } from '../../src/call/classify.js';
 import { isReplaySafe } from '../../src/call/replay-safety.js';
-import { resolveRetryPolicy } from '../../src/options.js';
+import { resolveRetryPolicy } from '../../src/policy/retry-options.js';
 import { RetryPolicy } from '../../src/policy/retry-policy.js';
 
 describe('isReplaySafe', () => {
@@ -46,11 +46,7 @@ describe('RetryPolicy and requests that are not idempotent', () => {
   };
   const spent = { transientRetries: 0, recoveries: 0, upstreamClosedRetries: 0, deadlineAt: Infinity };
   const policy = (replayNonIdempotent = false) =>
-    new RetryPolicy(
-      resolveRetryPolicy({ clients: {} as never, retry: { replayNonIdempotent } }),
-      undefined,
-      () => 0,
-    );
+    new RetryPolicy(resolveRetryPolicy({ retry: { replayNonIdempotent } }), undefined, () => 0);
   const facts = (maybeSent: boolean) => ({ maybeSent, replayable: true, idempotent: false });
 
   test('gives up after a failure that may have taken effect', () => {
@@ -72,7 +68,7 @@ describe('RetryPolicy and requests that are not idempotent', () => {
 
 test('retry.replayNonIdempotent must be a boolean', async () => {
   const { InvalidOptionError } = await import('../../src/errors.js');
-  expect(() =>
-    resolveRetryPolicy({ clients: {} as never, retry: { replayNonIdempotent: 'yes' as never } }),
-  ).toThrow(InvalidOptionError);
+  expect(() => resolveRetryPolicy({ retry: { replayNonIdempotent: 'yes' as never } })).toThrow(
+    InvalidOptionError,
+  );
 });

@@ -1,8 +1,8 @@
 /** The retry decision and its backoff schedule, with the randomness injected. */
 import { describe, expect, test } from 'vitest';
 import type { Classification } from '../../src/call/classify.js';
-import { resolveRetryPolicy } from '../../src/options.js';
 import { BackoffSchedule } from '../../src/policy/backoff.js';
+import { resolveRetryPolicy } from '../../src/policy/retry-options.js';
 import { RetryPolicy } from '../../src/policy/retry-policy.js';
 
 const serverError: Classification = {
@@ -20,11 +20,7 @@ const fresh = () => ({
 });
 
 function policy(retry = {}, closedClient = {}, random = () => 1) {
-  return new RetryPolicy(
-    resolveRetryPolicy({ clients: {} as never, retry, closedClient }),
-    undefined,
-    random,
-  );
+  return new RetryPolicy(resolveRetryPolicy({ retry, closedClient }), undefined, random);
 }
 
 describe('BackoffSchedule', () => {
@@ -56,11 +52,10 @@ describe('BackoffSchedule', () => {
 describe('the random source', () => {
   test('retry.random drives the backoff of a policy built from the options alone', () => {
     const resolved = resolveRetryPolicy({
-      clients: {} as never,
       retry: { baseDelayMs: 1_000, random: () => 0.25 },
     });
     expect(new RetryPolicy(resolved).decide(serverError, fresh())).toMatchObject({ delayMs: 250 });
-    expect(resolveRetryPolicy({ clients: {} as never }).random).toBe(Math.random);
+    expect(resolveRetryPolicy({}).random).toBe(Math.random);
   });
 });
 
