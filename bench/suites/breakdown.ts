@@ -7,8 +7,9 @@
  *   loop with no OpenTelemetry SDK, then tracing alone and metrics alone on top of that, and both;
  * - the peer's: its metrics with its wrapper (no tracer provider), then its tracing on top.
  */
+
+import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { startServerProcess } from '../lib/server-process.js';
 import { type Spread, spread } from './overhead.js';
 import {
   BARE_6,

@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ANSWERING_SERVER } from '../lib/answering-server.js';
+import { ANSWERING_SERVER } from '../../test/support/answering-server.js';
+import { startServerProcess } from '../../test/support/server-process.js';
 import { nameJitCode } from '../lib/callgrind-names.js';
 import type { InstructionPlan } from '../lib/instructions-main.js';
-import { startServerProcess } from '../lib/server-process.js';
 import { quantile } from '../lib/stats.js';
 import {
   BARE_6,

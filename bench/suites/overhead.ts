@@ -15,8 +15,9 @@
  * threads), both steadier than throughput. Each comparison is taken per round and reported as its median and
  * range over the rounds.
  */
+
+import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { startServerProcess } from '../lib/server-process.js';
 import { quantile } from '../lib/stats.js';
 import {
   BARE_6,

@@ -7,8 +7,8 @@ import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { createResilientClient } from '../../src/index.js';
+import { startServerProcess } from '../../test/support/server-process.js';
 import { tracedServiceSdk } from '../lib/sdk.js';
-import { startServerProcess } from '../lib/server-process.js';
 
 export interface ProfileFrame {
   functionName: string;

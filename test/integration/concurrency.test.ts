@@ -6,7 +6,6 @@
  */
 import type OpenAI from 'openai';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { type ServerProcess, startServerProcess } from '../../bench/lib/server-process.js';
 import type { ClientSource } from '../../src/index.js';
 import { createResilientChat, createResilientClient, telemetryNames } from '../../src/index.js';
 import { quietLogger, retryEvents } from '../support/assertions.js';
@@ -17,6 +16,7 @@ import {
   type HeldRequest,
   type HoldingConfig,
 } from '../support/holding-server.js';
+import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const { ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME, METRIC_CLOSED_CLIENT_RECOVERIES, METRIC_RETRIES } =
