@@ -6,16 +6,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './lib/contenders.js';
+import { SETUPS } from './lib/scale-plan.js';
 import { formatMs, quantile, round, table } from './lib/stats.js';
 import { runBreakdown } from './suites/breakdown.js';
 import { runChurn } from './suites/churn.js';
 import { type InstructionsResult, type RunSpread, runInstructions } from './suites/instructions.js';
 import { runMemory } from './suites/memory.js';
 import { runOverhead, type Spread } from './suites/overhead.js';
-import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './suites/overhead-contenders.js';
 import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
-import { runScale, SETUPS } from './suites/scale.js';
+import { runScale } from './suites/scale.js';
 import { runStorm } from './suites/storm.js';
 
 const { values } = parseArgs({

@@ -18,7 +18,7 @@ import OpenAI from 'openai';
 import { ClientPool, createResilientClient } from '../../src/index.js';
 import { ANSWERING_SERVER } from '../../test/support/answering-server.js';
 import { startServerProcess } from '../../test/support/server-process.js';
-import { HOLD_MS, type ScaleMeasured, type ScalePlan } from '../suites/scale.js';
+import { HOLD_MS, type ScaleMeasured, type ScalePlan } from './scale-plan.js';
 import { tracedServiceSdk } from './sdk.js';
 
 type Chat = (signal?: AbortSignal) => Promise<unknown>;

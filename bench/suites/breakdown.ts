@@ -1,7 +1,7 @@
 /**
  * Where the added CPU goes: the steps from bare openai-node 7 to resilient-chat with tracing and metrics, and
  * from bare openai-node 6 to the official instrumentation, each step a contender of its own (see
- * overhead-contenders.ts), measured from memory (the quiet transport) in the same run:
+ * bench/lib/contenders.ts), measured from memory (the quiet transport) in the same run:
  *
  * - ours: a minimal `request()` override (the floor of any wrapper that owns the promise), then the attempt
  *   loop with no OpenTelemetry SDK, then tracing alone and metrics alone on top of that, and both;
@@ -10,7 +10,6 @@
 
 import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { type Spread, spread } from './overhead.js';
 import {
   BARE_6,
   BARE_7,
@@ -23,7 +22,8 @@ import {
   OURS_TRACING,
   PEER,
   PEER_METRICS,
-} from './overhead-contenders.js';
+} from '../lib/contenders.js';
+import { type Spread, spread } from './overhead.js';
 
 export interface BreakdownStep {
   who: 'resilient-chat' | 'official instrumentation';

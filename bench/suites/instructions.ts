@@ -1,5 +1,5 @@
 /**
- * Instructions per call: what each contender of the overhead suite (overhead-contenders.ts) executes on its
+ * Instructions per call: what each contender of the overhead suite (bench/lib/contenders.ts) executes on its
  * main thread per call, counted by valgrind's callgrind. An instruction count does not depend on what else
  * runs on the machine, so it is the figure that can be compared across runs on a busy machine; CPU time is
  * not (`perf stat -e instructions` would be quicker, but needs hardware counters that virtual machines like
@@ -21,8 +21,6 @@ import { fileURLToPath } from 'node:url';
 import { ANSWERING_SERVER } from '../../test/support/answering-server.js';
 import { startServerProcess } from '../../test/support/server-process.js';
 import { nameJitCode } from '../lib/callgrind-names.js';
-import type { InstructionPlan } from '../lib/instructions-main.js';
-import { quantile } from '../lib/stats.js';
 import {
   BARE_6,
   BARE_7,
@@ -36,7 +34,9 @@ import {
   type RequestName,
   STREAM_CHUNKS,
   STREAM_CHUNKS_DROPPED,
-} from './overhead-contenders.js';
+} from '../lib/contenders.js';
+import type { InstructionPlan } from '../lib/instructions-main.js';
+import { quantile } from '../lib/stats.js';
 
 export interface InstructionSizes {
   /**

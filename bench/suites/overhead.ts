@@ -7,7 +7,7 @@
  * library: measured in one shared process, each SDK copy's inline caches and heap were shaped by the others,
  * and a contender's figures depended on which others ran beside it.
  *
- * Two transports (see overhead-contenders.ts): the zero-latency loopback server in another process, and
+ * Two transports (see bench/lib/contenders.ts): the zero-latency loopback server in another process, and
  * `memory`, which replays the server's answers without a socket and so shows each layer's own CPU quietly.
  *
  * The figures of record are client CPU per call: the main thread's (where every layer's own work runs; the
@@ -18,7 +18,6 @@
 
 import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { quantile } from '../lib/stats.js';
 import {
   BARE_6,
   BARE_7,
@@ -30,7 +29,8 @@ import {
   type RequestName,
   TRANSPORTS,
   type Transport,
-} from './overhead-contenders.js';
+} from '../lib/contenders.js';
+import { quantile } from '../lib/stats.js';
 
 /** A figure over the rounds: its median, range and quartiles. */
 export interface Spread {
