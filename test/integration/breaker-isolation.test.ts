@@ -19,9 +19,9 @@ import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
 import { trackedDispatchers } from '../support/frameworks.js';
 import { type Gateway, startGateway } from '../support/gateway.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const KEYS: Record<string, string> = {
   a: 'sk-tenant-a-SECRET-000000000000',
   b: 'sk-tenant-b-SECRET-111111111111',

@@ -19,12 +19,12 @@ import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../../src/telem
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 let server: MockOpenAI;
 let harness: TelemetryHarness;
 let pool: ClientPool | undefined;
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 beforeEach(async () => {
   server = await startMockOpenAI();

@@ -27,11 +27,11 @@ import {
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { giveUpEvents, onlySpan, quietLogger, retryEvents } from '../support/assertions.js';
 import { newClient, RecordingSource } from '../support/clients.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const { METRIC_RETRIES, METRIC_CLOSED_CLIENT_RECOVERIES, ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME } =
   telemetryNames;
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
 let server: MockOpenAI;
 let harness: TelemetryHarness;

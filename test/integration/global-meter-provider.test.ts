@@ -8,6 +8,7 @@ import { afterAll, expect, test } from 'vitest';
 import { createResilientChat, telemetryNames } from '../../src/index.js';
 import { startMockOpenAI } from '../../src/testing/index.js';
 import { newClient } from '../support/clients.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness } from '../support/telemetry.js';
 
 const harness = createTelemetryHarness();
@@ -20,7 +21,6 @@ test('a global meter provider registered after the client was made receives its 
   const server = await startMockOpenAI();
   const { client, agent } = newClient(server);
   const chat = createResilientChat({ clients: client, logger: false });
-  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
   await chat.completions.create(params); // the no-op global provider: nothing to see
   expect(metrics.setGlobalMeterProvider(harness.meterProvider)).toBe(true);

@@ -12,6 +12,7 @@ import { ClientPool, createResilientClient, telemetryNames } from '../../src/ind
 import { ANSWERING_SERVER } from '../support/answering-server.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { params } from '../support/params.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
@@ -32,8 +33,6 @@ afterAll(async () => {
 afterEach(async () => {
   await harness?.shutdown();
 });
-
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 /** Milliseconds for `calls` calls all started at once. */
 async function allAtOnce(calls: number, call: () => Promise<unknown>): Promise<number> {
