@@ -23,19 +23,8 @@ import {
   PEER,
   PEER_METRICS,
 } from '../lib/contenders.js';
-import { type Spread, spread } from './overhead.js';
-
-export interface BreakdownStep {
-  who: 'resilient-chat' | 'official instrumentation';
-  step: string;
-  /** Main-thread CPU per chat call that the step adds (µs), per round: median and range. */
-  extraCpuUs: Spread;
-}
-
-export interface BreakdownResult {
-  rounds: number;
-  steps: BreakdownStep[];
-}
+import type { BreakdownResult, BreakdownStep } from '../lib/results.js';
+import { spread } from './overhead.js';
 
 /** Each step: what it adds, as `contender - contender before it`. */
 const STEPS: readonly (readonly [BreakdownStep['who'], string, ContenderName, ContenderName])[] = [

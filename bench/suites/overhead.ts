@@ -30,61 +30,8 @@ import {
   TRANSPORTS,
   type Transport,
 } from '../lib/contenders.js';
+import type { OverheadResult, Spread, TransportResult } from '../lib/results.js';
 import { quantile } from '../lib/stats.js';
-
-/** A figure over the rounds: its median, range and quartiles. */
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  q1: number;
-  q3: number;
-}
-
-export interface ContenderResult {
-  name: string;
-  callsPerSecond: number;
-  /** Client-process CPU per call (µs), median over the rounds. */
-  cpuUsPerCall: number;
-  /** Client main-thread CPU per call (µs), median over the rounds. */
-  threadCpuUsPerCall: number;
-  latencyUs: { p50: number; p99: number };
-}
-
-/** One added layer against its own bare SDK: CPU added per call and throughput kept, per round. */
-export interface Delta {
-  layer: string;
-  base: string;
-  /** Main thread. */
-  extraCpuUs: Spread;
-  extraProcessCpuUs: Spread;
-  throughputRatio: Spread;
-}
-
-/** Our delta against the peer's, per round. */
-export interface PeerComparison {
-  ours: string;
-  peer: string;
-  /** ours' extra CPU per call / the instrumentation's (goal <= 1 lean, <= 1.5 with every feature on). */
-  ratio: Spread;
-  /** The same from the process's CPU. */
-  processRatio: Spread;
-}
-
-/** Everything measured over one transport. */
-export interface TransportResult {
-  transport: Transport;
-  contenders: ContenderResult[];
-  deltas: Delta[];
-  peerComparisons: PeerComparison[];
-}
-
-export interface OverheadResult {
-  rounds: number;
-  transports: TransportResult[];
-  /** Spans the official instrumentation exported on openai 6 over the loopback (it really traced). */
-  instrumentationSpans: number;
-}
 
 export function spread(values: readonly number[]): Spread {
   return {

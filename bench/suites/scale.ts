@@ -8,13 +8,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { ScaleResult } from '../lib/results.js';
 import { HOLD_MS, type ScaleMeasured, type ScalePlan, type Setup } from '../lib/scale-plan.js';
-
-export interface ScaleResult {
-  holdMs: number;
-  timeoutMs: number;
-  runs: ScaleMeasured[];
-}
 
 const MAIN = fileURLToPath(new URL('../lib/scale-main.ts', import.meta.url));
 
