@@ -27,6 +27,8 @@ const KEYS: Record<string, string> = {
   b: 'sk-tenant-b-SECRET-111111111111',
 };
 
+// Not useLoopback: each test or block starts its servers with fallbacks of its own (a failing one beside a
+// healthy one, a gateway in front), and sends through pools and dispatchers rather than one test client.
 let server: MockOpenAI;
 let harness: TelemetryHarness;
 let pool: ClientPool | undefined;
