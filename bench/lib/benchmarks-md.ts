@@ -27,11 +27,18 @@ export interface Provenance {
   versions: string;
 }
 
+/** The overhead suite's sizes that its section states. */
+export interface OverheadSizes {
+  concurrency: number;
+  calls: number;
+  warmUpCalls: number;
+}
+
 /** What a run measured; a suite that did not run is absent. */
 export interface BenchResults {
   instructions?: InstructionsResult;
   /** The overhead suite runs whole several times; its tables are the first run's. */
-  overhead?: { runs: OverheadResult[]; sizes: { concurrency: number; calls: number; warmUpCalls: number } };
+  overhead?: { runs: OverheadResult[]; sizes: OverheadSizes };
   breakdown?: BreakdownResult;
   profile?: ProfileResult;
   recovery?: RecoveryResult;
@@ -160,10 +167,7 @@ const transportTitle = {
   memory: "from memory: a fetch that replays the server's answers, no socket",
 } as const;
 
-function overheadSection(
-  runs: readonly OverheadResult[],
-  sizes: { concurrency: number; calls: number; warmUpCalls: number },
-): string | undefined {
+function overheadSection(runs: readonly OverheadResult[], sizes: OverheadSizes): string | undefined {
   const overhead = runs[0];
   if (!overhead) return undefined;
   const perTransport = overhead.transports.map(
