@@ -1,21 +1,22 @@
 /**
  * npm run bench: every suite in one run, printed as ratios against the bare SDK measured in the same run,
- * then written to BENCHMARKS.md with the machine and versions. `--quick` runs smaller sizes (for a look, not
- * for the record: it does not write BENCHMARKS.md).
+ * then written to BENCHMARKS.md with the machine and versions (the text is bench/lib/benchmarks-md.ts's).
+ * `--quick` runs smaller sizes (for a look, not for the record: it does not write BENCHMARKS.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatMs, quantile, round, table } from './lib/stats.js';
+import { benchmarksReport, withInstructionsSection } from './lib/benchmarks-md.js';
+import { SETUPS } from './lib/scale-plan.js';
+import { round } from './lib/stats.js';
 import { runBreakdown } from './suites/breakdown.js';
 import { runChurn } from './suites/churn.js';
-import { type InstructionsResult, type RunSpread, runInstructions } from './suites/instructions.js';
+import { runInstructions } from './suites/instructions.js';
 import { runMemory } from './suites/memory.js';
-import { runOverhead, type Spread } from './suites/overhead.js';
-import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './suites/overhead-contenders.js';
+import { runOverhead } from './suites/overhead.js';
 import { runProfile } from './suites/profile.js';
 import { runRecovery } from './suites/recovery.js';
-import { runScale, SETUPS } from './suites/scale.js';
+import { runScale } from './suites/scale.js';
 import { runStorm } from './suites/storm.js';
 
 const { values } = parseArgs({
@@ -106,7 +107,6 @@ const overheadRuns = await suite(
     return runs;
   },
 );
-const overhead = overheadRuns?.[0];
 const breakdown = await suite('breakdown', ' (about three minutes)', () => runBreakdown(sizes.breakdown));
 const profile = await suite('profile', '', () => runProfile(sizes.profile));
 const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
@@ -117,352 +117,35 @@ const scale = await suite('scale', ' (a few minutes)', () =>
   runScale({ ...sizes.scale, setups: SETUPS, log }),
 );
 
-const us = (v: number) => `${Math.round(v)} µs`;
-const us1 = (v: number) => `${round(v, 1)} µs`;
-const pct = (v: number) => `${round(v * 100, 1)} %`;
-const ratio = (v: number) => (Number.isFinite(v) ? `${round(v, 3)}` : 'unbounded');
-const mb = (bytes: number) => bytes / 1024 / 1024;
-
-const sections: string[] = [];
-if (instructions) sections.push(instructionsSection(instructions));
-const spreadOf = (s: Spread, f: (v: number) => string) => `${f(s.median)} (${f(s.min)} to ${f(s.max)})`;
-const transportTitle = {
-  loopback: 'over the loopback: a zero-latency mock server in its own process',
-  memory: "from memory: a fetch that replays the server's answers, no socket",
-} as const;
-if (overhead) {
-  const perTransport = overhead.transports.map(
-    (t) => `### ${transportTitle[t.transport]}
-
-${table(
-  ['client: request', 'calls/s', 'CPU per call: main thread', 'process', 'latency p50 (1 at a time)', 'p99'],
-  t.contenders.map((c) => [
-    c.name,
-    Math.round(c.callsPerSecond),
-    us(c.threadCpuUsPerCall),
-    us(c.cpuUsPerCall),
-    Number.isNaN(c.latencyUs.p50) ? '-' : us(c.latencyUs.p50),
-    Number.isNaN(c.latencyUs.p99) ? '-' : us(c.latencyUs.p99),
-  ]),
-)}
-
-What each layer adds to its own bare SDK, measured round by round (median, and range over the ${overhead.rounds} rounds):
-
-${table(
-  ['layer', 'over', 'extra CPU per call: main thread', 'process', 'throughput ratio'],
-  t.deltas.map((d) => [
-    d.layer,
-    d.base,
-    spreadOf(d.extraCpuUs, us1),
-    spreadOf(d.extraProcessCpuUs, us1),
-    spreadOf(d.throughputRatio, ratio),
-  ]),
-)}
-
-resilient-chat's extra CPU against the official instrumentation's (ratio of the medians, range from the quartiles; goal <= 1 with tracing and metrics, <= 1.5 with every feature on):
-
-${table(
-  ['ours', 'against', 'main thread', 'process'],
-  t.peerComparisons.map((c) => [c.ours, c.peer, spreadOf(c.ratio, ratio), spreadOf(c.processRatio, ratio)]),
-)}`,
-  );
-  const runsTable = table(
-    [
-      'transport',
-      'ours',
-      'against',
-      ...(overheadRuns ?? []).map((_, i) => `run ${i + 1}`),
-      'median of the runs',
-    ],
-    overhead.transports.flatMap((t, ti) =>
-      t.peerComparisons.map((c, ci) => {
-        const perRun = (overheadRuns ?? []).map(
-          (r) => r.transports[ti]?.peerComparisons[ci]?.ratio.median ?? NaN,
-        );
-        return [t.transport, c.ours, c.peer, ...perRun.map(ratio), ratio(quantile(perRun, 0.5))];
-      }),
-    ),
-  );
-  sections.push(`## Overhead (concurrency ${sizes.overhead.concurrency}, ${overhead.rounds} rounds, ${sizes.overhead.calls.toLocaleString('en')} calls per contender, request and round over the loopback, five times as many from memory)
-
-Each contender runs in a process of its own, as a service runs one client library, warmed up alone (${sizes.overhead.warmUpCalls.toLocaleString('en')} calls per request over the loopback) and then measured in turns, the order rotating each round; the figures are client CPU per call. The official instrumentation supports only openai < 7, so it is measured on openai 6 (as published) and on openai 7 (patched on by hand: the same SDK as ours). It recorded ${overhead.instrumentationSpans} spans on openai 6 over the loopback. The lean resilient-chat contender runs without breaker, budget and Idempotency-Key (\`idempotencyKeys: false\`); the full one with all three, as the defaults have them.
-
-resilient-chat's extra main-thread CPU against the official instrumentation's, as the median ratio of each whole run of the suite (goal <= 1 with tracing and metrics, <= 1.3 with every feature on):
-
-${runsTable}
-
-The tables below are the first run's.
-
-${perTransport.join('\n\n')}`);
-}
-
-if (breakdown)
-  sections.push(`## Where the added CPU goes (from memory, ${breakdown.rounds} rounds)
-
-Each step is a contender of its own, in a process of its own, measured in the same run as the step before it; the figure is the main-thread CPU per chat call the step adds (median, and range over the rounds). Tracing and metrics are each measured on top of the attempt loop alone, so the two together may differ a little from their sum.
-
-${table(
-  ['who', 'step', 'extra CPU per call: main thread'],
-  breakdown.steps.map((s) => [s.who, s.step, spreadOf(s.extraCpuUs, us1)]),
-)}`);
-
-if (profile)
-  sections.push(`## Where resilient-chat's client CPU goes
-
-V8's sampling profiler (what \`node --cpu-prof\` records) over ${profile.calls.toLocaleString('en')} chat calls each, bare openai-node 7 and resilient-chat with tracing and metrics on: ${us1(profile.bareUs)} and ${us1(profile.oursUs)} of CPU per call on the main thread, ${us1(profile.ownUs)} of it in resilient-chat's own code (src/). The functions whose self time grew most:
-
-${table(
-  ['function', 'where', 'self time per call, ours', 'bare', 'added'],
-  profile.frames.map((f) => [
-    f.functionName,
-    f.location,
-    us1(f.oursUs),
-    us1(f.bareUs),
-    us1(f.oursUs - f.bareUs),
-  ]),
-)}`);
-
-if (recovery)
-  sections.push(`## Recovery from a closed client (sequential calls)
-
-${table(
-  ['call', 'p50', 'p99', 'extra over a clean call (p50 / p99)'],
-  [
-    ['clean call, warm client', formatMs(recovery.cleanMs.p50), formatMs(recovery.cleanMs.p99), '-'],
-    [
-      'recovered onto a warm client',
-      formatMs(recovery.recoveredWarmMs.p50),
-      formatMs(recovery.recoveredWarmMs.p99),
-      `${formatMs(recovery.extraWarmMs.p50)} / ${formatMs(recovery.extraWarmMs.p99)}`,
-    ],
-    [
-      'recovered onto a new client (new connection)',
-      formatMs(recovery.recoveredMs.p50),
-      formatMs(recovery.recoveredMs.p99),
-      `${formatMs(recovery.extraMs.p50)} / ${formatMs(recovery.extraMs.p99)}`,
-    ],
-    [
-      `flush all ${recovery.flushAllMs.cacheSize} clients and retry once`,
-      formatMs(recovery.flushAllMs.p50),
-      formatMs(recovery.flushAllMs.p99),
-      '-',
-    ],
-    [
-      `openai-node's own retry (${recovery.openaiBuiltInMs.failed} of ${recovery.openaiBuiltInMs.calls} failed)`,
-      formatMs(recovery.openaiBuiltInMs.p50),
-      `max ${formatMs(recovery.openaiBuiltInMs.max)}`,
-      '-',
-    ],
-  ],
-)}
-
-Goal: p99 extra <= 5 ms on loopback.`);
-
-if (churn)
-  sections.push(`## Churn (concurrency 200, 8 cached clients, one evicted every 50 ms)
-
-${table(
-  [
-    'setup',
-    'calls',
-    'success',
-    'calls/s',
-    'CPU per call',
-    'new connections per 1,000 calls',
-    'peak open sockets',
-    'give-ups',
-  ],
-  churn.runs.map((r) => [
-    r.name,
-    r.calls,
-    pct(r.successRate),
-    Math.round(r.callsPerSecond),
-    us(r.cpuUsPerCall),
-    round(r.connectionsPer1000, 1),
-    r.peakOpenSockets,
-    Object.entries(r.giveUps)
-      .map(([reason, n]) => `${n} ${reason}`)
-      .join(', ') || '-',
-  ]),
-)}
-
-ClientPool throughput under churn against no churn: ${ratio(churn.poolThroughputRatio)}, median of ${churn.poolThroughputRatios.length} back-to-back pairs (${churn.poolThroughputRatios.map(ratio).join(', ')}; goal >= 0.97); from CPU per call (client and server share the process), ${ratio(churn.poolCpuRatio)} (${churn.poolCpuRatios.map(ratio).join(', ')}). Goal < 20 new connections per 1,000 calls under churn (the first fill of each key's Agent included).`);
-
-if (wanted('memory'))
-  sections.push(
-    memory
-      ? `## Memory (ClientPool + resilient-chat, tracing and metrics on, concurrency 200)
-
-${memory.calls.toLocaleString('en')} calls after a warm-up, with a client replaced every 50 ms, a transport destroyed under in-flight requests every 500 ms (${memory.recoveries} closed-client recoveries), LiteLLM's closed-client 500 on 1 % of requests and one call in four streamed (failed calls: ${memory.failedCalls}). Heap used after a full GC, sampled every ${(memory.calls / (memory.samples.length - 1)).toLocaleString('en')} calls: ${round(mb(memory.samples[0]?.heapBytes ?? 0))} MB -> ${round(mb(memory.samples.at(-1)?.heapBytes ?? 0))} MB (min ${round(mb(Math.min(...memory.samples.map((s) => s.heapBytes))))}, max ${round(mb(Math.max(...memory.samples.map((s) => s.heapBytes))))}).
-
-Slope (Theil-Sen): ${Math.round(memory.slopeBytesPer1000)} bytes per 1,000 calls, 95 % interval ${Math.round(memory.interval95[0])} to ${Math.round(memory.interval95[1])}; least squares ${Math.round(memory.leastSquaresBytesPer1000)} (${Math.round(memory.leastSquaresInterval95[0])} to ${Math.round(memory.leastSquaresInterval95[1])}); ${memory.samples.length} samples, ${Math.round(memory.residualBytes / 1024)} KB scatter around the line. Verdict: **${memory.verdict}**${memory.verdict === 'flat' && memory.interval95[0] > 0 ? ' (the interval excludes zero: a slow tail of under 4 bytes a call, such as V8 still compiling code)' : ''}. Flat: the whole interval is under 4,000 bytes per 1,000 calls, less than the smallest object kept per call; grows: the whole interval is over it.`
-      : '## Memory\n\nNot measured: run with node --expose-gc (npm run bench does).',
-  );
-
-if (storm)
-  sections.push(`## Storm (every call answered 503 for ${storm.stormMs / 1000} s, ${storm.callsPerSecond} calls/s offered)
-
-${table(
-  [
-    'client',
-    'calls in the storm',
-    'server requests per call',
-    'breaker opened after',
-    'first success after the storm',
-  ],
-  storm.runs.map((r) => [
-    r.name,
-    r.callsStarted,
-    round(r.serverRequestsPerCall, 2),
-    r.breakerOpenedAfterMs === undefined ? '-' : formatMs(r.breakerOpenedAfterMs),
-    r.firstSuccessAfterStormMs === undefined ? '-' : formatMs(r.firstSuccessAfterStormMs),
-  ]),
-)}
-
-Goal: <= 1.1 requests per call with the budget, against 3.0 for openai-node's defaults. Requests are counted until the storm ends, so the last calls' pending retries are not in the openai-node figure.`);
-
-if (scale)
-  sections.push(`## Scale (calls started all at once, each answer held ${scale.holdMs} ms by the server)
-
-Each setup and size in a process of its own, warmed up first; tracing and metrics on for resilient-chat (the SDK of the overhead suite). Heap: retained per call in flight, after a full collection, with the server holding every call (\`*\`: a client that queues never had them all at the server). Event-loop delay while the calls run (\`monitorEventLoopDelay\`, 5 ms resolution). A run not done after ${scale.timeoutMs / 1000} s says how many were.
-
-${table(
-  [
-    'setup',
-    'in flight',
-    'all done after',
-    'heap per call',
-    'first turn after',
-    'event-loop delay p50',
-    'p99',
-    'max',
-    'peak sockets',
-    'connections',
-    'CPU (main thread)',
-  ],
-  scale.runs.map((r) => [
-    r.setup,
-    r.inFlight.toLocaleString('en'),
-    Number.isNaN(r.elapsedMs)
-      ? `${pct(r.done / r.inFlight)} done at ${scale.timeoutMs / 1000} s`
-      : formatMs(r.elapsedMs) + (r.failed > 0 ? ` (${r.failed} failed)` : ''),
-    `${round(r.heapPerCallBytes / 1024, 1)} KB${r.heapAllAtServer ? '' : ' *'}`,
-    formatMs(r.firstTurnMs),
-    formatMs(r.eventLoopDelayMs.p50),
-    formatMs(r.eventLoopDelayMs.p99),
-    formatMs(r.eventLoopDelayMs.max),
-    r.peakOpenSockets,
-    r.connections,
-    formatMs(r.cpuMsMainThread),
-  ]),
-)}`);
-
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${round(totalmem() / 1024 ** 3, 0)} GiB, Linux ${release()}`;
 const versions = `Node ${process.version}; openai ${version('openai')}; openai 6 ${version('openai6')}; @opentelemetry/sdk-trace ${version('@opentelemetry/sdk-trace')}; @opentelemetry/sdk-metrics ${version('@opentelemetry/sdk-metrics')}; @opentelemetry/instrumentation-openai ${version('@opentelemetry/instrumentation-openai')}; undici ${version('undici')}`;
-const report = `# Benchmarks
-
-Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.
-Machine: ${machine}. ${versions}.
-Every comparison was measured in the same run. Loopback numbers on a 2-core machine are noisy: read ratios, not absolutes.
-
-${sections.join('\n\n')}
-`;
+const provenance = { date: new Date().toISOString().slice(0, 10), machine, versions };
+const report = benchmarksReport(
+  {
+    instructions,
+    overhead: overheadRuns && { runs: overheadRuns, sizes: sizes.overhead },
+    breakdown,
+    profile,
+    recovery,
+    churn,
+    memory: wanted('memory') ? (memory ?? null) : undefined,
+    storm,
+    scale,
+  },
+  provenance,
+);
 console.log(report);
+const benchmarksMd = new URL('../BENCHMARKS.md', import.meta.url);
 if (values['write-section']) {
   if (only !== 'instructions' || quick || !instructions)
     throw new Error('bench: --write-section goes with --only instructions (and not --quick)');
-  writeInstructionsSection(instructions);
+  writeFileSync(
+    benchmarksMd,
+    withInstructionsSection(readFileSync(benchmarksMd, 'utf8'), instructions, provenance),
+  );
+  log('wrote the instruction-count section of BENCHMARKS.md');
 } else if (quick || only) log(`${only ? `--only ${only}` : '--quick'}: BENCHMARKS.md not written`);
 else {
-  writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), report);
+  writeFileSync(benchmarksMd, report);
   log('wrote BENCHMARKS.md');
-}
-
-/**
- * `--only instructions --write-section`: the instruction-count section alone into BENCHMARKS.md, in place of
- * the one there (or first, when there is none), saying when and on what it was counted.
- */
-function writeInstructionsSection(r: InstructionsResult): void {
-  const url = new URL('../BENCHMARKS.md', import.meta.url);
-  const current = readFileSync(url, 'utf8');
-  const [title, counted = ''] = instructionsSection(r).split(/\n\n(.*)/s);
-  const section = `${title}\n\nCounted by \`npm run bench -- --only instructions --write-section\` on ${new Date().toISOString().slice(0, 10)}, apart from the other sections. Machine: ${machine}. ${versions}.\n\n${counted}`;
-  const start = current.indexOf('\n## Instructions per call');
-  let next: string;
-  if (start >= 0) {
-    const end = current.indexOf('\n## ', start + 1);
-    next = `${current.slice(0, start + 1)}${section}\n${end >= 0 ? current.slice(end) : ''}`;
-  } else {
-    const first = current.indexOf('\n## ');
-    next = `${current.slice(0, first + 1)}${section}\n${current.slice(first)}`;
-  }
-  writeFileSync(url, next);
-  log('wrote the instruction-count section of BENCHMARKS.md');
-}
-
-/** The instruction-count section, the headline of BENCHMARKS.md. */
-function instructionsSection(r: InstructionsResult): string {
-  const count = (v: number) => Math.round(v).toLocaleString('en');
-  const k = (v: number) => `${round(v / 1000, 1)}k`;
-  const spreadPct = (s: RunSpread) => `${round(s.spread * 100, 1)} %`;
-  const runs = (s: RunSpread, f: (v: number) => string) => s.runs.map(f).join(', ');
-  const { sizes } = r;
-  return `## Instructions per call (callgrind, main thread, from memory)
-
-Counted by valgrind's callgrind (${r.valgrind}), which counts the instructions a process executes whatever else runs on the machine, so these figures hold on a busy machine where CPU times do not. Each contender of the overhead suite runs from memory (no socket) in a process of its own, warmed up (${sizes.warmUpCalls.toLocaleString('en')} calls per request and ${sizes.streamWarmUpCalls} per stream under plain valgrind, then ${sizes.settleCalls} and ${sizes.streamSettleCalls} at callgrind's speed, so that V8's collections are paced for it) and then counted over ${sizes.sections} sections of ${sizes.calls} calls (${sizes.streamCalls} streams) at concurrency ${sizes.concurrency}, the median section taken; the whole suite ran ${sizes.runs} times, each run fresh processes. Only the main thread is counted, where every layer's own work runs (the garbage collector's helper threads are not), and only the measured calls (see docs/CONTRIBUTING.md). The SDK's timer-driven work (a metric collection every 10 s, a span batch every 5 s) is left out: under valgrind a call takes fifty times as long, so a timer would land on it fifty times as often; spans are exported in full batches of 512, as under load.
-
-resilient-chat's added instructions against the official instrumentation's, each over its own bare SDK (goal <= 1 with tracing and metrics, <= 1.3 with every feature on):
-
-${table(
-  ['ours', 'against', 'request', 'ratio, median of the runs', 'each run'],
-  r.ratios.map((x) => [
-    x.ours,
-    x.peer,
-    x.request,
-    round(x.ratio.median, 2),
-    runs(x.ratio, (v) => `${round(v, 2)}`),
-  ]),
-)}
-
-${table(
-  [
-    'contender',
-    'request',
-    'instructions per call',
-    'spread of the runs',
-    'added over bare',
-    'spread',
-    'each run (added)',
-  ],
-  r.rows.map((x) => [
-    x.contender,
-    x.request,
-    count(x.perCall.median),
-    spreadPct(x.perCall),
-    x.added ? k(x.added.median) : '-',
-    x.added ? spreadPct(x.added) : '-',
-    x.added ? runs(x.added, k) : '-',
-  ]),
-)}
-
-Streams, per content chunk: a stream of ${STREAM_CHUNKS.toLocaleString('en')} chunks less the same stream with ${STREAM_CHUNKS_DROPPED} fewer, over ${STREAM_CHUNKS_DROPPED}, each chunk one SSE event in a read of its own (goal: at most 1 % of bare openai-node's per-chunk cost added, or a measured reason). With metrics on, every chunk after the first records a \`gen_ai.client.operation.time_per_output_chunk\` point, as the GenAI conventions ask, and the OpenTelemetry SDK hashes the point's attribute set on each record (\`JSON.stringify\` of the sorted attributes, then a string hash); the tracing-only contender leaves that out and shows what the relay and the accumulator cost:
-
-${table(
-  [
-    'contender',
-    'stream',
-    'instructions per chunk',
-    'spread of the runs',
-    'added over bare',
-    "of bare's per chunk",
-  ],
-  r.chunks.map((x) => [
-    x.contender,
-    x.stream,
-    count(x.perChunk.median),
-    spreadPct(x.perChunk),
-    x.added ? count(x.added.median) : '-',
-    x.addedShare ? pct(x.addedShare.median) : '-',
-  ]),
-)}`;
 }

@@ -4,13 +4,9 @@
  * request. It warms up, says `ready`, then runs each measurement the parent asks for and replies with what it
  * measured.
  */
-import {
-  buildContender,
-  type ContenderName,
-  REQUESTS,
-  type Transport,
-} from '../suites/overhead-contenders.js';
+
 import type { FromContender, ToContender } from './contender-process.js';
+import { buildContender, type ContenderName, REQUESTS, type Transport } from './contenders.js';
 import { inParallel } from './drive.js';
 
 const send = (message: FromContender) => process.send?.(message);

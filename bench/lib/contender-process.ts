@@ -1,5 +1,5 @@
 /**
- * Runs an overhead contender (bench/suites/overhead-contenders.ts) in a child process and measures it on
+ * Runs an overhead contender (contenders.ts) in a child process and measures it on
  * request. Each contender has a process of its own, as a service has one client library: in one shared
  * process, the inline caches and heap of one SDK copy are shaped by the others, and the figures of each
  * then depend on who else ran.
@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { ContenderName, RequestName, Transport } from '../suites/overhead-contenders.js';
+import type { ContenderName, RequestName, Transport } from './contenders.js';
 
 export interface Measured {
   cps: number;

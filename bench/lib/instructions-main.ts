@@ -1,6 +1,6 @@
 /**
  * The child side of the instruction-count suite (bench/suites/instructions.ts), run under callgrind: one
- * contender of the overhead suite (overhead-contenders.ts) from memory, warmed up alone, then each request's
+ * contender of the overhead suite (contenders.ts) from memory, warmed up alone, then each request's
  * measured calls bracketed by two markers. The marker is `os.getPriority()`, the only caller of libuv's
  * `uv_os_getpriority`; callgrind runs with `--dump-before=uv_os_getpriority`, so what ran since the last
  * marker lands in a profile dump of its own: dump 2k (counted from 1) holds the k-th section of measured
@@ -14,7 +14,7 @@
  */
 import { once } from 'node:events';
 import { getPriority } from 'node:os';
-import { buildContender, type ContenderName, type RequestName } from '../suites/overhead-contenders.js';
+import { buildContender, type ContenderName, type RequestName } from './contenders.js';
 import { inParallel } from './drive.js';
 
 export interface InstructionPlan {

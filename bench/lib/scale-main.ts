@@ -16,10 +16,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { ClientPool, createResilientClient } from '../../src/index.js';
-import { HOLD_MS, type ScaleMeasured, type ScalePlan } from '../suites/scale.js';
-import { ANSWERING_SERVER } from './answering-server.js';
+import { ANSWERING_SERVER } from '../../test/support/answering-server.js';
+import { startServerProcess } from '../../test/support/server-process.js';
+import { HOLD_MS, type ScaleMeasured, type ScalePlan } from './scale-plan.js';
 import { tracedServiceSdk } from './sdk.js';
-import { startServerProcess } from './server-process.js';
 
 type Chat = (signal?: AbortSignal) => Promise<unknown>;
 

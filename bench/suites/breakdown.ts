@@ -1,15 +1,15 @@
 /**
  * Where the added CPU goes: the steps from bare openai-node 7 to resilient-chat with tracing and metrics, and
  * from bare openai-node 6 to the official instrumentation, each step a contender of its own (see
- * overhead-contenders.ts), measured from memory (the quiet transport) in the same run:
+ * bench/lib/contenders.ts), measured from memory (the quiet transport) in the same run:
  *
  * - ours: a minimal `request()` override (the floor of any wrapper that owns the promise), then the attempt
  *   loop with no OpenTelemetry SDK, then tracing alone and metrics alone on top of that, and both;
  * - the peer's: its metrics with its wrapper (no tracer provider), then its tracing on top.
  */
+
+import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { startServerProcess } from '../lib/server-process.js';
-import { type Spread, spread } from './overhead.js';
 import {
   BARE_6,
   BARE_7,
@@ -22,19 +22,9 @@ import {
   OURS_TRACING,
   PEER,
   PEER_METRICS,
-} from './overhead-contenders.js';
-
-export interface BreakdownStep {
-  who: 'resilient-chat' | 'official instrumentation';
-  step: string;
-  /** Main-thread CPU per chat call that the step adds (µs), per round: median and range. */
-  extraCpuUs: Spread;
-}
-
-export interface BreakdownResult {
-  rounds: number;
-  steps: BreakdownStep[];
-}
+} from '../lib/contenders.js';
+import type { BreakdownResult, BreakdownStep } from '../lib/results.js';
+import { spread } from './overhead.js';
 
 /** Each step: what it adds, as `contender - contender before it`. */
 const STEPS: readonly (readonly [BreakdownStep['who'], string, ContenderName, ContenderName])[] = [

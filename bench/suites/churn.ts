@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { ClientPool, createResilientChat, type PoolTransport, telemetryNames } from '../../src/index.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { drive } from '../lib/drive.js';
+import type { ChurnResult, ChurnRun } from '../lib/results.js';
 import { quantile } from '../lib/stats.js';
 import { type CountingMeter, countingMeter } from '../lib/telemetry.js';
 
@@ -27,31 +28,6 @@ const paramsFor = (i: number) => ({
   messages: [{ role: 'user' as const, content: 'hi' }],
 });
 const keyOf = ({ params }: { params: { model?: string } }) => params.model ?? '';
-
-export interface ChurnRun {
-  name: string;
-  calls: number;
-  successRate: number;
-  callsPerSecond: number;
-  /** Process CPU (client and in-process server) per call, in µs: steadier than calls/s on a shared machine. */
-  cpuUsPerCall: number;
-  /** New connections the server accepted, per 1,000 calls (the first fill of each Agent included). */
-  connectionsPer1000: number;
-  peakOpenSockets: number;
-  /** Why wrapped calls failed (give-up reason: count); bare openai-node cannot say. */
-  giveUps: Record<string, number>;
-}
-
-export interface ChurnResult {
-  runs: ChurnRun[];
-  /** Median over the rounds of (calls/s with churn) / (calls/s without), each pair measured back to back. */
-  poolThroughputRatio: number;
-  /** Each round's ratio, for the spread. */
-  poolThroughputRatios: number[];
-  /** The same from CPU per call, (no churn) / (churn): what throughput would be with the cores to itself. */
-  poolCpuRatio: number;
-  poolCpuRatios: number[];
-}
 
 function factory(server: MockOpenAI) {
   return (_key: string, transport: PoolTransport) =>

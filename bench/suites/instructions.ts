@@ -1,5 +1,5 @@
 /**
- * Instructions per call: what each contender of the overhead suite (overhead-contenders.ts) executes on its
+ * Instructions per call: what each contender of the overhead suite (bench/lib/contenders.ts) executes on its
  * main thread per call, counted by valgrind's callgrind. An instruction count does not depend on what else
  * runs on the machine, so it is the figure that can be compared across runs on a busy machine; CPU time is
  * not (`perf stat -e instructions` would be quicker, but needs hardware counters that virtual machines like
@@ -18,11 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ANSWERING_SERVER } from '../lib/answering-server.js';
+import { ANSWERING_SERVER } from '../../test/support/answering-server.js';
+import { startServerProcess } from '../../test/support/server-process.js';
 import { nameJitCode } from '../lib/callgrind-names.js';
-import type { InstructionPlan } from '../lib/instructions-main.js';
-import { startServerProcess } from '../lib/server-process.js';
-import { quantile } from '../lib/stats.js';
 import {
   BARE_6,
   BARE_7,
@@ -36,78 +34,17 @@ import {
   type RequestName,
   STREAM_CHUNKS,
   STREAM_CHUNKS_DROPPED,
-} from './overhead-contenders.js';
-
-export interface InstructionSizes {
-  /**
-   * Per request: warm-up calls (instrumentation off), calls after the instrumentation is on and before the
-   * count, and counted calls in each section.
-   */
-  warmUpCalls: number;
-  settleCalls: number;
-  calls: number;
-  /** The same for streams, whose calls are each STREAM_CHUNKS chunks long. */
-  streamWarmUpCalls: number;
-  streamSettleCalls: number;
-  streamCalls: number;
-  /** Sections of `calls` per request and process: a process's figure is their median. */
-  sections: number;
-  concurrency: number;
-  runs: number;
-  /** Contender processes under callgrind at once. */
-  parallel: number;
-  /** Extra flags for node (V8's, say). */
-  nodeFlags?: string[];
-  /**
-   * Keep each counted section's dump here, JavaScript functions named (node runs with --perf-basic-prof
-   * and --interpreted-frames-native-stack), for `callgrind_annotate`.
-   */
-  keepDir?: string;
-}
-
-/** A figure over the runs. */
-export interface RunSpread {
-  runs: number[];
-  median: number;
-  /** (max - min) / median. */
-  spread: number;
-}
-
-export interface InstructionRow {
-  contender: ContenderName;
-  request: string;
-  /** Instructions per call (main thread). */
-  perCall: RunSpread;
-  /** Over its own bare SDK (openai 6 for the instrumentation on 6, openai 7 for the rest), per run. */
-  added: RunSpread | undefined;
-  base: ContenderName | undefined;
-}
-
-export interface PeerRatio {
-  ours: ContenderName;
-  peer: ContenderName;
-  request: string;
-  /** Ours' added instructions over the peer's, per run. */
-  ratio: RunSpread;
-}
-
-export interface ChunkRow {
-  contender: ContenderName;
-  stream: 'chat' | 'responses';
-  /** Instructions per content chunk. */
-  perChunk: RunSpread;
-  /** Over bare openai 7's per chunk, and that as a share of bare's. */
-  added: RunSpread | undefined;
-  addedShare: RunSpread | undefined;
-}
-
-export interface InstructionsResult {
-  sizes: InstructionSizes;
-  valgrind: string;
-  rows: InstructionRow[];
-  ratios: PeerRatio[];
-  chunks: ChunkRow[];
-}
+} from '../lib/contenders.js';
+import type { InstructionPlan } from '../lib/instructions-main.js';
+import type {
+  ChunkRow,
+  InstructionRow,
+  InstructionSizes,
+  InstructionsResult,
+  PeerRatio,
+  RunSpread,
+} from '../lib/results.js';
+import { quantile } from '../lib/stats.js';
 
 const JSON_REQUESTS = ['chat', 'responses', 'embeddings', 'models.list'] as const satisfies RequestName[];
 const STREAMS = [

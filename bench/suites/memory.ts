@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { ClientPool, createResilientChat, type PoolTransport, telemetryNames } from '../../src/index.js';
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { consume, drive } from '../lib/drive.js';
+import type { MemoryResult } from '../lib/results.js';
 import { tracedServiceSdk } from '../lib/sdk.js';
 import { countingMeter } from '../lib/telemetry.js';
 
@@ -28,25 +29,6 @@ export interface MemoryOptions {
   calls: number;
   /** Calls between two heap samples. */
   sampleEvery: number;
-}
-
-export interface MemoryResult {
-  calls: number;
-  samples: { calls: number; heapBytes: number }[];
-  /** Theil-Sen slope of heap used after GC, bytes per 1,000 calls, and its 95 % interval (Sen's). */
-  slopeBytesPer1000: number;
-  interval95: [number, number];
-  /** Least-squares slope and its 95 % interval, for comparison. */
-  leastSquaresBytesPer1000: number;
-  leastSquaresInterval95: [number, number];
-  /** Standard deviation of the samples around the least-squares line, in bytes. */
-  residualBytes: number;
-  verdict: 'flat' | 'grows' | 'inconclusive';
-  failedCalls: number;
-  streams: number;
-  recoveries: number;
-  destroyedTransports: number;
-  replacedClients: number;
 }
 
 const paramsFor = (i: number) => ({

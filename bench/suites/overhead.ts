@@ -7,7 +7,7 @@
  * library: measured in one shared process, each SDK copy's inline caches and heap were shaped by the others,
  * and a contender's figures depended on which others ran beside it.
  *
- * Two transports (see overhead-contenders.ts): the zero-latency loopback server in another process, and
+ * Two transports (see bench/lib/contenders.ts): the zero-latency loopback server in another process, and
  * `memory`, which replays the server's answers without a socket and so shows each layer's own CPU quietly.
  *
  * The figures of record are client CPU per call: the main thread's (where every layer's own work runs; the
@@ -15,9 +15,9 @@
  * threads), both steadier than throughput. Each comparison is taken per round and reported as its median and
  * range over the rounds.
  */
+
+import { startServerProcess } from '../../test/support/server-process.js';
 import { type Measured, measureInTurns } from '../lib/contender-process.js';
-import { startServerProcess } from '../lib/server-process.js';
-import { quantile } from '../lib/stats.js';
 import {
   BARE_6,
   BARE_7,
@@ -29,61 +29,9 @@ import {
   type RequestName,
   TRANSPORTS,
   type Transport,
-} from './overhead-contenders.js';
-
-/** A figure over the rounds: its median, range and quartiles. */
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  q1: number;
-  q3: number;
-}
-
-export interface ContenderResult {
-  name: string;
-  callsPerSecond: number;
-  /** Client-process CPU per call (µs), median over the rounds. */
-  cpuUsPerCall: number;
-  /** Client main-thread CPU per call (µs), median over the rounds. */
-  threadCpuUsPerCall: number;
-  latencyUs: { p50: number; p99: number };
-}
-
-/** One added layer against its own bare SDK: CPU added per call and throughput kept, per round. */
-export interface Delta {
-  layer: string;
-  base: string;
-  /** Main thread. */
-  extraCpuUs: Spread;
-  extraProcessCpuUs: Spread;
-  throughputRatio: Spread;
-}
-
-/** Our delta against the peer's, per round. */
-export interface PeerComparison {
-  ours: string;
-  peer: string;
-  /** ours' extra CPU per call / the instrumentation's (goal <= 1 lean, <= 1.5 with every feature on). */
-  ratio: Spread;
-  /** The same from the process's CPU. */
-  processRatio: Spread;
-}
-
-/** Everything measured over one transport. */
-export interface TransportResult {
-  transport: Transport;
-  contenders: ContenderResult[];
-  deltas: Delta[];
-  peerComparisons: PeerComparison[];
-}
-
-export interface OverheadResult {
-  rounds: number;
-  transports: TransportResult[];
-  /** Spans the official instrumentation exported on openai 6 over the loopback (it really traced). */
-  instrumentationSpans: number;
-}
+} from '../lib/contenders.js';
+import type { OverheadResult, Spread, TransportResult } from '../lib/results.js';
+import { quantile } from '../lib/stats.js';
 
 export function spread(values: readonly number[]): Spread {
   return {

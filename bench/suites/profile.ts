@@ -7,28 +7,9 @@ import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { createResilientClient } from '../../src/index.js';
+import { startServerProcess } from '../../test/support/server-process.js';
+import type { ProfileResult } from '../lib/results.js';
 import { tracedServiceSdk } from '../lib/sdk.js';
-import { startServerProcess } from '../lib/server-process.js';
-
-export interface ProfileFrame {
-  functionName: string;
-  /** File (relative to the project) and line. */
-  location: string;
-  /** Self time per call (µs) with resilient-chat, and with bare openai-node 7. */
-  oursUs: number;
-  bareUs: number;
-}
-
-export interface ProfileResult {
-  calls: number;
-  /** Non-idle CPU per call (µs) in the profile, ours and bare. */
-  oursUs: number;
-  bareUs: number;
-  /** Self time per call (µs) in resilient-chat's own code (src/). */
-  ownUs: number;
-  /** The frames that add the most self time per call over bare openai-node 7. */
-  frames: ProfileFrame[];
-}
 
 interface ProfileNode {
   id: number;

@@ -7,18 +7,8 @@ import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { classifyError, createResilientChat } from '../../src/index.js';
 import { startMockOpenAI } from '../../src/testing/index.js';
+import type { RecoveryResult } from '../lib/results.js';
 import { quantile } from '../lib/stats.js';
-
-export interface RecoveryResult {
-  cleanMs: { p50: number; p99: number };
-  recoveredMs: { p50: number; p99: number };
-  extraMs: { p50: number; p99: number };
-  /** The same recovery onto an already connected client (a pool's spare): the wrapper's own cost. */
-  recoveredWarmMs: { p50: number; p99: number };
-  extraWarmMs: { p50: number; p99: number };
-  openaiBuiltInMs: { p50: number; max: number; failed: number; calls: number };
-  flushAllMs: { p50: number; p99: number; cacheSize: number };
-}
 
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 

@@ -7,21 +7,8 @@
 import OpenAI from 'openai';
 import { createResilientChat, type ResilientCompletions, telemetryNames } from '../../src/index.js';
 import { startMockOpenAI } from '../../src/testing/index.js';
+import type { StormResult, StormRun } from '../lib/results.js';
 import { countingMeter } from '../lib/telemetry.js';
-
-export interface StormRun {
-  name: string;
-  callsStarted: number;
-  serverRequestsPerCall: number;
-  breakerOpenedAfterMs: number | undefined;
-  firstSuccessAfterStormMs: number | undefined;
-}
-
-export interface StormResult {
-  stormMs: number;
-  callsPerSecond: number;
-  runs: StormRun[];
-}
 
 const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 

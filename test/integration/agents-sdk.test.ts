@@ -223,6 +223,8 @@ async function startChurningModel(holdEvery: number, onHeld: (client: string) =>
   });
 }
 
+// Not useLoopback: each test starts its own mock models, with fallbacks of its own, so only the telemetry
+// harness is shared; what a test starts goes on `cleanups`.
 let harness: TelemetryHarness;
 const cleanups: (() => Promise<unknown>)[] = [];
 

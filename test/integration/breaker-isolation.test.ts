@@ -19,14 +19,16 @@ import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
 import { trackedDispatchers } from '../support/frameworks.js';
 import { type Gateway, startGateway } from '../support/gateway.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const KEYS: Record<string, string> = {
   a: 'sk-tenant-a-SECRET-000000000000',
   b: 'sk-tenant-b-SECRET-111111111111',
 };
 
+// Not useLoopback: each test or block starts its servers with fallbacks of its own (a failing one beside a
+// healthy one, a gateway in front), and sends through pools and dispatchers rather than one test client.
 let server: MockOpenAI;
 let harness: TelemetryHarness;
 let pool: ClientPool | undefined;

@@ -7,10 +7,10 @@
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
-import { startServerProcess } from '../../bench/lib/server-process.js';
 import { classifyError, createResilientChat, type ResilientChat, telemetryNames } from '../../src/index.js';
 import { quietLogger, retryEvents } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness } from '../support/telemetry.js';
 
 const CALLS = 5_000;

@@ -6,6 +6,7 @@ import { attemptErrors, CircuitOpenError, classifyError, telemetryNames } from '
 import { giveUpEvents } from '../support/assertions.js';
 import { newClient } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 describe('through createResilientChat', () => {
   const env = useLoopback();
@@ -16,7 +17,6 @@ describe('through createResilientChat', () => {
       retry: { maxRetries: 0 },
       circuitBreaker: { minimumThroughput: 4, failureRatio: 0.5, breakDurationMs: 60_000 },
     });
-    const params = { model: 'gpt-4o-mini', messages: [] };
     for (let i = 0; i < 4; i++) await chat.completions.create(params).catch(() => undefined);
     expect(env.server.requests).toHaveLength(4);
 

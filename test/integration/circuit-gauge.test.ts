@@ -13,10 +13,10 @@ import {
 import { afterEach, expect, test } from 'vitest';
 import { telemetryNames } from '../../src/index.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 /**
  * `provider` (a real SDK MeterProvider) seen through a meter whose circuit-state gauge counts the

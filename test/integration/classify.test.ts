@@ -22,8 +22,8 @@ import {
 } from '../../src/index.js';
 import { type MockOpenAI, type MockStep, startMockOpenAI } from '../../src/testing/index.js';
 import { newClient, TEST_API_KEY } from '../support/clients.js';
+import { params } from '../support/params.js';
 
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 let server: MockOpenAI;
 
 beforeAll(async () => {

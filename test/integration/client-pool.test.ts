@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import * as undici from 'undici';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import {
   ClientPool,
   type ClientPoolOptions,
@@ -16,33 +16,25 @@ import {
   telemetryNames,
 } from '../../src/index.js';
 import { ATTR_POOL_EVICTION_CAUSE, METRIC_POOL_EVICTIONS } from '../../src/telemetry/semconv.js';
-import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { EvictingClientCache } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
+import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
-let server: MockOpenAI;
-let harness: TelemetryHarness;
+const env = useLoopback();
 let pool: ClientPool | undefined;
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
-
-beforeEach(async () => {
-  server = await startMockOpenAI();
-  harness = createTelemetryHarness();
-});
 
 afterEach(async () => {
   await pool?.close({ timeoutMs: 100 });
   pool = undefined;
-  await server.close();
-  await harness.shutdown();
 });
 
 function makePool(options: Partial<ClientPoolOptions> = {}): ClientPool {
   pool = new ClientPool({
     create: (_key, transport) =>
-      new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0, ...transport }),
-    meterProvider: harness.meterProvider,
+      new OpenAI({ apiKey: TEST_API_KEY, baseURL: env.server.url, maxRetries: 0, ...transport }),
+    meterProvider: env.harness.meterProvider,
     ...options,
   });
   return pool;
@@ -61,7 +53,7 @@ const dispatcherOf = (client: OpenAI) => (client.fetchOptions as { dispatcher: A
  * a test that counts sockets waits on this state, not on how long a call took.
  */
 async function socketsIdle(client: OpenAI): Promise<void> {
-  const origin = new URL(server.url).origin;
+  const origin = new URL(env.server.url).origin;
   await vi.waitFor(() => {
     const stats = dispatcherOf(client).stats[origin];
     expect(stats && { free: stats.free, running: stats.running }).toEqual({
@@ -104,7 +96,7 @@ describe('leases', () => {
   test('a request that completes after its client was evicted is not killed', async () => {
     const p = makePool();
     const client = await p.acquire();
-    server.script({ type: 'ok', delayMs: 100 });
+    env.server.script({ type: 'ok', delayMs: 100 });
     const inFlight = client.chat.completions.create(params);
     await new Promise((r) => setTimeout(r, 20));
     p.invalidate(client);
@@ -143,7 +135,7 @@ describe('leases', () => {
     p.release(a);
     expect(dispatcherOf(a).closed).toBe(true);
     expect(dispatcherOf(b).closed).toBe(false);
-    expect(await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'size' })).toBe(1);
+    expect(await env.harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'size' })).toBe(1);
   });
 
   test('acquire after close, or with an aborted signal, is refused', async () => {
@@ -156,10 +148,10 @@ describe('leases', () => {
   test('close() waits for leased clients up to its deadline, then destroys them; nothing stays open', async () => {
     const p = makePool();
     const client = await p.acquire();
-    server.script({ type: 'stall', at: 'headers' });
+    env.server.script({ type: 'stall', at: 'headers' });
     const inFlight = client.chat.completions.create(params).catch((e: unknown) => e);
-    await server.stalled();
-    expect(server.openConnections).toBe(1);
+    await env.server.stalled();
+    expect(env.server.openConnections).toBe(1);
 
     const started = performance.now();
     await p.close({ timeoutMs: 100 });
@@ -168,7 +160,7 @@ describe('leases', () => {
     expect(dispatcherOf(client).destroyed).toBe(true);
     expect(await inFlight).toBeInstanceOf(OpenAI.APIConnectionError);
     await new Promise((r) => setTimeout(r, 20));
-    expect(server.openConnections).toBe(0);
+    expect(env.server.openConnections).toBe(0);
   });
 
   test('bad options name themselves', () => {
@@ -186,7 +178,7 @@ describe('leases', () => {
   test('gauges report clients by state and leases', async () => {
     const p = makePool();
     await p.acquire();
-    const metrics = await harness.metrics();
+    const metrics = await env.harness.metrics();
     const clients = metrics.find((m) => m.descriptor.name === 'resilient_chat.pool.clients');
     const leases = metrics.find((m) => m.descriptor.name === 'resilient_chat.pool.leases');
     expect(
@@ -217,20 +209,20 @@ describe("warm sockets across a key's successive clients", () => {
 
     expect(second).not.toBe(first);
     expect(dispatcherOf(second)).toBe(dispatcherOf(first));
-    expect(server.connections).toBe(1); // the second client's request went over the first one's socket
-    expect(server.openConnections).toBe(1);
+    expect(env.server.connections).toBe(1); // the second client's request went over the first one's socket
+    expect(env.server.openConnections).toBe(1);
     // At least the first; the second client may reach its TTL too on a slow machine.
     expect(
-      await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'ttl' }),
+      await env.harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'ttl' }),
     ).toBeGreaterThanOrEqual(1);
   });
 
   test('evict(key) hands the Agent on; it closes only when no client using it is leased or current', async () => {
     const p = makePool();
     const old = await p.acquire();
-    server.script({ type: 'ok', delayMs: 100 });
+    env.server.script({ type: 'ok', delayMs: 100 });
     const inFlight = call(old);
-    await vi.waitFor(() => expect(server.requestCount).toBe(1));
+    await vi.waitFor(() => expect(env.server.requestCount).toBe(1));
 
     expect(p.evict('default')).toBe(true);
     const current = await p.acquire();
@@ -242,9 +234,9 @@ describe("warm sockets across a key's successive clients", () => {
     p.release(old); // the old client is dropped, its Agent stays: the current client uses it
     expect(dispatcherOf(old).closed).toBe(false);
     await socketsIdle(current);
-    const sockets = server.connections; // 1, or 2 if the old request was still in flight
+    const sockets = env.server.connections; // 1, or 2 if the old request was still in flight
     await call(current);
-    expect(server.connections).toBe(sockets); // a warm socket, no new connection
+    expect(env.server.connections).toBe(sockets); // a warm socket, no new connection
     expect(sockets).toBeLessThanOrEqual(2);
 
     p.release(current);
@@ -252,7 +244,9 @@ describe("warm sockets across a key's successive clients", () => {
     expect(dispatcherOf(current).closed).toBe(true);
     const fresh = await p.acquire();
     expect(dispatcherOf(fresh)).not.toBe(dispatcherOf(current));
-    expect(await harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'evicted' })).toBe(2);
+    expect(await env.harness.counter(METRIC_POOL_EVICTIONS, { [ATTR_POOL_EVICTION_CAUSE]: 'evicted' })).toBe(
+      2,
+    );
   });
 
   test('a dead transport is never reused: invalidate retires the Agent and every client sharing it', async () => {
@@ -268,7 +262,7 @@ describe("warm sockets across a key's successive clients", () => {
     expect(fresh).not.toBe(current);
     expect(dispatcherOf(fresh)).not.toBe(dispatcherOf(old));
     await call(fresh);
-    expect(server.connections).toBe(2);
+    expect(env.server.connections).toBe(2);
     p.release(old);
     p.release(current);
     expect(dispatcherOf(old).closed).toBe(true);
@@ -282,7 +276,7 @@ describe("warm sockets across a key's successive clients", () => {
     const p = makePool();
     const chat = createResilientChat({
       clients: p,
-      meterProvider: harness.meterProvider,
+      meterProvider: env.harness.meterProvider,
       logger: quietLogger,
     });
     await chat.completions.create(params);
@@ -291,17 +285,17 @@ describe("warm sockets across a key's successive clients", () => {
     await (dispatcherOf(idle) as unknown as undici.Agent).destroy(); // dies while it is the key's current client
 
     expect((await chat.completions.create(params)).object).toBe('chat.completion');
-    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0); // acquire saw it
+    expect(await env.harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0); // acquire saw it
     const busy = await p.acquire();
     p.release(busy);
     expect(dispatcherOf(busy)).not.toBe(dispatcherOf(idle));
 
-    server.script({ type: 'stall', at: 'headers' });
+    env.server.script({ type: 'stall', at: 'headers' });
     const inFlight = chat.completions.create(params);
-    await server.stalled();
+    await env.server.stalled();
     await (dispatcherOf(busy) as unknown as undici.Agent).destroy(); // dies under a request
     expect((await inFlight).object).toBe('chat.completion'); // the wrapper invalidated it and recovered
-    expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(1);
+    expect(await env.harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(1);
     p.evict('default'); // churn: a parked Agent must be a live one
     const after = await p.acquire();
     expect(dispatcherOf(after)).not.toBe(dispatcherOf(busy));
@@ -321,8 +315,8 @@ describe("durations past setTimeout's limit, and unknown keys", () => {
       p.release(client);
       await new Promise((resolve) => setImmediate(resolve)); // let an overflowed (1 ms) timer fire
     }
-    expect(server.connections).toBe(1);
-    expect(await harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
+    expect(env.server.connections).toBe(1);
+    expect(await env.harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
   });
 
   test('Infinity means never', async () => {
@@ -331,7 +325,7 @@ describe("durations past setTimeout's limit, and unknown keys", () => {
     await client.chat.completions.create(params);
     p.release(client);
     expect(await p.acquire()).toBe(client);
-    expect(await harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
+    expect(await env.harness.counter(METRIC_POOL_EVICTIONS)).toBe(0);
   });
 
   test.each([Number.POSITIVE_INFINITY, 2 ** 31])(
@@ -339,9 +333,9 @@ describe("durations past setTimeout's limit, and unknown keys", () => {
     async (timeoutMs) => {
       const p = makePool();
       const client = await p.acquire();
-      server.script({ type: 'ok', delayMs: 150 });
+      env.server.script({ type: 'ok', delayMs: 150 });
       const inFlight = client.chat.completions.create(params);
-      await vi.waitFor(() => expect(server.requestCount).toBe(1));
+      await vi.waitFor(() => expect(env.server.requestCount).toBe(1));
       let closed = false;
       const closing = p.close({ timeoutMs }).then(() => {
         closed = true;
@@ -417,7 +411,7 @@ describe('which undici', () => {
         env: {
           ...process.env,
           ENTRY: new URL('../../src/index.ts', import.meta.url).href,
-          BASE_URL: server.url,
+          BASE_URL: env.server.url,
         },
       },
     );

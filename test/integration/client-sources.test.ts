@@ -3,9 +3,9 @@ import { expect, test } from 'vitest';
 import { telemetryNames } from '../../src/index.js';
 import { newClient, RecordingSource } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 test('a closed client followed by a failing acquire counts as a failed recovery', async () => {
   const dead = newClient(env.server);

@@ -1,6 +1,6 @@
 /**
  * Closed-client recovery against real undici dispatchers that are really closed or destroyed, under real
- * openai-node clients talking to a loopback server.
+ * openai-node clients talking to a loopback env.server.
  */
 
 import { once } from 'node:events';
@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { ProxyAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import {
   attemptErrors,
   ClientClosedError,
@@ -24,28 +24,19 @@ import {
   createResilientClient,
   telemetryNames,
 } from '../../src/index.js';
-import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { giveUpEvents, onlySpan, quietLogger, retryEvents } from '../support/assertions.js';
 import { newClient, RecordingSource } from '../support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
+import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const { METRIC_RETRIES, METRIC_CLOSED_CLIENT_RECOVERIES, ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME } =
   telemetryNames;
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
-let server: MockOpenAI;
-let harness: TelemetryHarness;
+const env = useLoopback();
 let source: RecordingSource;
-
-beforeEach(async () => {
-  server = await startMockOpenAI();
-  harness = createTelemetryHarness();
-});
 
 afterEach(async () => {
   await source?.close();
-  await server.close();
-  await harness.shutdown();
 });
 
 function chatOver(clients: RecordingSource, retry = {}) {
@@ -53,8 +44,8 @@ function chatOver(clients: RecordingSource, retry = {}) {
   return createResilientChat({
     clients,
     retry: { baseDelayMs: 5, ...retry },
-    tracerProvider: harness.tracerProvider,
-    meterProvider: harness.meterProvider,
+    tracerProvider: env.harness.tracerProvider,
+    meterProvider: env.harness.meterProvider,
     logger: quietLogger,
   });
 }
@@ -65,7 +56,7 @@ async function expectOneImmediateRetry(
   expectedErrorType: string,
   maybeSent: boolean,
 ) {
-  const span = await onlySpan(harness);
+  const span = await onlySpan(env.harness);
   expect(span.status.code).toBe(SpanStatusCode.UNSET);
   expect(span.attributes['error.type']).toBeUndefined();
   expect(span.attributes[telemetryNames.ATTR_ATTEMPTS]).toBe(2);
@@ -86,26 +77,26 @@ async function expectOneImmediateRetry(
 
 async function expectOneRecovery(expectedErrorType: string, maybeSent: boolean) {
   await expectOneImmediateRetry('client_closed', expectedErrorType, maybeSent);
-  expect(await harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'client_closed' })).toBe(1);
+  expect(await env.harness.counter(METRIC_RETRIES, { [ATTR_RETRY_REASON]: 'client_closed' })).toBe(1);
   expect(
-    await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
+    await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
   ).toBe(1);
-  expect(await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' })).toBe(
-    0,
-  );
+  expect(
+    await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' }),
+  ).toBe(0);
 }
 
 describe('a dispatcher closed or destroyed before the request', () => {
   test('destroyed: one failed attempt that sends nothing, then a fresh client at once', async () => {
-    const dead = newClient(server);
-    const fresh = newClient(server);
+    const dead = newClient(env.server);
+    const fresh = newClient(env.server);
     await dead.agent.destroy();
     const chat = chatOver(new RecordingSource([dead, fresh]));
 
     const completion = await chat.completions.create(params);
 
     expect(completion.choices[0]?.message.content).toBe('Resilient chat answers every time.');
-    expect(server.requests).toHaveLength(1); // the dead client never reached the server
+    expect(env.server.requests).toHaveLength(1); // the dead client never reached the server
     expect(source.invalidated.map((i) => i.client)).toEqual([dead.client]);
     expect(classifyError(source.invalidated[0]?.error).reason).toBe('client_closed');
     expect(source.released).toEqual([dead.client, fresh.client]);
@@ -113,8 +104,8 @@ describe('a dispatcher closed or destroyed before the request', () => {
   });
 
   test('close() still pending: UND_ERR_CLOSED is recovered the same way', async () => {
-    const closing = newClient(server);
-    const fresh = newClient(server);
+    const closing = newClient(env.server);
+    const fresh = newClient(env.server);
     await closing.client.chat.completions.create(params); // a kept-alive connection makes close() take time
     const closed = closing.agent.close();
     const chat = chatOver(new RecordingSource([closing, fresh]));
@@ -122,12 +113,12 @@ describe('a dispatcher closed or destroyed before the request', () => {
     await chat.completions.create(params);
     await closed;
 
-    expect(server.requests).toHaveLength(2); // the warm-up and the fresh client's; none from the closed one
+    expect(env.server.requests).toHaveLength(2); // the warm-up and the fresh client's; none from the closed one
     await expectOneRecovery('UND_ERR_CLOSED', false);
   });
 
   test('openai-node alone fails on the same dead dispatcher, retrying it', async () => {
-    const dead = newClient(server, { maxRetries: 1 });
+    const dead = newClient(env.server, { maxRetries: 1 });
     await dead.agent.destroy();
     const error = await dead.client.chat.completions.create(params).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
@@ -141,57 +132,57 @@ describe('a dispatcher closed or destroyed before the request', () => {
 
 describe('a dispatcher destroyed while the request is in flight', () => {
   test('before the response headers', async () => {
-    const dying = newClient(server);
-    const fresh = newClient(server);
-    server.script({ type: 'stall', at: 'headers' });
+    const dying = newClient(env.server);
+    const fresh = newClient(env.server);
+    env.server.script({ type: 'stall', at: 'headers' });
     const chat = chatOver(new RecordingSource([dying, fresh]));
 
     const call = chat.completions.create(params);
-    await server.stalled();
+    await env.server.stalled();
     await dying.agent.destroy();
     const completion = await call;
 
     expect(completion.object).toBe('chat.completion');
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
     await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('while the JSON body is read', async () => {
-    const dying = newClient(server);
-    const fresh = newClient(server);
-    server.script({ type: 'stall', at: 'body' });
+    const dying = newClient(env.server);
+    const fresh = newClient(env.server);
+    env.server.script({ type: 'stall', at: 'body' });
     const chat = chatOver(new RecordingSource([dying, fresh]));
 
     const call = chat.completions.create(params);
-    await server.stalled();
+    await env.server.stalled();
     await dying.agent.destroy();
     await call;
 
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
     await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('a stream before its first chunk is retried transparently', async () => {
-    const dying = newClient(server);
-    const fresh = newClient(server);
-    server.script({ type: 'stall', at: 'headers' });
+    const dying = newClient(env.server);
+    const fresh = newClient(env.server);
+    env.server.script({ type: 'stall', at: 'headers' });
     const chat = chatOver(new RecordingSource([dying, fresh]));
 
     const call = chat.completions.create({ ...params, stream: true });
-    await server.stalled();
+    await env.server.stalled();
     await dying.agent.destroy();
     const text: string[] = [];
     for await (const chunk of await call) text.push(chunk.choices[0]?.delta.content ?? '');
 
     expect(text.join('')).toBe('Resilient chat answers');
-    expect(server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['stall', 'ok']);
     await expectOneRecovery('UND_ERR_DESTROYED', true);
   });
 
   test('a stream after its first chunk: surfaced to the consumer, never retried, client retired', async () => {
-    const dying = newClient(server);
-    const fresh = newClient(server);
-    server.script({ type: 'stall', at: 'chunk' });
+    const dying = newClient(env.server);
+    const fresh = newClient(env.server);
+    env.server.script({ type: 'stall', at: 'chunk' });
     const chat = chatOver(new RecordingSource([dying, fresh]));
 
     const stream = await chat.completions.create({ ...params, stream: true });
@@ -205,10 +196,10 @@ describe('a dispatcher destroyed while the request is in flight', () => {
 
     expect(received).toEqual(['Resilient']);
     expect(classifyError(error)).toMatchObject({ reason: 'client_closed', errorType: 'UND_ERR_DESTROYED' });
-    expect(server.requests).toHaveLength(1);
+    expect(env.server.requests).toHaveLength(1);
     expect(source.invalidated.map((i) => i.client)).toEqual([dying.client]);
     expect(source.released).toEqual([dying.client]);
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
     expect(span.attributes['error.type']).toBe('UND_ERR_DESTROYED');
     expect(giveUpEvents(span)).toEqual([
@@ -219,48 +210,48 @@ describe('a dispatcher destroyed while the request is in flight', () => {
       },
     ]);
     expect(
-      await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' }),
+      await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' }),
     ).toBe(1);
   });
 });
 
 describe("a proxy that relays its own closed client (LiteLLM): the server's fault, not ours", () => {
   test('HTTP 500 with the httpx message: retried at once on the same client, which is kept', async () => {
-    const proxied = newClient(server);
-    server.script({ type: 'litellm_closed_client' });
+    const proxied = newClient(env.server);
+    env.server.script({ type: 'litellm_closed_client' });
     const chat = chatOver(new RecordingSource([proxied]), { baseDelayMs: 2_000 });
 
     const started = performance.now();
     await chat.completions.create(params);
 
     expect(performance.now() - started).toBeLessThan(1_000); // a backoff would have cost up to 2 s
-    expect(server.requests.map((r) => r.step)).toEqual(['litellm_closed_client', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['litellm_closed_client', 'ok']);
     expect(source.invalidated).toEqual([]);
     expect(source.acquired).toEqual([proxied.client, proxied.client]);
     await expectOneUpstreamRetry('InternalServerError');
   });
 
   test('an SSE error frame before the first chunk: the same', async () => {
-    const proxied = newClient(server);
-    server.script({ type: 'sse_error', afterChunks: 0 });
+    const proxied = newClient(env.server);
+    env.server.script({ type: 'sse_error', afterChunks: 0 });
     const chat = chatOver(new RecordingSource([proxied]));
 
     const chunks = [];
     for await (const chunk of await chat.completions.create({ ...params, stream: true })) chunks.push(chunk);
 
     expect(chunks).toHaveLength(3);
-    expect(server.requests.map((r) => r.step)).toEqual(['sse_error', 'ok']);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['sse_error', 'ok']);
     expect(source.invalidated).toEqual([]);
     await expectOneUpstreamRetry('APIError');
   });
 
   test('a second one in the same call backs off and spends the transient retries like any 5xx', async () => {
-    server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
-    const chat = chatOver(new RecordingSource([newClient(server)]), { maxRetries: 1 });
+    env.server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
+    const chat = chatOver(new RecordingSource([newClient(env.server)]), { maxRetries: 1 });
 
     await chat.completions.create(params);
 
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(
       retryEvents(span).map((e) => [e[ATTR_RETRY_REASON], e[telemetryNames.ATTR_RETRY_DELAY_MS]]),
     ).toEqual([
@@ -274,41 +265,41 @@ describe("a proxy that relays its own closed client (LiteLLM): the server's faul
 test("through a ClientPool, a proxy's closed-client 500 never evicts the healthy pooled client", async () => {
   const pool = new ClientPool({
     create: (_key, transport) =>
-      new OpenAI({ apiKey: 'k', baseURL: server.url, maxRetries: 0, ...transport }),
+      new OpenAI({ apiKey: 'k', baseURL: env.server.url, maxRetries: 0, ...transport }),
     connectionsPerClient: 1,
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
   });
   const chat = createResilientChat({
     clients: pool,
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
     logger: quietLogger,
   });
   for (let i = 0; i < 30; i++) {
-    server.script({ type: 'litellm_closed_client' });
+    env.server.script({ type: 'litellm_closed_client' });
     await chat.completions.create(params);
   }
 
-  expect(server.requests).toHaveLength(60);
-  expect(server.connections).toBe(1); // one pooled client, one socket, kept throughout
+  expect(env.server.requests).toHaveLength(60);
+  expect(env.server.connections).toBe(1); // one pooled client, one socket, kept throughout
   expect(pool.stats()).toMatchObject({ active: 1, draining: 0 });
   await pool.close();
 });
 
 async function expectOneUpstreamRetry(expectedErrorType: string) {
   await expectOneImmediateRetry('upstream_client_closed', expectedErrorType, true);
-  expect(await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+  expect(await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
 }
 
 describe('limits', () => {
   test('gives up after closedClient.maxRecoveries, rethrowing the last error unchanged', async () => {
-    const dead = [newClient(server), newClient(server), newClient(server), newClient(server)];
+    const dead = [newClient(env.server), newClient(env.server), newClient(env.server), newClient(env.server)];
     await Promise.all(dead.map((d) => d.agent.destroy()));
     source = new RecordingSource(dead);
     const chat = createResilientChat({
       clients: source,
       closedClient: { maxRecoveries: 2 },
-      tracerProvider: harness.tracerProvider,
-      meterProvider: harness.meterProvider,
+      tracerProvider: env.harness.tracerProvider,
+      meterProvider: env.harness.meterProvider,
       logger: quietLogger,
     });
 
@@ -318,42 +309,42 @@ describe('limits', () => {
     expect(source.invalidated.map((i) => i.error)).toEqual([...attemptErrors(error), error]);
     expect(attemptErrors(error)).toHaveLength(2);
     expect(source.acquired).toHaveLength(3);
-    const span = await onlySpan(harness);
+    const span = await onlySpan(env.harness);
     expect(retryEvents(span)).toHaveLength(2);
     expect(giveUpEvents(span)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON]).toBe('recoveries_exhausted');
     expect(span.attributes['error.type']).toBe('UND_ERR_DESTROYED');
     expect(
-      await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' }),
+      await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'failed' }),
     ).toBe(3);
-    expect(await harness.counter(telemetryNames.METRIC_GIVE_UPS)).toBe(1);
+    expect(await env.harness.counter(telemetryNames.METRIC_GIVE_UPS)).toBe(1);
   });
 
   test('a closed client is recovered once the call gets past it, even when the call then fails otherwise', async () => {
-    const dead = newClient(server);
-    const fresh = newClient(server);
+    const dead = newClient(env.server);
+    const fresh = newClient(env.server);
     await dead.agent.destroy();
-    server.script({ type: 'status', status: 400 });
+    env.server.script({ type: 'status', status: 400 });
     const chat = chatOver(new RecordingSource([dead, fresh]));
 
     await expect(chat.completions.create(params)).rejects.toBeInstanceOf(OpenAI.BadRequestError);
 
     // The fresh client got an answer: the race was behind the call when it ended, on something else.
     const recoveries = (outcome: string) =>
-      harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: outcome });
+      env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: outcome });
     expect([await recoveries('recovered'), await recoveries('failed')]).toEqual([1, 0]);
   });
 
   test('recoveries do not spend the transient retries', async () => {
-    const dead = newClient(server);
-    const fresh = newClient(server);
+    const dead = newClient(env.server);
+    const fresh = newClient(env.server);
     await dead.agent.destroy();
-    server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
+    env.server.script({ type: 'status', status: 503 }, { type: 'status', status: 503 });
     const chat = chatOver(new RecordingSource([dead, fresh]), { maxRetries: 2 });
 
     await chat.completions.create(params);
 
-    expect(server.requests.map((r) => r.step)).toEqual(['status', 'status', 'ok']);
-    const span = await onlySpan(harness);
+    expect(env.server.requests.map((r) => r.step)).toEqual(['status', 'status', 'ok']);
+    const span = await onlySpan(env.harness);
     expect(retryEvents(span).map((e) => e[ATTR_RETRY_REASON])).toEqual([
       'client_closed',
       'server_error',
@@ -367,14 +358,14 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     return createResilientChat({
       clients: client,
       closedClient,
-      tracerProvider: harness.tracerProvider,
-      meterProvider: harness.meterProvider,
+      tracerProvider: env.harness.tracerProvider,
+      meterProvider: env.harness.meterProvider,
       logger: quietLogger,
     });
   }
 
   test('a dead own dispatcher is never swapped for a direct connection: a clear error instead', async () => {
-    const { client, agent } = newClient(server);
+    const { client, agent } = newClient(env.server);
     await agent.destroy();
     const chat = chatOn(client);
 
@@ -386,8 +377,8 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
       expect((error as Error).message).toMatch(/factory, a source or a ClientPool/);
       expect(classifyError((error as Error).cause).errorType).toBe('UND_ERR_DESTROYED');
     }
-    expect(server.requests).toHaveLength(0);
-    const spans = await harness.spans();
+    expect(env.server.requests).toHaveLength(0);
+    const spans = await env.harness.spans();
     expect(spans.map((s) => giveUpEvents(s)[0]?.[telemetryNames.ATTR_GIVE_UP_REASON])).toEqual([
       'client_not_replaceable',
       'client_not_replaceable',
@@ -399,7 +390,7 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     const agent = new ProxyAgent(proxy.url);
     const client = new OpenAI({
       apiKey: 'k',
-      baseURL: server.url,
+      baseURL: env.server.url,
       maxRetries: 0,
       fetchOptions: { dispatcher: agent } as Record<string, unknown>,
     });
@@ -411,7 +402,7 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     for (let i = 0; i < 3; i++) {
       await expect(chat.completions.create(params)).rejects.toBeInstanceOf(ClientNotReplaceableError);
     }
-    expect(server.requests).toHaveLength(1); // only the one that went through the proxy
+    expect(env.server.requests).toHaveLength(1); // only the one that went through the proxy
     expect(proxy.tunnels).toBe(1);
     await proxy.close();
   });
@@ -421,40 +412,40 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
     const agent = new ProxyAgent(proxy.url);
     const client = new OpenAI({
       apiKey: 'k',
-      baseURL: server.url,
+      baseURL: env.server.url,
       maxRetries: 0,
       fetchOptions: { dispatcher: agent } as Record<string, unknown>,
     });
-    server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
+    env.server.script({ type: 'litellm_closed_client' }, { type: 'litellm_closed_client' });
     const chat = chatOn(client);
     for (let i = 0; i < 4; i++) await chat.completions.create(params);
 
-    expect(server.requests).toHaveLength(6);
+    expect(env.server.requests).toHaveLength(6);
     const state = agent as unknown as { closed: boolean; destroyed: boolean };
     expect(state.closed || state.destroyed).toBe(false);
     // Every connection the server saw came through a tunnel of the user's proxy: none went direct.
-    expect(server.connections).toBe(proxy.tunnels);
+    expect(env.server.connections).toBe(proxy.tunnels);
     await agent.close();
     await proxy.close();
   });
 
   test('fallbackToGlobalDispatcher: the opt-in replacement is logged and marked on the span, every time', async () => {
-    const { client, agent } = newClient(server);
+    const { client, agent } = newClient(env.server);
     await agent.destroy();
     const warnings: { message: string; fields: unknown }[] = [];
     const chat = createResilientChat({
       clients: client,
       closedClient: { fallbackToGlobalDispatcher: true },
-      tracerProvider: harness.tracerProvider,
-      meterProvider: harness.meterProvider,
+      tracerProvider: env.harness.tracerProvider,
+      meterProvider: env.harness.meterProvider,
       logger: { warn: (message, fields) => warnings.push({ message, fields }) },
     });
 
     await chat.completions.create(params);
     await chat.completions.create(params);
 
-    expect(server.requests).toHaveLength(2);
-    const spans = await harness.spans();
+    expect(env.server.requests).toHaveLength(2);
+    const spans = await env.harness.spans();
     expect(spans.map((s) => s.attributes[telemetryNames.ATTR_ATTEMPTS])).toEqual([2, 1]);
     expect(spans[0]?.events.map((e) => e.name)).toContain(telemetryNames.EVENT_DISPATCHER_FALLBACK);
     const fallback = warnings.filter(
@@ -466,24 +457,24 @@ describe("a single OpenAI instance: its transport is the user's policy", () => {
 });
 
 test('fallbackToGlobalDispatcher: two calls that meet the same dead instance replace it once', async () => {
-  const { client, agent } = newClient(server);
+  const { client, agent } = newClient(env.server);
   await agent.destroy();
   const warnings: unknown[] = [];
   const chat = createResilientChat({
     clients: client,
     closedClient: { fallbackToGlobalDispatcher: true },
-    tracerProvider: harness.tracerProvider,
-    meterProvider: harness.meterProvider,
+    tracerProvider: env.harness.tracerProvider,
+    meterProvider: env.harness.meterProvider,
     logger: { warn: (_, fields) => warnings.push(fields) },
   });
 
   // Both calls acquire the dead instance before either has found it dead.
   await Promise.all([chat.completions.create(params), chat.completions.create(params)]);
 
-  expect(server.requests).toHaveLength(2);
+  expect(env.server.requests).toHaveLength(2);
   const fallbacks = warnings.filter((f) => (f as { fallback?: string }).fallback === 'global_dispatcher');
   expect(fallbacks).toHaveLength(1); // the second call finds it already replaced
-  const events = (await harness.spans()).flatMap((s) => s.events.map((e) => e.name));
+  const events = (await env.harness.spans()).flatMap((s) => s.events.map((e) => e.name));
   expect(events.filter((name) => name === telemetryNames.EVENT_DISPATCHER_FALLBACK)).toHaveLength(1);
 });
 
@@ -528,31 +519,31 @@ describe('a one-shot body on a client that was dead on arrival', () => {
   test('a file stream upload goes on at once on a fresh client, its body unread until then', async () => {
     const path = join(tmpdir(), `closed-client-upload-${process.pid}.jsonl`);
     writeFileSync(path, '{"custom_id":"1"}\n');
-    const dead = newClient(server);
+    const dead = newClient(env.server);
     await dead.agent.destroy();
-    const recording = new RecordingSource([dead, newClient(server)]);
+    const recording = new RecordingSource([dead, newClient(env.server)]);
     source = recording;
     const client = createResilientClient({
       clients: recording,
-      tracerProvider: harness.tracerProvider,
-      meterProvider: harness.meterProvider,
+      tracerProvider: env.harness.tracerProvider,
+      meterProvider: env.harness.meterProvider,
       logger: quietLogger,
     });
 
     const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
 
     expect(file.object).toBe('file');
-    expect(server.requests).toHaveLength(1);
-    expect(server.requests[0]?.bodyBytes).toBeGreaterThan(Buffer.byteLength('{"custom_id":"1"}\n'));
+    expect(env.server.requests).toHaveLength(1);
+    expect(env.server.requests[0]?.bodyBytes).toBeGreaterThan(Buffer.byteLength('{"custom_id":"1"}\n'));
     expect(recording.invalidated.map((i) => i.client)).toEqual([dead.client]);
     expect(classifyError(recording.invalidated[0]?.error).reason).toBe('client_closed');
     expect(
-      await harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
+      await env.harness.counter(METRIC_CLOSED_CLIENT_RECOVERIES, { [ATTR_RECOVERY_OUTCOME]: 'recovered' }),
     ).toBe(1);
   });
 
   test('out of fresh clients, the call fails with ClientClosedError, an APIConnectionError', async () => {
-    const dead = newClient(server);
+    const dead = newClient(env.server);
     await dead.agent.destroy();
     const recording = new RecordingSource([dead]);
     source = recording;
@@ -565,6 +556,6 @@ describe('a one-shot body on a client that was dead on arrival', () => {
     expect(failure).toBeInstanceOf(ClientClosedError);
     expect(failure).toBeInstanceOf(OpenAI.APIConnectionError);
     expect((failure as ClientClosedError).code).toBe('RESILIENT_CHAT_CLIENT_CLOSED');
-    expect(server.requests).toHaveLength(0);
+    expect(env.server.requests).toHaveLength(0);
   });
 });

@@ -6,7 +6,6 @@
  */
 import type OpenAI from 'openai';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { type ServerProcess, startServerProcess } from '../../bench/lib/server-process.js';
 import type { ClientSource } from '../../src/index.js';
 import { createResilientChat, createResilientClient, telemetryNames } from '../../src/index.js';
 import { quietLogger, retryEvents } from '../support/assertions.js';
@@ -17,6 +16,8 @@ import {
   type HeldRequest,
   type HoldingConfig,
 } from '../support/holding-server.js';
+import { params } from '../support/params.js';
+import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const { ATTR_RETRY_REASON, ATTR_RECOVERY_OUTCOME, METRIC_CLOSED_CLIENT_RECOVERIES, METRIC_RETRIES } =
@@ -144,7 +145,6 @@ test('200 concurrent calls while clients are destroyed under in-flight calls: al
     meterProvider: harness.meterProvider,
     logger: quietLogger,
   });
-  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
   const results = await Promise.allSettled(
     // WORKERS calls in flight at once, each worker making CALLS_PER_WORKER calls in a row.

@@ -9,9 +9,9 @@ import { sleep } from '../../src/call/abort.js';
 import { createResilientChat, telemetryNames } from '../../src/index.js';
 import { giveUpEvents, onlySpan, quietLogger } from '../support/assertions.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 function chatOverHangingSource(retry = {}) {
   const released: OpenAI[] = [];

@@ -26,6 +26,8 @@ import { createTelemetryHarness, type TelemetryHarness } from '../support/teleme
 
 const { METRIC_CLOSED_CLIENT_RECOVERIES, ATTR_RECOVERY_OUTCOME, INSTRUMENTATION_SCOPE } = telemetryNames;
 
+// Not useLoopback: each test starts the server with a script or onRequest hook of its own, and the AI SDK
+// sends through trackedDispatchers rather than one test client.
 let server: MockOpenAI;
 let harness: TelemetryHarness;
 let transport: ReturnType<typeof trackedDispatchers>;

@@ -4,30 +4,21 @@
  * import, then starts telemetry) must look it up again, or it reports to the no-op provider forever.
  */
 import { metrics } from '@opentelemetry/api';
-import { afterAll, expect, test } from 'vitest';
+import { afterEach, expect, test } from 'vitest';
 import { createResilientChat, telemetryNames } from '../../src/index.js';
-import { startMockOpenAI } from '../../src/testing/index.js';
-import { newClient } from '../support/clients.js';
-import { createTelemetryHarness } from '../support/telemetry.js';
+import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
-const harness = createTelemetryHarness();
-afterAll(async () => {
-  metrics.disable();
-  await harness.shutdown();
-});
+const env = useLoopback();
+afterEach(() => metrics.disable());
 
 test('a global meter provider registered after the client was made receives its next calls', async () => {
-  const server = await startMockOpenAI();
-  const { client, agent } = newClient(server);
-  const chat = createResilientChat({ clients: client, logger: false });
-  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+  const chat = createResilientChat({ clients: env.testClient.client, logger: false });
 
   await chat.completions.create(params); // the no-op global provider: nothing to see
-  expect(metrics.setGlobalMeterProvider(harness.meterProvider)).toBe(true);
+  expect(metrics.setGlobalMeterProvider(env.harness.meterProvider)).toBe(true);
   await chat.completions.create(params);
-  await agent.destroy();
-  await server.close();
 
-  const durations = await harness.histogram(telemetryNames.METRIC_GEN_AI_CLIENT_OPERATION_DURATION);
+  const durations = await env.harness.histogram(telemetryNames.METRIC_GEN_AI_CLIENT_OPERATION_DURATION);
   expect(durations.map((p) => p.value.count)).toEqual([1]); // the call after the registration, only
 });

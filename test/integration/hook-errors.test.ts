@@ -14,12 +14,12 @@ import { type ClientSource, createResilientClient, type Logger } from '../../src
 import { newClient, TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
 import { enableOfficialInstrumentation } from '../support/official-instrumentation.js';
+import { params } from '../support/params.js';
 import { createTelemetryHarness } from '../support/telemetry.js';
 
 const require = createRequire(import.meta.url);
 
 const service = fileURLToPath(new URL('../support/hook-service.ts', import.meta.url));
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const HOOKS = ['release', 'invalidate', 'logger'] as const;
 type Hook = (typeof HOOKS)[number];
 type Kind = 'sync' | 'async';

@@ -3,9 +3,9 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { expect, test } from 'vitest';
 import { onlySpan } from '../support/assertions.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [] };
 const keys = () => env.server.requests.map((r) => r.headers['idempotency-key']);
 
 test('every attempt of a call carries the same key, and calls differ', async () => {

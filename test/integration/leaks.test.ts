@@ -12,12 +12,12 @@ import { MAX_BREAKERS } from '../../src/policy/circuit-breakers.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 /** Collects garbage until `done()` holds; finalizers run between turns of the event loop. */
 async function collectUntil(done: () => boolean | Promise<boolean>, turns = 50): Promise<boolean> {

@@ -20,6 +20,7 @@ import {
 } from '../../src/openai-internals.js';
 import { type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { params } from '../support/params.js';
 
 let server: MockOpenAI;
 beforeEach(async () => {
@@ -28,7 +29,6 @@ beforeEach(async () => {
 afterEach(() => server.close());
 
 const client = () => new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url });
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 describe('openai-node internals', () => {
   test('an APIPromise keeps its response and its parse apart (`responsePromise`, `parseResponse`)', async () => {

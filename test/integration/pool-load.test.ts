@@ -3,30 +3,19 @@
  * destroyed under in-flight requests) and through ClientPool (evicted clients drain first).
  */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { ClientPool, createResilientChat, telemetryNames } from '../../src/index.js';
-import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../../src/testing/index.js';
+import { EvictingClientCache } from '../../src/testing/index.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
-import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
+import { useLoopback } from '../support/loopback.js';
 
 const KEYS = 8;
 const CONNECTIONS_PER_CLIENT = 32;
-let server: MockOpenAI;
-let harness: TelemetryHarness;
-
-beforeEach(async () => {
-  server = await startMockOpenAI({ fallback: () => ({ type: 'ok', delayMs: 1 }) });
-  harness = createTelemetryHarness();
-});
-
-afterEach(async () => {
-  await server.close();
-  await harness.shutdown();
-});
+const env = useLoopback({ fallback: () => ({ type: 'ok', delayMs: 1 }) });
 
 const create = (_key: string, transport: object) =>
-  new OpenAI({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0, ...transport });
+  new OpenAI({ apiKey: TEST_API_KEY, baseURL: env.server.url, maxRetries: 0, ...transport });
 const model = (i: number) => `model-${i % KEYS}`;
 
 /**
@@ -64,11 +53,11 @@ test('5,000 calls through ClientPool with eviction churn at concurrency 200: no 
     key: ({ params }) => params.model ?? '',
     maxSize: KEYS,
     connectionsPerClient: CONNECTIONS_PER_CLIENT,
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
   });
   const chat = createResilientChat({
     clients: pool, // no tracer provider: spans are not asserted here, and 10,000 of them only cost time
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
     logger: quietLogger,
   });
   let peakSockets = 0;
@@ -93,21 +82,21 @@ test('5,000 calls through ClientPool with eviction churn at concurrency 200: no 
     },
     () => {
       const { active, draining } = pool.stats();
-      peakSockets = Math.max(peakSockets, server.openConnections);
+      peakSockets = Math.max(peakSockets, env.server.openConnections);
       peakBound = Math.max(peakBound, (active + draining) * CONNECTIONS_PER_CLIENT);
     },
   );
 
   expect(failures).toEqual([]);
   expect(evictions).toBeGreaterThan(50);
-  expect(await harness.counter(telemetryNames.METRIC_RETRIES)).toBe(0); // no recovery was ever needed
-  expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+  expect(await env.harness.counter(telemetryNames.METRIC_RETRIES)).toBe(0); // no recovery was ever needed
+  expect(await env.harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
   expect(peakSockets).toBeGreaterThan(0);
   expect(peakSockets).toBeLessThanOrEqual(peakBound);
 
   await pool.close({ timeoutMs: 5_000 });
   await new Promise((r) => setTimeout(r, 50));
-  expect(server.openConnections).toBe(0);
+  expect(env.server.openConnections).toBe(0);
   expect(pool.stats()).toEqual({ active: 0, draining: 0, leases: 0 });
 }, 120_000);
 
@@ -124,11 +113,11 @@ test("5,000 calls with a key's client replaced every 5 ms (evict): one Agent per
     maxSize: KEYS,
     connectionsPerClient: CONNECTIONS_PER_CLIENT,
     keepAliveTimeoutMs: 30_000, // a parked Agent outlives any stall of a loaded machine
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
   });
   const chat = createResilientChat({
     clients: pool,
-    meterProvider: harness.meterProvider,
+    meterProvider: env.harness.meterProvider,
     logger: quietLogger,
   });
   let victim = 0;
@@ -147,15 +136,15 @@ test("5,000 calls with a key's client replaced every 5 ms (evict): one Agent per
 
   expect(failures).toEqual([]);
   expect(replaced).toBeGreaterThan(20);
-  expect(await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
+  expect(await env.harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES)).toBe(0);
   // Each key's successive clients share one Agent, however many clients were replaced (a cold Agent per client
   // opened one connection per call here). Its sockets are bounded by what one Agent per key may open, whenever
   // neither side closed an idle one (a run that lasts past keep-alive, on a loaded machine, may reopen some).
   expect(clientsMade).toBeGreaterThan(KEYS + 20);
   expect(agents.size).toBe(KEYS);
-  expect(server.connections).toBeLessThan(5_000 / 4);
+  expect(env.server.connections).toBeLessThan(5_000 / 4);
   await pool.close({ timeoutMs: 5_000 });
-  await vi.waitFor(() => expect(server.openConnections).toBe(0));
+  await vi.waitFor(() => expect(env.server.openConnections).toBe(0));
 }, 120_000);
 
 test('the same churn through EvictingClientCache: bare openai-node fails, the wrapper recovers every call', async () => {
@@ -176,8 +165,8 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
   const chat = createResilientChat({
     clients: cache,
     closedClient: { maxRecoveries: 5 },
-    tracerProvider: harness.tracerProvider,
-    meterProvider: harness.meterProvider,
+    tracerProvider: env.harness.tracerProvider,
+    meterProvider: env.harness.meterProvider,
     logger: quietLogger,
   });
   const wrappedFailures = await drive(
@@ -192,7 +181,7 @@ test('the same churn through EvictingClientCache: bare openai-node fails, the wr
   expect(bareFailures.every((e) => e instanceof OpenAI.APIConnectionError)).toBe(true);
   expect(wrappedFailures).toEqual([]);
   expect(
-    await harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES, {
+    await env.harness.counter(telemetryNames.METRIC_CLOSED_CLIENT_RECOVERIES, {
       'resilient_chat.recovery.outcome': 'recovered',
     }),
   ).toBeGreaterThan(0);

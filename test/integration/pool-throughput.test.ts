@@ -2,17 +2,18 @@
  * ClientPool under many calls in flight: its default does not throttle a service below what bare openai-node
  * (Node's global dispatcher, no connection limit) does, and a pool with a connection limit says when a
  * request waited for a connection, and how long. The server holds each answer a while, in a process of its
- * own (bench/lib/server-process.ts), so this process's event loop cannot make it late.
+ * own (test/support/server-process.ts), so this process's event loop cannot make it late.
  */
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { ANSWERING_SERVER } from '../../bench/lib/answering-server.js';
-import { type ServerProcess, startServerProcess } from '../../bench/lib/server-process.js';
 import { ClientPool, createResilientClient, telemetryNames } from '../../src/index.js';
+import { ANSWERING_SERVER } from '../support/answering-server.js';
 import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
+import { params } from '../support/params.js';
+import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness, type TelemetryHarness } from '../support/telemetry.js';
 
 const HOLD_MS = 200;
@@ -32,8 +33,6 @@ afterAll(async () => {
 afterEach(async () => {
   await harness?.shutdown();
 });
-
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 /** Milliseconds for `calls` calls all started at once. */
 async function allAtOnce(calls: number, call: () => Promise<unknown>): Promise<number> {

@@ -4,10 +4,10 @@ import { telemetryNames } from '../../src/index.js';
 import { giveUpEvents } from '../support/assertions.js';
 import { newClient, RecordingSource } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 describe('in an outage', () => {
   const env = useLoopback({ fallback: () => ({ type: 'status', status: 503 }) });
-  const params = { model: 'gpt-4o-mini', messages: [] };
 
   async function attemptsPerCall(retryBudget: false | undefined): Promise<number> {
     const chat = env.chat({ retry: { baseDelayMs: 1, maxDelayMs: 2 }, circuitBreaker: false, retryBudget });

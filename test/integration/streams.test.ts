@@ -6,9 +6,9 @@ import { telemetryNames } from '../../src/index.js';
 import { giveUpEvents, onlySpan, retryEvents } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 describe('streams before their first chunk', () => {
   test("the caller's abort rejects the call; it does not resolve to an empty stream", async () => {

@@ -11,9 +11,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { telemetryNames as names } from '../../src/index.js';
 import { onlySpan } from '../support/assertions.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const env = useLoopback();
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
 const logExporter = new InMemoryLogRecordExporter();
 const loggerProvider = new LoggerProvider({

@@ -6,9 +6,10 @@ import { type Logger, telemetryNames } from '../../src/index.js';
 import { onlySpan } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const SECRET_PROMPT = 'my card number is 4111-1111-1111-1111';
-const params = {
+const sampledSecretParams = {
   model: 'gpt-4o-mini',
   messages: [{ role: 'user' as const, content: SECRET_PROMPT }],
   temperature: 0.2,
@@ -26,7 +27,7 @@ function chat(options: { logger?: Logger; captureContent?: boolean } = {}) {
 
 describe('the chat span', () => {
   test('follows the GenAI semantic conventions for a JSON call', async () => {
-    const completion = await chat().completions.create(params);
+    const completion = await chat().completions.create(sampledSecretParams);
 
     const span = await onlySpan(env.harness);
     expect(span.name).toBe('chat gpt-4o-mini');
@@ -62,7 +63,7 @@ describe('the chat span', () => {
 
   test('records a stream: finish reasons, usage when asked for, time to first chunk', async () => {
     const stream = await chat().completions.create({
-      ...params,
+      ...sampledSecretParams,
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -86,7 +87,7 @@ describe('the chat span', () => {
     context.setGlobalContextManager(contextManager);
     const tracer = env.harness.tracerProvider.getTracer('test');
     await tracer.startActiveSpan('handler', async (parent) => {
-      await chat().completions.create(params);
+      await chat().completions.create(sampledSecretParams);
       parent.end();
     });
 
@@ -101,7 +102,7 @@ describe('the chat span', () => {
 
 describe('streams the caller leaves', () => {
   test('a break ends the span without an error and closes the request', async () => {
-    const stream = await chat().completions.create({ ...params, stream: true });
+    const stream = await chat().completions.create({ ...sampledSecretParams, stream: true });
     for await (const _ of stream) break;
 
     const span = await onlySpan(env.harness);
@@ -110,14 +111,14 @@ describe('streams the caller leaves', () => {
   });
 
   test('controller.abort() before iterating ends the span', async () => {
-    const stream = await chat().completions.create({ ...params, stream: true });
+    const stream = await chat().completions.create({ ...sampledSecretParams, stream: true });
     stream.controller.abort();
 
     expect((await env.harness.spans()).map((s) => s.name)).toEqual(['chat gpt-4o-mini']);
   });
 
   test('the returned stream keeps openai-node’s Stream API (tee)', async () => {
-    const stream = await chat().completions.create({ ...params, stream: true });
+    const stream = await chat().completions.create({ ...sampledSecretParams, stream: true });
     const [left, right] = stream.tee();
     const read = async (s: AsyncIterable<{ id: string }>) => {
       let n = 0;
@@ -131,7 +132,7 @@ describe('streams the caller leaves', () => {
 
 describe('metrics', () => {
   test('operation duration and token usage with the conventions’ units and buckets', async () => {
-    await chat().completions.create(params);
+    await chat().completions.create(sampledSecretParams);
 
     const metrics = await env.harness.metrics();
     const duration = metrics.find((m) => m.descriptor.name === 'gen_ai.client.operation.duration');
@@ -163,7 +164,7 @@ describe('metrics', () => {
   test('a failed call records error.type on the duration and counts the give-up', async () => {
     env.server.script({ type: 'status', status: 400 });
     await chat()
-      .completions.create(params)
+      .completions.create(sampledSecretParams)
       .catch(() => undefined);
 
     const [point] = await env.harness.histogram('gen_ai.client.operation.duration');
@@ -183,7 +184,7 @@ describe('the retry log', () => {
 
     await chat({
       logger: { warn: (message, fields) => records.push({ message, fields }) },
-    }).completions.create(params);
+    }).completions.create(sampledSecretParams);
 
     const span = await onlySpan(env.harness);
     expect(records.map((r) => r.fields)).toEqual([
@@ -228,7 +229,7 @@ describe('secrets and content', () => {
   test('no API key, Authorization header or message content by default', async () => {
     env.server.script({ type: 'status', status: 503 }, { type: 'litellm_closed_client' });
     const logged: unknown[] = [];
-    await chat({ logger: { warn: (...args) => logged.push(args) } }).completions.create(params);
+    await chat({ logger: { warn: (...args) => logged.push(args) } }).completions.create(sampledSecretParams);
 
     const recorded = await everythingRecorded(logged);
     expect(env.server.requests[0]?.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`); // it was sent...
@@ -239,7 +240,7 @@ describe('secrets and content', () => {
   });
 
   test('captureContent records input and output messages in the conventions’ structure', async () => {
-    await chat({ captureContent: true }).completions.create(params);
+    await chat({ captureContent: true }).completions.create(sampledSecretParams);
 
     const span = await onlySpan(env.harness);
     expect(JSON.parse(span.attributes['gen_ai.input.messages'] as string)).toEqual([
@@ -257,7 +258,7 @@ describe('secrets and content', () => {
 
   test('captureContent on a stream records the streamed text', async () => {
     for await (const _ of await chat({ captureContent: true }).completions.create({
-      ...params,
+      ...sampledSecretParams,
       stream: true,
     })) {
       // consume
@@ -274,8 +275,6 @@ describe('secrets and content', () => {
 });
 
 describe('a logger that throws', () => {
-  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
-
   test('a throwing logger neither breaks the call nor leaves the span open; Node is warned', async () => {
     env.server.script({ type: 'status', status: 503 });
     const warnings: string[] = [];
@@ -301,7 +300,10 @@ describe('a logger that throws', () => {
 });
 
 describe('the standard environment variables', () => {
-  const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello there' }] };
+  const contentParams = {
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user' as const, content: 'hello there' }],
+  };
 
   async function withEnv(vars: Record<string, string>, run: () => Promise<void>): Promise<void> {
     const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -318,8 +320,8 @@ describe('the standard environment variables', () => {
 
   test('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true turns content capture on; the option in code wins', async () => {
     await withEnv({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }, async () => {
-      await env.chat().completions.create(params);
-      await env.chat({ captureContent: false }).completions.create(params);
+      await env.chat().completions.create(contentParams);
+      await env.chat({ captureContent: false }).completions.create(contentParams);
     });
     const [fromEnv, fromCode] = await env.harness.spans();
     expect(fromEnv?.attributes['gen_ai.input.messages']).toContain('hello there');
@@ -327,9 +329,9 @@ describe('the standard environment variables', () => {
   });
 
   test('OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental drops the deprecated gen_ai.system', async () => {
-    await env.chat().completions.create(params);
+    await env.chat().completions.create(contentParams);
     await withEnv({ OTEL_SEMCONV_STABILITY_OPT_IN: 'http,gen_ai_latest_experimental' }, async () => {
-      await env.chat().completions.create(params);
+      await env.chat().completions.create(contentParams);
     });
     const [legacy, latest] = await env.harness.spans();
     expect(legacy?.attributes['gen_ai.system']).toBe('openai');
@@ -338,8 +340,8 @@ describe('the standard environment variables', () => {
   });
 
   test('streams record the time-to-first-chunk histogram; JSON calls do not', async () => {
-    await env.chat().completions.create(params);
-    for await (const _ of await env.chat().completions.create({ ...params, stream: true })) {
+    await env.chat().completions.create(contentParams);
+    for await (const _ of await env.chat().completions.create({ ...contentParams, stream: true })) {
       // read to the end
     }
     const points = await env.harness.histogram(

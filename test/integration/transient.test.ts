@@ -5,10 +5,10 @@ import { describe, expect, test } from 'vitest';
 import { attemptErrors, type RetryOptions, telemetryNames } from '../../src/index.js';
 import { giveUpEvents, onlySpan, retryEvents } from '../support/assertions.js';
 import { useLoopback } from '../support/loopback.js';
+import { params } from '../support/params.js';
 
 const { ATTR_RETRY_REASON, ATTR_RETRY_DELAY_MS, ATTR_GIVE_UP_REASON, METRIC_RETRIES, METRIC_GIVE_UPS } =
   telemetryNames;
-const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
 const env = useLoopback();
 

@@ -1,10 +1,11 @@
 /**
- * A server behaviour (run in the mock server's own process, see bench/lib/server-process.ts) that fails at
+ * A server behaviour (run in the mock server's own process, see server-process.ts) that fails at
  * random in every way the mock can: each request draws a fault by weight, or else a normal answer after
  * 0-10 ms. Streams and JSON calls draw from the same table; SSE error frames only make sense on streams.
  */
-import type { ServerBehaviour } from '../../bench/lib/server-process.js';
+
 import type { MockStep } from '../../src/testing/index.js';
+import type { ServerBehaviour } from './server-process.js';
 
 const FAULTS: [number, (stream: boolean) => MockStep][] = [
   [0.05, () => ({ type: 'litellm_closed_client' })],

@@ -1,5 +1,5 @@
 /**
- * A server behaviour (run in the mock server's own process, see bench/lib/server-process.ts) for the
+ * A server behaviour (run in the mock server's own process, see server-process.ts) for the
  * closed-client race: it answers every request after a short random delay, except that it *holds* one
  * first attempt in every `holdEvery` (no answer until the client goes away) and reports which client sent
  * it. The test destroys that client on the report, so every destruction kills a request that is certainly in
@@ -7,8 +7,8 @@
  * meets the race once, and its recovery is what the test checks.
  */
 
-import type { ServerBehaviour } from '../../bench/lib/server-process.js';
 import type { MockStep, RecordedRequest } from '../../src/testing/index.js';
+import type { ServerBehaviour } from './server-process.js';
 
 /** Sent by every client: which client the request came on. */
 export const CLIENT_HEADER = 'x-test-client';

@@ -1,4 +1,4 @@
-/** Real OpenTelemetry SDK providers with in-memory exporters, and readers for what a test asserts on (shared with bench/lib/telemetry.ts). */
+/** Real OpenTelemetry SDK providers with in-memory exporters, and readers for what a test asserts on. */
 
 import type { Attributes } from '@opentelemetry/api';
 import { type DataPoint, type Histogram, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
@@ -8,7 +8,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { CollectingReader, counterSum } from '../../bench/lib/telemetry.js';
+import { CollectingReader, counterSum } from './metric-reader.js';
 
 export interface TelemetryHarness {
   tracerProvider: TracerProvider;

@@ -13,7 +13,7 @@ import OpenAI from 'openai';
 import { APIPromise } from 'openai/core/api-promise';
 import type { APIResponseProps, FinalRequestOptions } from '../../src/call/resilient-call.js';
 import { ClientPool, createResilientClient } from '../../src/index.js';
-import { tracedServiceSdk } from '../lib/sdk.js';
+import { tracedServiceSdk } from './sdk.js';
 
 export const BARE_7 = 'openai 7 (bare)';
 export const BARE_6 = 'openai 6 (bare)';
