@@ -8,6 +8,9 @@
  * (`GENAI_CONVENTIONS_VERSION`); a test checks each against that package so a rename cannot slip in unseen.
  * The names under `resilient_chat.*` are this library's own.
  */
+// An endpoint's attributes (server.address, server.port, gen_ai.request.model) are defined in a leaf that
+// src/clients/ may import.
+export { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../endpoint-attributes.js';
 
 /** The version of the GenAI semantic conventions these names follow. */
 export const GENAI_CONVENTIONS_VERSION = '1.45.0';
@@ -28,10 +31,6 @@ export const INSTRUMENTATION_SCOPE = 'resilient-chat';
 // General (stable) conventions.
 /** Attribute `error.type`. */
 export const ATTR_ERROR_TYPE = 'error.type';
-/** Attribute `server.address`. */
-export const ATTR_SERVER_ADDRESS = 'server.address';
-/** Attribute `server.port`. */
-export const ATTR_SERVER_PORT = 'server.port';
 /** Attribute `exception.type` (on the exception event of the latest GenAI conventions: the error's class or code). */
 export const ATTR_EXCEPTION_TYPE = 'exception.type';
 /** Attribute `http.request.resend_count`: on an HTTP attempt span, how many requests of the call came before. */
@@ -44,8 +43,6 @@ export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 /** Deprecated by `gen_ai.provider.name`; still emitted unless OTEL_SEMCONV_STABILITY_OPT_IN asks for the latest only. */
 export const ATTR_GEN_AI_SYSTEM = 'gen_ai.system';
-/** Attribute `gen_ai.request.model`. */
-export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
 /** Attribute `gen_ai.request.max_tokens`. */
 export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
 /** Attribute `gen_ai.request.temperature`. */
