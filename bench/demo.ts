@@ -17,6 +17,11 @@ import {
 } from '@opentelemetry/resources';
 import OpenAI from 'openai';
 import { ClientPool, createResilientClient, type PoolTransport, telemetryNames } from '../src/index.js';
+import {
+  ATTR_OPENAI_API_TYPE,
+  OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
+  OPENAI_API_TYPE_VALUE_RESPONSES,
+} from '../src/telemetry/semconv.js';
 import { EvictingClientCache, type MockOpenAI, startMockOpenAI } from '../src/testing/index.js';
 import { consume, type DriveResult, drive, latencySummary } from './lib/drive.js';
 import { startDemoTelemetry } from './lib/otlp.js';
@@ -92,8 +97,8 @@ type Api = 'chat' | 'responses';
 const APIS: readonly Api[] = ['chat', 'responses'];
 /** The value of `openai.api.type` on our metrics for each API. */
 const API_TYPE: Record<Api, string> = {
-  chat: telemetryNames.OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
-  responses: telemetryNames.OPENAI_API_TYPE_VALUE_RESPONSES,
+  chat: OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
+  responses: OPENAI_API_TYPE_VALUE_RESPONSES,
 };
 
 /** One API's share of a mode's calls. */
@@ -186,7 +191,7 @@ async function countRetries(counting: ReturnType<typeof countingMeter>, byApi: R
   for (const api of APIS) {
     byApi[api].recoveries = await counting.counter(telemetryNames.METRIC_RETRIES, {
       ...closed,
-      [telemetryNames.ATTR_OPENAI_API_TYPE]: API_TYPE[api],
+      [ATTR_OPENAI_API_TYPE]: API_TYPE[api],
     });
   }
   return { recoveries, otherRetries: all - recoveries };

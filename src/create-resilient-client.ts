@@ -1,39 +1,15 @@
 /**
- * `createResilientClient`, the composition root: options resolved once, the client source, the policy with
- * its budget and breakers, the telemetry, and the resilient client over them (src/resilient-openai.ts).
+ * `createResilientClient`, the composition root: options resolved once, the client source, what every call
+ * shares (src/call/call-dependencies.ts: the policy with its budget and breakers, the telemetry), and the
+ * resilient client over them (src/resilient-openai.ts). Each request is prepared in src/call/prepare-call.ts.
  */
 import type OpenAI from 'openai';
-import type { CallDependencies } from './call/resilient-call.js';
-import { isOpenAIClient, type NormalizedClientSource, toClientSource } from './clients/client-source.js';
-import { type ResolvedOptions, resolveOptions } from './options.js';
-import { CircuitBreakers } from './policy/circuit-breakers.js';
-import { RetryBudget } from './policy/retry-budget.js';
-import { RetryPolicy } from './policy/retry-policy.js';
+import { callDependencies } from './call/call-dependencies.js';
+import { isOpenAIClient, toClientSource } from './clients/client-source.js';
+import { resolveOptions } from './options.js';
 import { resilientClient } from './resilient-openai.js';
-import { Telemetry, type TelemetryOptions } from './telemetry/call-telemetry.js';
 import { warnIfOpenAIInstrumented } from './telemetry/duplicate-instrumentation.js';
 import type { ResilientClientOptions } from './types.js';
-
-/**
- * What every call of one resilient client (or one `resilientFetch`) shares: the source, the policy with its
- * budget, the breakers and the telemetry, made once from the resolved options.
- */
-export function callDependencies(
-  resolved: ResolvedOptions,
-  source: NormalizedClientSource,
-  telemetryOptions: Partial<TelemetryOptions> = {},
-): CallDependencies {
-  const telemetry = new Telemetry({ ...resolved, ...telemetryOptions });
-  let breakers: CircuitBreakers | undefined;
-  if (resolved.breaker) {
-    breakers = new CircuitBreakers(resolved.breaker, (endpoint, state) =>
-      telemetry.circuitTransition(endpoint, state),
-    );
-    telemetry.watchCircuits(breakers);
-  }
-  const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
-  return { source, policy, breakers, telemetry };
-}
 
 /**
  * Replaces `new OpenAI(...)`: every method of the returned client recovers closed-client failures and retries

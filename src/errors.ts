@@ -10,14 +10,20 @@ import { APIConnectionError, OpenAIError } from 'openai';
 
 const kResilientChatError = Symbol.for('resilient-chat.error');
 
-/** True for an error of this package's, from whichever copy of it threw. */
-function hasBrand(value: unknown, code: ResilientChatErrorCode): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[kResilientChatError] === true &&
-    (value as { code?: unknown }).code === code
-  );
+/**
+ * Brands an error class, as undici brands its own: the mark goes on the prototype (one property for every
+ * instance, under a `Symbol.for` key that each copy of the package shares), and `instanceof` asks for the mark
+ * and the class's `code`, so it holds for an error from another copy and never takes one class for another.
+ * `code` must be the class's own (the type says so).
+ */
+function brand<Code extends ResilientChatErrorCode>(
+  type: abstract new (...args: never[]) => { readonly code: Code },
+  code: NoInfer<Code>,
+): void {
+  Object.defineProperty(type.prototype, kResilientChatError, { value: true });
+  Object.defineProperty(type, Symbol.hasInstance, {
+    value: (value: unknown): boolean => isResilientChatError(value) && value.code === code,
+  });
 }
 
 /** The `code` of every error resilient-chat raises, one per class. */
@@ -37,12 +43,6 @@ export type ResilientChatErrorCode =
 export class InvalidOptionError extends TypeError {
   override readonly name = 'InvalidOptionError';
   readonly code = 'RESILIENT_CHAT_INVALID_OPTION' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_INVALID_OPTION');
-  }
   /** The option's path, e.g. `retry.maxDelayMs`. */
   readonly option: string;
 
@@ -56,24 +56,19 @@ export class InvalidOptionError extends TypeError {
     this.option = option;
   }
 }
+brand(InvalidOptionError, 'RESILIENT_CHAT_INVALID_OPTION');
 
 /** A client factory or client source handed back something that is not an OpenAI client. */
 export class InvalidClientError extends TypeError {
   override readonly name = 'InvalidClientError';
   readonly code = 'RESILIENT_CHAT_INVALID_CLIENT' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_INVALID_CLIENT');
-  }
-
   constructor(origin: string, received: unknown) {
     super(
       `resilient-chat: ${origin} must return an OpenAI client (an instance of openai's OpenAI class); received ${describe(received)}`,
     );
   }
 }
+brand(InvalidClientError, 'RESILIENT_CHAT_INVALID_CLIENT');
 
 /**
  * A request made through a resilient client has a request option or body field it cannot be sent with (a
@@ -83,12 +78,6 @@ export class InvalidClientError extends TypeError {
 export class InvalidRequestError extends TypeError {
   override readonly name = 'InvalidRequestError';
   readonly code = 'RESILIENT_CHAT_INVALID_REQUEST' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_INVALID_REQUEST');
-  }
   /** What is wrong, as the caller wrote it: `signal` (a request option) or `body.model`. */
   readonly option: string;
 
@@ -100,6 +89,7 @@ export class InvalidRequestError extends TypeError {
     this.option = option;
   }
 }
+brand(InvalidRequestError, 'RESILIENT_CHAT_INVALID_REQUEST');
 
 /**
  * The circuit breaker for this endpoint is open (or half-open with its probe in flight): the call was refused
@@ -108,12 +98,6 @@ export class InvalidRequestError extends TypeError {
 export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
   readonly code = 'RESILIENT_CHAT_CIRCUIT_OPEN' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_CIRCUIT_OPEN');
-  }
   /** The base URL (without user info or query) and the model whose breaker refused the call: `https://gw.example/route-a/v1 gpt-4o-mini`. */
   readonly endpoint: string;
   /** Time until the breaker lets a probe through, in ms (or until an unanswered probe stops holding it). */
@@ -127,6 +111,7 @@ export class CircuitOpenError extends Error {
     this.retryAfterMs = retryAfterMs;
   }
 }
+brand(CircuitOpenError, 'RESILIENT_CHAT_CIRCUIT_OPEN');
 
 /**
  * A single `OpenAI` instance with its own transport (`fetchOptions.dispatcher`, or a custom `fetch`) found
@@ -140,13 +125,6 @@ export class CircuitOpenError extends Error {
 export class ClientNotReplaceableError extends APIConnectionError {
   override readonly name = 'ClientNotReplaceableError';
   override readonly code = 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE');
-  }
-
   constructor(transport: 'dispatcher' | 'fetch', cause: unknown) {
     super({
       message: `resilient-chat: the client's own ${transport === 'dispatcher' ? 'fetchOptions.dispatcher' : 'fetch'} is closed and there is no way to build a fresh client with the same transport; pass \`clients\` as a factory, a source or a ClientPool (see README, "One client instance")`,
@@ -154,6 +132,7 @@ export class ClientNotReplaceableError extends APIConnectionError {
     });
   }
 }
+brand(ClientNotReplaceableError, 'RESILIENT_CHAT_CLIENT_NOT_REPLACEABLE');
 
 /**
  * A setting of the client itself (`apiKey`, `baseURL`, `webhookSecret`...) was read from, or written to, a
@@ -165,12 +144,6 @@ export class ClientNotReplaceableError extends APIConnectionError {
 export class ClientSettingUnavailableError extends Error {
   override readonly name = 'ClientSettingUnavailableError';
   readonly code = 'RESILIENT_CHAT_SETTING_UNAVAILABLE' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_SETTING_UNAVAILABLE');
-  }
   /** The setting, e.g. `baseURL`. */
   readonly setting: string;
 
@@ -181,6 +154,7 @@ export class ClientSettingUnavailableError extends Error {
     this.setting = setting;
   }
 }
+brand(ClientSettingUnavailableError, 'RESILIENT_CHAT_SETTING_UNAVAILABLE');
 
 /**
  * The client's own transport (its undici dispatcher) was already closed or destroyed when an attempt was to
@@ -190,13 +164,6 @@ export class ClientSettingUnavailableError extends Error {
 export class ClientClosedError extends APIConnectionError {
   override readonly name = 'ClientClosedError';
   override readonly code = 'RESILIENT_CHAT_CLIENT_CLOSED' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_CLIENT_CLOSED');
-  }
-
   constructor() {
     super({
       message:
@@ -204,22 +171,17 @@ export class ClientClosedError extends APIConnectionError {
     });
   }
 }
+brand(ClientClosedError, 'RESILIENT_CHAT_CLIENT_CLOSED');
 
 /** `acquire` was called on a ClientPool after `close()`. */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
   readonly code = 'RESILIENT_CHAT_POOL_CLOSED' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_POOL_CLOSED');
-  }
-
   constructor() {
     super('resilient-chat: the ClientPool is closed');
   }
 }
+brand(PoolClosedError, 'RESILIENT_CHAT_POOL_CLOSED');
 
 /**
  * A stream returned by a resilient client was iterated a second time: its events were already handed out.
@@ -228,17 +190,11 @@ export class PoolClosedError extends Error {
 export class StreamConsumedError extends OpenAIError {
   override readonly name = 'StreamConsumedError';
   readonly code = 'RESILIENT_CHAT_STREAM_CONSUMED' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_STREAM_CONSUMED');
-  }
-
   constructor() {
     super('resilient-chat: this stream was already iterated; use `.tee()` to split it.');
   }
 }
+brand(StreamConsumedError, 'RESILIENT_CHAT_STREAM_CONSUMED');
 
 /**
  * A package that a part of resilient-chat loads when it is first used (an OpenTelemetry SDK package for
@@ -248,12 +204,6 @@ export class StreamConsumedError extends OpenAIError {
 export class MissingPackageError extends Error {
   override readonly name = 'MissingPackageError';
   readonly code = 'RESILIENT_CHAT_MISSING_PACKAGE' as const;
-  /** Marks resilient-chat's errors, whichever copy of the package made them (see isResilientChatError). */
-  readonly [kResilientChatError] = true;
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, 'RESILIENT_CHAT_MISSING_PACKAGE');
-  }
   /** The npm package that could not be loaded. */
   readonly packageName: string;
 
@@ -269,6 +219,7 @@ export class MissingPackageError extends Error {
     this.packageName = packageName;
   }
 }
+brand(MissingPackageError, 'RESILIENT_CHAT_MISSING_PACKAGE');
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -36,7 +36,7 @@ export {
 } from './pool/client-pool.js';
 export type { PoolDispatcher, PoolTransport, TransportOptions, UndiciModule } from './pool/transport.js';
 export type { GenAISpanMode } from './telemetry/call-telemetry.js';
-export * as telemetryNames from './telemetry/semconv.js';
+export * as telemetryNames from './telemetry/own-names.js';
 export type {
   AcquireContext,
   ClientSource,

@@ -6,10 +6,10 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
+import { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../endpoint-attributes.js';
 import { type LruMap, lruFor } from '../lru-map.js';
 import { constructorOptions } from '../openai-internals.js';
 import type { Endpoint } from '../policy/circuit-breakers.js';
-import { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../telemetry/semconv.js';
 
 export type ServerAttributes = Readonly<Record<string, string | number>>;
 

@@ -2,8 +2,8 @@
  * `resilientFetch(options)`: the second doorway into the attempt loop, for SDKs that take a `fetch` (the AI
  * SDK's providers, LangChain through openai-node's `fetch` option...). Each request is one call of the same
  * engine as `createResilientClient`: the same options and their validation, classifier, RetryPolicy with its
- * budget, breakers, deadlines, Idempotency-Key and telemetry (src/create-resilient-client.ts
- * `callDependencies`). What differs is only at the two ends:
+ * budget, breakers, deadlines, Idempotency-Key and telemetry (src/call/call-dependencies.ts). What differs is
+ * only at the two ends:
  *
  * - in: the request is the SDK's, as it built it (URL, method, headers, body); its operation comes from the
  *   path (`/chat/completions`, `/responses`, `/embeddings` on any base URL) and its model from the JSON body;
@@ -15,6 +15,7 @@
  *   error), so the SDK makes its own error of it.
  */
 import { APIConnectionTimeoutError } from 'openai';
+import { callDependencies } from '../call/call-dependencies.js';
 import { callData } from '../call/call-outcome.js';
 import { Demand } from '../call/demand.js';
 import { withIdempotencyKey } from '../call/idempotency.js';
@@ -22,7 +23,6 @@ import { isReplaySafe } from '../call/replay-safety.js';
 import { type CallRequest, runCall } from '../call/resilient-call.js';
 import { isPromiseLike, type NormalizedClientSource, toClientSource } from '../clients/client-source.js';
 import { requestEndpoint } from '../clients/endpoint.js';
-import { callDependencies } from '../create-resilient-client.js';
 import { InvalidOptionError } from '../errors.js';
 import {
   type APIResponseProps,

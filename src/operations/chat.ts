@@ -17,6 +17,8 @@ import {
   ATTR_GEN_AI_REQUEST_TEMPERATURE,
   ATTR_GEN_AI_REQUEST_TOP_P,
   ATTR_OPENAI_REQUEST_SERVICE_TIER,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
 } from '../telemetry/semconv.js';
 import {
   type GenAIOperation,
@@ -39,8 +41,8 @@ function usageSummary(usage: Usage | null | undefined): Partial<ResponseSummary>
 }
 
 const chatGenAI: GenAIOperation = {
-  operationName: 'chat',
-  apiType: 'chat_completions',
+  operationName: GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  apiType: OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
   requestAttributes(body) {
     const params = body as ChatCompletionCreateParams;
     const attributes: Attributes = {};

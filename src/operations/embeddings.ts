@@ -4,6 +4,7 @@ import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/reso
 import {
   ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
   ATTR_GEN_AI_REQUEST_ENCODING_FORMATS,
+  GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
 } from '../telemetry/semconv.js';
 import type { GenAIOperation, Operation, ResponseSummary, StreamAccumulator } from './operation.js';
 
@@ -15,7 +16,7 @@ function dimensionsOf(response: CreateEmbeddingResponse): number | undefined {
 }
 
 const embeddingsGenAI: GenAIOperation = {
-  operationName: 'embeddings',
+  operationName: GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
   apiType: undefined,
   requestAttributes(body) {
     const params = body as EmbeddingCreateParams;

@@ -5,6 +5,12 @@
  * first of substance (after it, a failure reaches the caller instead of being retried).
  */
 import type { Attributes } from '@opentelemetry/api';
+import type {
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
+  OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS,
+  OPENAI_API_TYPE_VALUE_RESPONSES,
+} from '../telemetry/semconv.js';
 
 /** What the span and the metrics record of a result, or of a stream's events accumulated so far. */
 export interface ResponseSummary {
@@ -31,9 +37,14 @@ export interface StreamAccumulator {
 /** The GenAI telemetry of an operation: one CLIENT span per call, the GenAI histograms. */
 export interface GenAIOperation {
   /** `gen_ai.operation.name`. */
-  readonly operationName: 'chat' | 'embeddings';
+  readonly operationName:
+    | typeof GEN_AI_OPERATION_NAME_VALUE_CHAT
+    | typeof GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS;
   /** `openai.api.type`, where the OpenAI conventions define one. */
-  readonly apiType: 'chat_completions' | 'responses' | undefined;
+  readonly apiType:
+    | typeof OPENAI_API_TYPE_VALUE_CHAT_COMPLETIONS
+    | typeof OPENAI_API_TYPE_VALUE_RESPONSES
+    | undefined;
   /** Attributes from the request body that the conventions name (only those the caller set). */
   requestAttributes(body: unknown): Attributes;
   /** `gen_ai.input.messages` as JSON (content capture only); undefined where the operation has none. */
@@ -51,15 +62,6 @@ export interface Operation {
   readonly genAI: GenAIOperation | undefined;
   /** For streams: whether this event carries something the caller must see. */
   hasSubstance(event: unknown): boolean;
-}
-
-/** A number the conventions record, or undefined when the value is not a finite number. */
-export function numberOrUndefined(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-export function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** Sets `key` when `value` is a primitive an attribute can hold. */

@@ -11,6 +11,8 @@ import {
   ATTR_GEN_AI_REQUEST_TEMPERATURE,
   ATTR_GEN_AI_REQUEST_TOP_P,
   ATTR_OPENAI_REQUEST_SERVICE_TIER,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  OPENAI_API_TYPE_VALUE_RESPONSES,
 } from '../telemetry/semconv.js';
 import {
   type GenAIOperation,
@@ -99,8 +101,8 @@ function outputMessages(response: Response | null | undefined): string {
 }
 
 const responsesGenAI: GenAIOperation = {
-  operationName: 'chat',
-  apiType: 'responses',
+  operationName: GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  apiType: OPENAI_API_TYPE_VALUE_RESPONSES,
   requestAttributes(body) {
     const params = body as ResponseCreateParams;
     const attributes: Attributes = {};

@@ -115,8 +115,7 @@ export type AttemptVerdict = 'success' | 'failure' | 'ignored';
  * limit: Retry-After and the retry budget are the tools for that, and holding it against the endpoint let
  * one tenant's limit lock every tenant out. Any other answer (a 400, say) shows the endpoint is up.
  */
-export function verdictFor(failure: Classification | undefined): AttemptVerdict {
-  if (!failure) return 'success';
+export function verdictFor(failure: Classification): AttemptVerdict {
   if (IGNORED.has(failure.reason)) return 'ignored';
   return failure.retryable ? 'failure' : 'success';
 }

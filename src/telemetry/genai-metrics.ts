@@ -12,9 +12,10 @@
  * | streams                | `gen_ai.client.operation.time_to_first_chunk`, `.time_per_output_chunk` | `gen_ai.client.inference.time_to_first_chunk`, `.time_per_output_chunk` |
  */
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
-import type { ResponseSummary } from '../operations/index.js';
+import type { GenAIOperation, ResponseSummary } from '../operations/index.js';
 import { modalityAttributes, tokenAttributes } from './attributes.js';
 import {
+  GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
   LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
   LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
   LATEST_METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
@@ -43,7 +44,7 @@ export const TOKEN_USAGE_BUCKETS = [
 
 /** How a GenAI call ended, as its metrics need it. */
 export interface CallEnd {
-  readonly operationName: 'chat' | 'embeddings';
+  readonly operationName: GenAIOperation['operationName'];
   /**
    * `succeeded`; `failed` (gave up, or a stream failed after its first chunk); `abandoned` (a stream
    * garbage-collected unended: no duration, as the time until a collection says nothing of the operation).
@@ -175,7 +176,7 @@ export function latestGenAIMetrics(meter: Meter): GenAIMetrics {
   };
   return {
     ended({ operationName, outcome, seconds, attributes, callAttributes, summary }) {
-      const embeddings = operationName === 'embeddings';
+      const embeddings = operationName === GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS;
       if (outcome !== 'abandoned')
         (embeddings ? embeddingsDuration : inferenceDuration).record(seconds, attributes);
       if (!summary) return;

@@ -6,8 +6,13 @@
  * since 1.45, and no package of the new repository is published yet), and that package's README advises
  * copying unstable constants. They follow the GenAI conventions as published for semantic-conventions 1.45
  * (`GENAI_CONVENTIONS_VERSION`); a test checks each against that package so a rename cannot slip in unseen.
- * The names under `resilient_chat.*` are this library's own.
+ * The names under `resilient_chat.*` are this library's own, defined in src/telemetry/own-names.ts (the public
+ * `telemetryNames`) and re-exported here, so a module takes every name it emits from this one.
  */
+// An endpoint's attributes (server.address, server.port, gen_ai.request.model) are defined in a leaf that
+// src/clients/ may import.
+export { ATTR_GEN_AI_REQUEST_MODEL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '../endpoint-attributes.js';
+export * from './own-names.js';
 
 /** The version of the GenAI semantic conventions these names follow. */
 export const GENAI_CONVENTIONS_VERSION = '1.45.0';
@@ -22,16 +27,9 @@ export const GENAI_LATEST_CONVENTIONS = Object.freeze({
   commit: '88eccb155ca7d6984826da1f4b1c08ee916e0f49',
 });
 
-/** The instrumentation scope (tracer and meter name) of everything this library records. */
-export const INSTRUMENTATION_SCOPE = 'resilient-chat';
-
 // General (stable) conventions.
 /** Attribute `error.type`. */
 export const ATTR_ERROR_TYPE = 'error.type';
-/** Attribute `server.address`. */
-export const ATTR_SERVER_ADDRESS = 'server.address';
-/** Attribute `server.port`. */
-export const ATTR_SERVER_PORT = 'server.port';
 /** Attribute `exception.type` (on the exception event of the latest GenAI conventions: the error's class or code). */
 export const ATTR_EXCEPTION_TYPE = 'exception.type';
 /** Attribute `http.request.resend_count`: on an HTTP attempt span, how many requests of the call came before. */
@@ -44,8 +42,6 @@ export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 /** Deprecated by `gen_ai.provider.name`; still emitted unless OTEL_SEMCONV_STABILITY_OPT_IN asks for the latest only. */
 export const ATTR_GEN_AI_SYSTEM = 'gen_ai.system';
-/** Attribute `gen_ai.request.model`. */
-export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
 /** Attribute `gen_ai.request.max_tokens`. */
 export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
 /** Attribute `gen_ai.request.temperature`. */
@@ -167,82 +163,3 @@ export const LATEST_METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS =
 export const LATEST_ATTR_GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality';
 /** The value `unknown`: OpenAI's usage reports no modality breakdown of its totals. */
 export const LATEST_GEN_AI_TOKEN_MODALITY_VALUE_UNKNOWN = 'unknown';
-
-// resilient-chat's own names.
-/** Span event `resilient_chat.retry`. */
-export const EVENT_RETRY = 'resilient_chat.retry';
-/** Span event `resilient_chat.give_up`. */
-export const EVENT_GIVE_UP = 'resilient_chat.give_up';
-/** Span event `resilient_chat.circuit.rejected`. */
-export const EVENT_CIRCUIT_REJECTED = 'resilient_chat.circuit.rejected';
-/** A closed client was replaced through Node's global dispatcher because the user opted in to that fallback. */
-export const EVENT_DISPATCHER_FALLBACK = 'resilient_chat.dispatcher.fallback';
-
-/** Attribute `resilient_chat.attempt`. */
-export const ATTR_ATTEMPT = 'resilient_chat.attempt';
-/** Attribute `resilient_chat.retry.reason`. */
-export const ATTR_RETRY_REASON = 'resilient_chat.retry.reason';
-/** Attribute `resilient_chat.retry.delay_ms`. */
-export const ATTR_RETRY_DELAY_MS = 'resilient_chat.retry.delay_ms';
-/** Attribute `resilient_chat.retry.maybe_sent`. */
-export const ATTR_RETRY_MAYBE_SENT = 'resilient_chat.retry.maybe_sent';
-/** Attribute `resilient_chat.client.replaced`. */
-export const ATTR_CLIENT_REPLACED = 'resilient_chat.client.replaced';
-/** Attribute `resilient_chat.give_up.reason`. */
-export const ATTR_GIVE_UP_REASON = 'resilient_chat.give_up.reason';
-/** Attribute `resilient_chat.attempts`. */
-export const ATTR_ATTEMPTS = 'resilient_chat.attempts';
-/** Attribute `resilient_chat.closed_client.recoveries`. */
-export const ATTR_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.recoveries';
-/** Attribute `resilient_chat.recovery.outcome`. */
-export const ATTR_RECOVERY_OUTCOME = 'resilient_chat.recovery.outcome';
-/** Attribute `resilient_chat.circuit.state`. */
-export const ATTR_CIRCUIT_STATE = 'resilient_chat.circuit.state';
-/**
- * Which request a retry or give-up belongs to, for requests that are not GenAI operations: the HTTP method
- * and path template (`GET /models`, `DELETE /files/{id}`). Bounded: ids become `{id}`, and past
- * MAX_OPERATION_NAMES distinct values everything else is `other`.
- */
-export const ATTR_OPERATION = 'resilient_chat.operation';
-/** How an abandoned stream was found: collected by the garbage collector while still open. */
-export const ATTR_STREAM_END = 'resilient_chat.stream.end';
-/** What a dispatcher fallback replaced: the client's own `dispatcher` or its custom `fetch`. */
-export const ATTR_DISPATCHER_REPLACED = 'resilient_chat.dispatcher.replaced';
-
-/** Metric `resilient_chat.retries`. */
-export const METRIC_RETRIES = 'resilient_chat.retries';
-/** Metric `resilient_chat.closed_client.recoveries`. */
-export const METRIC_CLOSED_CLIENT_RECOVERIES = 'resilient_chat.closed_client.recoveries';
-/** Metric `resilient_chat.give_ups`. */
-export const METRIC_GIVE_UPS = 'resilient_chat.give_ups';
-/** Metric `resilient_chat.circuit.transitions`. */
-export const METRIC_CIRCUIT_TRANSITIONS = 'resilient_chat.circuit.transitions';
-/** Metric `resilient_chat.circuit.state`. */
-export const METRIC_CIRCUIT_STATE = 'resilient_chat.circuit.state';
-/** Metric `resilient_chat.retry_budget.exhausted`. */
-export const METRIC_RETRY_BUDGET_EXHAUSTED = 'resilient_chat.retry_budget.exhausted';
-/** Metric `resilient_chat.streams.abandoned`. */
-export const METRIC_STREAMS_ABANDONED = 'resilient_chat.streams.abandoned';
-
-// ClientPool's.
-/** Metric `resilient_chat.pool.clients`. */
-export const METRIC_POOL_CLIENTS = 'resilient_chat.pool.clients';
-/** Metric `resilient_chat.pool.leases`. */
-export const METRIC_POOL_LEASES = 'resilient_chat.pool.leases';
-/** Metric `resilient_chat.pool.evictions`. */
-export const METRIC_POOL_EVICTIONS = 'resilient_chat.pool.evictions';
-/** Attribute `resilient_chat.pool.client.state`. */
-export const ATTR_POOL_CLIENT_STATE = 'resilient_chat.pool.client.state';
-/** Attribute `resilient_chat.pool.eviction.cause`. */
-export const ATTR_POOL_EVICTION_CAUSE = 'resilient_chat.pool.eviction.cause';
-/** Metric `resilient_chat.pool.connection.wait.duration` (s): a request's wait for a free connection. */
-export const METRIC_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection.wait.duration';
-/** Span event `resilient_chat.pool.connection_wait`: the request waited for a free connection. */
-export const EVENT_POOL_CONNECTION_WAIT = 'resilient_chat.pool.connection_wait';
-/** Attribute `resilient_chat.pool.connection_wait.duration` (s) of that event. */
-export const ATTR_POOL_CONNECTION_WAIT_DURATION = 'resilient_chat.pool.connection_wait.duration';
-
-export type RecoveryOutcome = 'recovered' | 'failed';
-
-/** Values of the `resilient_chat.circuit.state` gauge. */
-export const CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;

@@ -5,7 +5,8 @@
  */
 import { metrics } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
-import { createResilientChat, telemetryNames } from '../../src/index.js';
+import { createResilientChat } from '../../src/index.js';
+import { METRIC_GEN_AI_CLIENT_OPERATION_DURATION } from '../../src/telemetry/semconv.js';
 import { useLoopback } from '../support/loopback.js';
 import { params } from '../support/params.js';
 
@@ -19,6 +20,6 @@ test('a global meter provider registered after the client was made receives its 
   expect(metrics.setGlobalMeterProvider(env.harness.meterProvider)).toBe(true);
   await chat.completions.create(params);
 
-  const durations = await env.harness.histogram(telemetryNames.METRIC_GEN_AI_CLIENT_OPERATION_DURATION);
+  const durations = await env.harness.histogram(METRIC_GEN_AI_CLIENT_OPERATION_DURATION);
   expect(durations.map((p) => p.value.count)).toEqual([1]); // the call after the registration, only
 });

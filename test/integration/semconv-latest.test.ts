@@ -7,7 +7,7 @@
 import { logs } from '@opentelemetry/api';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { telemetryNames as names } from '../../src/index.js';
+import * as names from '../../src/telemetry/semconv.js';
 import { genAIModel } from '../support/genai-model.js';
 import { useLoopback } from '../support/loopback.js';
 

@@ -8,7 +8,7 @@ import { logs } from '@opentelemetry/api';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { telemetryNames as names } from '../../src/index.js';
+import * as names from '../../src/telemetry/semconv.js';
 import { onlySpan } from '../support/assertions.js';
 import { useLoopback } from '../support/loopback.js';
 import { params } from '../support/params.js';

@@ -3,6 +3,7 @@ import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { describe, expect, test } from 'vitest';
 import { type Logger, telemetryNames } from '../../src/index.js';
+import { METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK } from '../../src/telemetry/semconv.js';
 import { onlySpan } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
@@ -344,9 +345,7 @@ describe('the standard environment variables', () => {
     for await (const _ of await env.chat().completions.create({ ...contentParams, stream: true })) {
       // read to the end
     }
-    const points = await env.harness.histogram(
-      telemetryNames.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-    );
+    const points = await env.harness.histogram(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK);
     expect(points.map((p) => p.value.count)).toEqual([1]);
     expect(points[0]?.attributes['gen_ai.operation.name']).toBe('chat');
   });

@@ -78,7 +78,6 @@ describe('CircuitBreaker (controlled clock)', () => {
     expect(verdictFor({ reason: 'not_retryable', retryable: false, errorType: 'BadRequestError' })).toBe(
       'success',
     );
-    expect(verdictFor(undefined)).toBe('success');
   });
 
   test('refuses while open, then lets exactly one probe through; its success closes the circuit', () => {

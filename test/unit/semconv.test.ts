@@ -1,11 +1,14 @@
 /**
  * Our own copies of the GenAI names (src/telemetry/semconv.ts) against the published ones of the
- * semantic-conventions package they follow: a rename upstream fails here, not silently in a dashboard.
+ * semantic-conventions package they follow: a rename upstream fails here, not silently in a dashboard. The
+ * public `telemetryNames` holds only our own names (src/telemetry/own-names.ts).
  */
 import { readFileSync } from 'node:fs';
 import * as stable from '@opentelemetry/semantic-conventions';
 import * as incubating from '@opentelemetry/semantic-conventions/incubating';
 import { expect, test } from 'vitest';
+import { telemetryNames } from '../../src/index.js';
+import * as own from '../../src/telemetry/own-names.js';
 import * as ours from '../../src/telemetry/semconv.js';
 
 const published = { ...incubating, ...stable } as Record<string, unknown>;
@@ -28,10 +31,10 @@ test('the version named is the one installed', () => {
   expect(pkg.version).toBe(ours.GENAI_CONVENTIONS_VERSION);
 });
 
-test('our own names live under resilient_chat.*', () => {
-  const own = Object.entries(ours).filter(
-    ([name]) =>
-      /^(ATTR|METRIC|EVENT)_/.test(name) && !/GEN_AI|OPENAI|ERROR_TYPE|SERVER_|HTTP_|EXCEPTION_/.test(name),
-  );
-  for (const [, value] of own) expect(value).toMatch(/^resilient_chat\./);
+test('our own names live under resilient_chat.*, and only they are public (telemetryNames)', () => {
+  expect(Object.keys(telemetryNames).sort()).toEqual(Object.keys(own).sort());
+  const names = Object.entries(own).filter(([name]) => /^(ATTR|METRIC|EVENT)_/.test(name));
+  expect(names.length).toBeGreaterThan(20);
+  for (const [, value] of names) expect(value).toMatch(/^resilient_chat\./);
+  expect(telemetryNames.INSTRUMENTATION_SCOPE).toBe('resilient-chat');
 });
