@@ -1,9 +1,9 @@
 /**
  * The checks every options object shares (the client's, its policies', ClientPool's, resilientFetch's,
  * EvictingClientCache's): unknown keys refused with the nearest known one (a misspelt `retry.totalTimeoutMS`
- * or `ttlMS` used to be ignored in silence), durations, whole numbers, ratios, flags and nested objects. Each
- * returns undefined for undefined, so a resolver reads `check(value, name) ?? DEFAULT.value`. setTimeout keeps delays in a signed 32-bit int: anything above 2^31-1 ms (about
- * 24.8 days) fires after 1 ms, so every duration is bounded, or (where the owner waits it out in steps) may
+ * or `ttlMS` would otherwise be ignored in silence), durations, whole numbers, ratios, flags and nested
+ * objects. Each returns undefined for undefined, so a resolver reads `check(value, name) ?? DEFAULT.value`.
+ * setTimeout keeps delays in a signed 32-bit int: anything above 2^31-1 ms (about 24.8 days) fires after 1 ms, so every duration is bounded, or (where the owner waits it out in steps) may
  * be longer, with Infinity for "never".
  */
 import { InvalidOptionError } from './errors.js';

@@ -9,7 +9,7 @@ import { withHeader } from './request-headers.js';
 const HEADER = 'idempotency-key';
 
 /**
- * A new key: unique without a random UUID per call (one showed in the overhead profile). The first 24
+ * A new key: unique without drawing a random UUID per call (a draw costs more than the rest of the key). The first 24
  * characters are a random UUID's, drawn once per 2^32 keys; the last 12 count in hex. Keys from other
  * processes differ in the random part, keys of this one in the count. Same shape as a UUID, 36 characters.
  */

@@ -1,6 +1,6 @@
 /**
  * Attribute sets of a call: what every span, event and metric point of a call shares (made once per client,
- * operation and model, and shared read-only: building them per call showed in the overhead profile), and
+ * operation and model, and shared read-only: every call of that shape has the same ones), and
  * what a response adds.
  */
 import type { Attributes } from '@opentelemetry/api';
@@ -96,8 +96,8 @@ function sortedKeys(attributes: Attributes): Attributes {
 const callAttributesByShape = new WeakMap<CallShape, WeakMap<OpenAI, Readonly<Attributes>>>();
 
 /**
- * Operation and server attributes of a call, made once per client, operation and model. Two WeakMap reads:
- * the bounded LRU map this was before reorders itself on every read, which showed in the overhead profile.
+ * Operation and server attributes of a call, made once per client, operation and model. Two WeakMap reads,
+ * unbounded and without reordering (both keys are weak, so nothing here needs an LRU's bound).
  */
 export function callAttributes(
   client: OpenAI,

@@ -8,8 +8,8 @@
  * instrumentation, however many clients and wrappers there are) and says how to keep only one.
  */
 
-/** The openai methods resilient-chat wraps, by their path on a client. */
-const WRAPPED_METHODS = [
+/** The openai methods other instrumentations patch (and where resilient-chat would see their marks), by path. */
+const METHODS_OTHERS_PATCH = [
   ['chat', 'completions', 'create'],
   ['responses', 'create'],
   ['embeddings', 'create'],
@@ -40,7 +40,7 @@ const warnedAbout = new WeakSet<object>();
 /** The wrapped methods of `client` that carry shimmer's marks; empty when none is patched. */
 export function instrumentedOpenAIMethods(client: unknown): string[] {
   const found: string[] = [];
-  for (const path of WRAPPED_METHODS) {
+  for (const path of METHODS_OTHERS_PATCH) {
     let target: unknown = client;
     for (const key of path) target = (target as Record<string, unknown> | null | undefined)?.[key];
     if (isShimmerWrapped(target)) found.push(path.join('.'));
