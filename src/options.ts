@@ -29,8 +29,8 @@ export interface ResolvedOptions {
   clients: ClientsOption;
   retry: ResolvedRetryPolicy;
   fallbackToGlobalDispatcher: boolean;
-  breaker: ResolvedBreakerOptions | undefined;
-  budget: ResolvedBudgetOptions | undefined;
+  circuitBreaker: ResolvedBreakerOptions | undefined;
+  retryBudget: ResolvedBudgetOptions | undefined;
   tracerProvider: ResilientClientOptions['tracerProvider'];
   meterProvider: ResilientClientOptions['meterProvider'];
   logger: Logger | undefined;
@@ -90,8 +90,8 @@ export function resolveOptions(
     clients: options.clients,
     retry: resolveRetryPolicy(options),
     fallbackToGlobalDispatcher,
-    breaker: resolveBreakerOptions(options.circuitBreaker),
-    budget: resolveBudgetOptions(options.retryBudget),
+    circuitBreaker: resolveBreakerOptions(options.circuitBreaker),
+    retryBudget: resolveBudgetOptions(options.retryBudget),
     tracerProvider: options.tracerProvider,
     meterProvider: options.meterProvider,
     logger: options.logger === false ? undefined : guardedLogger(options.logger ?? DEFAULT_OPTIONS.logger),

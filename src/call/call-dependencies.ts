@@ -18,12 +18,15 @@ export function callDependencies(
 ): CallDependencies {
   const telemetry = new Telemetry({ ...resolved, ...telemetryOptions });
   let breakers: CircuitBreakers | undefined;
-  if (resolved.breaker) {
-    breakers = new CircuitBreakers(resolved.breaker, (endpoint, state) =>
+  if (resolved.circuitBreaker) {
+    breakers = new CircuitBreakers(resolved.circuitBreaker, (endpoint, state) =>
       telemetry.circuitTransition(endpoint, state),
     );
     telemetry.watchCircuits(breakers);
   }
-  const policy = new RetryPolicy(resolved.retry, resolved.budget && new RetryBudget(resolved.budget));
+  const policy = new RetryPolicy(
+    resolved.retry,
+    resolved.retryBudget && new RetryBudget(resolved.retryBudget),
+  );
   return { source, policy, breakers, telemetry };
 }

@@ -163,14 +163,10 @@ function clientSurface(): Surface {
     retry: { ...resolved.retry },
     streams: { ...resolved.retry },
     closedClient: { ...resolved.retry, fallbackToGlobalDispatcher: resolved.fallbackToGlobalDispatcher },
-    circuitBreaker: resolved.breaker ? { ...resolved.breaker } : undefined,
-    retryBudget: resolved.budget ? { ...resolved.budget } : undefined,
+    circuitBreaker: resolved.circuitBreaker ? { ...resolved.circuitBreaker } : undefined,
+    retryBudget: resolved.retryBudget ? { ...resolved.retryBudget } : undefined,
   };
-  const topLevel: Record<string, unknown> = {
-    ...resolved,
-    circuitBreaker: resolved.breaker,
-    retryBudget: resolved.budget,
-  };
+  const topLevel: Record<string, unknown> = { ...resolved };
   const groups = Object.keys(NESTED_KEYS);
   const nested = Object.entries(NESTED_KEYS).flatMap(([group, keys]) =>
     keysOf(keys).map((key) => `${group}.${key}`),
