@@ -9,6 +9,7 @@
 import { context } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { APIConnectionTimeoutError } from 'openai';
+import { boundedWait, userAbortError } from '../bounded-wait.js';
 import { isPromiseLike, type NormalizedClientSource } from '../clients/client-source.js';
 import { endpointOf } from '../clients/endpoint.js';
 import {
@@ -34,7 +35,7 @@ import {
 } from '../policy/retry-policy.js';
 import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
-import { sleep, userAbortError } from './abort.js';
+import { sleep } from './abort.js';
 import { sendAttempt } from './attempt-sender.js';
 import { withData, withLazyParse } from './call-outcome.js';
 import { classifyError } from './classify.js';
@@ -244,49 +245,27 @@ class ResilientCall {
    */
   #acquire(): OpenAI | Promise<OpenAI> {
     const signal = this.#signal;
-    if (signal?.aborted) return Promise.reject(userAbortError(signal));
-    const { options, params } = this.#request;
-    let acquiring: OpenAI | Promise<OpenAI>;
-    try {
-      acquiring = this.#deps.source.acquire(
-        { params, signal, request: { method: options.method, path: options.path } },
-        this.#recoveringFrom,
-      );
-    } catch (error) {
-      acquiring = Promise.reject(error);
-    }
     const remaining = this.#tally.deadlineAt - Date.now();
-    if (!signal && !Number.isFinite(remaining)) return acquiring;
-    return new Promise<OpenAI>((resolve, reject) => {
-      let waiting = true;
-      let timer: NodeJS.Timeout | undefined;
-      const stop = (settle: () => void) => {
-        if (!waiting) return;
-        waiting = false;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      const onAbort = () => stop(() => reject(userAbortError(signal as AbortSignal)));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(remaining)) {
-        timer = setTimeout(
-          () =>
-            stop(() =>
-              reject(
-                new APIConnectionTimeoutError({
-                  message: 'Timed out acquiring a client: the call deadline passed.',
-                }),
-              ),
-            ),
-          Math.max(0, remaining),
-        );
-      }
-      Promise.resolve(acquiring).then(
-        (client) => (waiting ? stop(() => resolve(client)) : this.#deps.source.release(client)),
-        (error) => stop(() => reject(error)),
-      );
+    // Neither bound (the usual case): the source's answer as it came, with no promise of ours around it.
+    if (!signal && !Number.isFinite(remaining)) return this.#fromSource();
+    return boundedWait(() => this.#fromSource(), {
+      signal,
+      timeoutMs: remaining,
+      onTimeout: () => {
+        throw new APIConnectionTimeoutError({
+          message: 'Timed out acquiring a client: the call deadline passed.',
+        });
+      },
+      onLateValue: (client) => this.#deps.source.release(client),
     });
+  }
+
+  #fromSource(): OpenAI | Promise<OpenAI> {
+    const { options, params } = this.#request;
+    return this.#deps.source.acquire(
+      { params, signal: this.#signal, request: { method: options.method, path: options.path } },
+      this.#recoveringFrom,
+    );
   }
 
   /**
