@@ -9,23 +9,6 @@
 /** The composition roots and the public entry point: what wires the layers, so no layer imports them. */
 const COMPOSITION = '^src/(create-resilient-client|create-resilient-chat|resilient-openai|index)[.]ts$';
 
-/**
- * Known violations, fixed on another branch of issue 20: a temporary allowance, reported as ignored rather
- * than failing. Delete it when that branch lands (and the list with it).
- * - src/pool/client-pool.ts -> src/call/abort.ts (the pool importing the call layer): branch r20-accounting
- *   moves the abort race to a module both may import.
- */
-const KNOWN_VIOLATIONS = [
-  {
-    type: 'dependency',
-    from: 'src/pool/client-pool.ts',
-    to: 'src/call/abort.ts',
-    unresolvedTo: '../call/abort.js',
-    dependencyTypes: ['local', 'import'],
-    rule: { name: 'pool-not-to-call', severity: 'error' },
-  },
-];
-
 module.exports = {
   forbidden: [
     {
@@ -83,6 +66,5 @@ module.exports = {
     parser: 'swc',
     doNotFollow: { path: '^node_modules' },
     exclude: { path: '^dist/' },
-    knownViolations: KNOWN_VIOLATIONS,
   },
 };

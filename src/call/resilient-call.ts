@@ -9,6 +9,7 @@
 import { context } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { APIConnectionTimeoutError } from 'openai';
+import { boundedWait, userAbortError } from '../bounded-wait.js';
 import { isPromiseLike, type NormalizedClientSource } from '../clients/client-source.js';
 import { endpointOf } from '../clients/endpoint.js';
 import {
@@ -25,12 +26,16 @@ import {
   type Stream,
 } from '../openai-internals.js';
 import type { Operation, ResponseSummary, StreamAccumulator } from '../operations/index.js';
-import { type AttemptVerdict, verdictFor } from '../policy/circuit-breaker.js';
 import type { CircuitBreakers, Endpoint, Gate } from '../policy/circuit-breakers.js';
-import type { CallBudget, GiveUpReason, RetryPolicy } from '../policy/retry-policy.js';
+import {
+  breakerVerdict,
+  type GiveUpReason,
+  type RetryPolicy,
+  type RetryTally,
+} from '../policy/retry-policy.js';
 import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
-import { sleep, userAbortError } from './abort.js';
+import { sleep } from './abort.js';
 import { sendAttempt } from './attempt-sender.js';
 import { withData, withLazyParse } from './call-outcome.js';
 import { classifyError } from './classify.js';
@@ -137,8 +142,11 @@ class ResilientCall {
   readonly #call: CallTelemetry;
   readonly #request: CallRequest;
   readonly #signal: AbortSignal | undefined;
-  readonly #spent: CallBudget;
+  /** The call's retries by kind, and its deadline: made and advanced only by the policy. */
+  #tally: RetryTally;
+  /** The errors of the attempts the call went past (retried), oldest first. */
   readonly #errors: unknown[] = [];
+  /** Attempts made: a failed acquire, or past the breaker's gate. A refused attempt is never made. */
   #attempt = 0;
   /** The stream failure of the last failed attempt, if it failed that way: a give-up surfaces through it. */
   #lastStreamFailure: StreamOpenFailure | undefined;
@@ -152,20 +160,11 @@ class ResilientCall {
     this.#call = call;
     this.#request = request;
     this.#signal = request.options.signal ?? undefined;
-    const { totalTimeoutMs } = deps.policy.settings;
-    this.#spent = {
-      requestMaxRetries: request.maxRetries,
-      transientRetries: 0,
-      recoveries: 0,
-      upstreamClosedRetries: 0,
-      deadlineAt: totalTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + totalTimeoutMs,
-    };
+    this.#tally = deps.policy.startCall(request.maxRetries);
   }
 
   async run(): Promise<APIResponseProps> {
-    this.#deps.policy.callStarted();
     for (;;) {
-      this.#attempt++;
       const attempt = await this.#tryAttempt();
       if (attempt.kind === 'ok') return attempt.props;
       if (attempt.kind === 'refused') return this.#end(this.#refused(attempt.gate));
@@ -198,6 +197,7 @@ class ResilientCall {
       const acquired = this.#acquire();
       client = isPromiseLike(acquired) ? await acquired : acquired;
     } catch (error) {
+      this.#attempt++; // made, and failed before it had a client
       return {
         kind: 'failed',
         error,
@@ -213,6 +213,7 @@ class ResilientCall {
       this.#deps.source.release(client);
       return { kind: 'refused', gate };
     }
+    this.#attempt++; // past the gate: this attempt is made
     const deadOnArrival = isDispatcherDead(dispatcherOf(client));
     // A one-shot body would be locked by the attempt before the dead dispatcher refused it; keep it unread
     // for the fresh client instead.
@@ -244,49 +245,27 @@ class ResilientCall {
    */
   #acquire(): OpenAI | Promise<OpenAI> {
     const signal = this.#signal;
-    if (signal?.aborted) return Promise.reject(userAbortError(signal));
-    const { options, params } = this.#request;
-    let acquiring: OpenAI | Promise<OpenAI>;
-    try {
-      acquiring = this.#deps.source.acquire(
-        { params, signal, request: { method: options.method, path: options.path } },
-        this.#recoveringFrom,
-      );
-    } catch (error) {
-      acquiring = Promise.reject(error);
-    }
-    const remaining = this.#spent.deadlineAt - Date.now();
-    if (!signal && !Number.isFinite(remaining)) return acquiring;
-    return new Promise<OpenAI>((resolve, reject) => {
-      let waiting = true;
-      let timer: NodeJS.Timeout | undefined;
-      const stop = (settle: () => void) => {
-        if (!waiting) return;
-        waiting = false;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      const onAbort = () => stop(() => reject(userAbortError(signal as AbortSignal)));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(remaining)) {
-        timer = setTimeout(
-          () =>
-            stop(() =>
-              reject(
-                new APIConnectionTimeoutError({
-                  message: 'Timed out acquiring a client: the call deadline passed.',
-                }),
-              ),
-            ),
-          Math.max(0, remaining),
-        );
-      }
-      Promise.resolve(acquiring).then(
-        (client) => (waiting ? stop(() => resolve(client)) : this.#deps.source.release(client)),
-        (error) => stop(() => reject(error)),
-      );
+    const remaining = this.#tally.deadlineAt - Date.now();
+    // Neither bound (the usual case): the source's answer as it came, with no promise of ours around it.
+    if (!signal && !Number.isFinite(remaining)) return this.#fromSource();
+    return boundedWait(() => this.#fromSource(), {
+      signal,
+      timeoutMs: remaining,
+      onTimeout: () => {
+        throw new APIConnectionTimeoutError({
+          message: 'Timed out acquiring a client: the call deadline passed.',
+        });
+      },
+      onLateValue: (client) => this.#deps.source.release(client),
     });
+  }
+
+  #fromSource(): OpenAI | Promise<OpenAI> {
+    const { options, params } = this.#request;
+    return this.#deps.source.acquire(
+      { params, signal: this.#signal, request: { method: options.method, path: options.path } },
+      this.#recoveringFrom,
+    );
   }
 
   /**
@@ -333,7 +312,7 @@ class ResilientCall {
       // Nobody can read it any more: free the connection and the client, and say so on the span.
       props.controller.abort();
       this.#deps.source.release(client);
-      this.#call.abandoned(EMPTY_SUMMARY, this.#attempt, this.#spent.recoveries);
+      this.#call.abandoned(EMPTY_SUMMARY, this.#attempt, this.#tally.retries.recovery);
       return props;
     }
     if (delivery.kind !== 'stream') {
@@ -343,7 +322,7 @@ class ResilientCall {
       this.#call.succeeded(
         genAI && json ? genAI.summarize(json.data) : EMPTY_SUMMARY,
         this.#attempt,
-        this.#spent.recoveries,
+        this.#tally.retries.recovery,
         // Only content capture reads the output messages; no closure per call otherwise.
         genAI && json && this.#deps.telemetry.captureContent
           ? () => genAI.outputMessages(json.data)
@@ -358,7 +337,7 @@ class ResilientCall {
     const { idleTimeoutMs } = this.#deps.policy.settings;
     const stream = relayStream(delivery.opened, {
       accumulator,
-      deadlineAt: this.#spent.deadlineAt,
+      deadlineAt: this.#tally.deadlineAt,
       idleTimeoutMs: idleTimeoutMs ?? this.#request.options.timeout ?? client.timeout,
       onEnd: (end) => this.#streamEnded(client, end, accumulator),
     });
@@ -378,15 +357,15 @@ class ResilientCall {
           : end.timeout === 'stalled'
             ? 'stream_stalled'
             : 'stream_interrupted';
-      this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries, end.summary);
+      this.#call.failed(reason, failure, this.#attempt, this.#tally.retries.recovery, end.summary);
       return;
     }
     this.#deps.source.release(client);
     if (end.kind === 'abandoned') {
-      this.#call.abandoned(end.summary, this.#attempt, this.#spent.recoveries);
+      this.#call.abandoned(end.summary, this.#attempt, this.#tally.retries.recovery);
       return;
     }
-    this.#call.succeeded(end.summary, this.#attempt, this.#spent.recoveries, () =>
+    this.#call.succeeded(end.summary, this.#attempt, this.#tally.retries.recovery, () =>
       accumulator.outputMessages(),
     );
   }
@@ -394,7 +373,7 @@ class ResilientCall {
   /** Records a failed attempt and decides what comes next. */
   #afterFailure({ error, client, gate, deadOnArrival }: Attempt & { kind: 'failed' }): FailureDecision {
     const failure = this.#classify(error);
-    gate?.record(this.#verdict(failure));
+    gate?.record(breakerVerdict(failure, this.#tally));
     const closed = failure.reason === 'client_closed';
     // Any other outcome on the fresh client (even a 503) means the dead client is behind us.
     if (closed) this.#unsettledClosedFailures++;
@@ -407,16 +386,14 @@ class ResilientCall {
     }
     const maybeSent =
       client !== undefined && !(closed && deadOnArrival) && failure.errorType !== 'ECONNREFUSED';
-    const decision = this.#deps.policy.decide(failure, this.#spent, {
+    const decision = this.#deps.policy.decide(failure, this.#tally, {
       maybeSent,
       replayable: this.#request.replayable,
       idempotent: this.#request.idempotent,
     });
     if (decision.action === 'give_up') return { action: 'give_up', reason: decision.reason, error, failure };
+    this.#tally = decision.tally;
     this.#errors.push(error);
-    if (decision.kind === 'recovery') this.#spent.recoveries++;
-    else if (decision.kind === 'upstream_closed') this.#spent.upstreamClosedRetries++;
-    else this.#spent.transientRetries++;
     this.#call.retry({
       attempt: this.#attempt,
       failure,
@@ -443,26 +420,16 @@ class ResilientCall {
   }
 
   /**
-   * The first server-side "client closed" of a call is retried at once and is not held against the endpoint;
-   * any further one counts like any 5xx.
-   */
-  #verdict(failure: Classification): AttemptVerdict {
-    if (failure.reason === 'upstream_client_closed' && this.#spent.upstreamClosedRetries === 0)
-      return 'ignored';
-    return verdictFor(failure);
-  }
-
-  /**
    * The breaker refused this attempt. On the first attempt the call fails fast with CircuitOpenError; on a
    * retry it gives up with the error of the attempt before, which is what the caller would have got anyway.
    */
   #refused(gate: Gate): GiveUp {
     this.#call.refused(gate.endpoint, gate.state);
-    this.#attempt--; // the refused attempt was never made
-    const previous = this.#errors.pop();
+    // The call did not get past the attempt before after all: its error is the final one, not an earlier.
+    const previous = this.#errors.at(-1);
     const retryAfterMs = gate.permit.allowed ? 0 : gate.permit.retryAfterMs;
     const error = this.#attempt === 0 ? new CircuitOpenError(gate.endpoint.key, retryAfterMs) : previous;
-    return this.#giveUp(error, 'circuit_open', this.#classify(error));
+    return this.#giveUp(error, 'circuit_open', this.#classify(error), this.#errors.slice(0, -1));
   }
 
   /**
@@ -470,10 +437,15 @@ class ResilientCall {
    * (an abort is never a stream that ends quietly); any other failure of a stream after its headers
    * surfaces from the stream, as openai-node surfaces it.
    */
-  #giveUp(error: unknown, reason: GiveUpReason, failure: Classification): GiveUp {
+  #giveUp(
+    error: unknown,
+    reason: GiveUpReason,
+    failure: Classification,
+    earlier: readonly unknown[] = this.#errors,
+  ): GiveUp {
     this.#settleClosedFailures('failed');
-    this.#call.failed(reason, failure, this.#attempt, this.#spent.recoveries);
-    recordEarlierAttemptErrors(error, this.#errors);
+    this.#call.failed(reason, failure, this.#attempt, this.#tally.retries.recovery);
+    recordEarlierAttemptErrors(error, earlier);
     const stream = this.#lastStreamFailure;
     return { error, stream: reason !== 'aborted' && stream?.error === error ? stream : undefined };
   }
@@ -525,7 +497,7 @@ class ResilientCall {
           firstEventTimeoutMs ?? Number.POSITIVE_INFINITY,
         )
       : (attemptTimeoutMs ?? Number.POSITIVE_INFINITY);
-    const { deadlineAt } = this.#spent;
+    const { deadlineAt } = this.#tally;
     // No limit of either kind (the usual case): nothing to compute, no clock read.
     if (ownLimit === Number.POSITIVE_INFINITY && deadlineAt === Number.POSITIVE_INFINITY) return undefined;
     const now = Date.now();

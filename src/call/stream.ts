@@ -5,6 +5,7 @@
  * What counts as substance is the operation's to say (src/operations/).
  */
 import { APIConnectionTimeoutError } from 'openai';
+import { boundedWait } from '../bounded-wait.js';
 import { StreamConsumedError } from '../errors.js';
 import { type APIResponseProps, Stream } from '../openai-internals.js';
 import type { ResponseSummary, StreamAccumulator } from '../operations/index.js';
@@ -68,33 +69,40 @@ export async function firstEvent(
   hasSubstance: (event: unknown) => boolean,
 ): Promise<OpenedStream> {
   const iterator = upstream[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
-  const expired =
-    timeLimitMs === undefined
-      ? undefined
-      : new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new APIConnectionTimeoutError({ message: FIRST_EVENT_TIMEOUT_MESSAGE })),
-            Math.max(0, timeLimitMs),
-          );
-        });
-  expired?.catch(() => undefined); // settled by the race below, or never looked at when the stream wins
   const buffered: unknown[] = [];
+  const readAhead = () => readToSubstance(iterator, buffered, hasSubstance);
   try {
-    for (;;) {
-      const next = iterator.next();
-      const result = expired ? await Promise.race([next, expired]) : await next;
-      if (result.done) return { upstream, controller: upstream.controller, iterator, buffered, done: true };
-      buffered.push(result.value);
-      if (hasSubstance(result.value) || buffered.length >= MAX_HELD_BACK_EVENTS) {
-        return { upstream, controller: upstream.controller, iterator, buffered, done: false };
-      }
-    }
+    const done = await (timeLimitMs === undefined
+      ? readAhead()
+      : boundedWait(readAhead, {
+          timeoutMs: timeLimitMs,
+          onTimeout: () => {
+            throw new APIConnectionTimeoutError({ message: FIRST_EVENT_TIMEOUT_MESSAGE });
+          },
+        }));
+    return { upstream, controller: upstream.controller, iterator, buffered, done };
   } catch (error) {
+    // Frees the socket, and ends a read-ahead that lost to the time limit.
     upstream.controller.abort();
-    throw new StreamOpenFailure(error, buffered, props, upstream.controller);
-  } finally {
-    clearTimeout(timer);
+    // A copy: such a read-ahead may still add the event it was waiting for.
+    throw new StreamOpenFailure(error, [...buffered], props, upstream.controller);
+  }
+}
+
+/**
+ * Reads into `buffered` until an event of substance, or MAX_HELD_BACK_EVENTS without one; true when the
+ * upstream ended first.
+ */
+async function readToSubstance(
+  iterator: AsyncIterator<unknown>,
+  buffered: unknown[],
+  hasSubstance: (event: unknown) => boolean,
+): Promise<boolean> {
+  for (;;) {
+    const result = await iterator.next();
+    if (result.done) return true;
+    buffered.push(result.value);
+    if (hasSubstance(result.value) || buffered.length >= MAX_HELD_BACK_EVENTS) return false;
   }
 }
 

@@ -18,15 +18,15 @@
  */
 import { metrics } from '@opentelemetry/api';
 import type OpenAI from 'openai';
-import { userAbortError } from '../call/abort.js';
+import { boundedWait, userAbortError } from '../bounded-wait.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, PoolClosedError } from '../errors.js';
 import { isDispatcherDead } from '../openai-internals.js';
 import { duration, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
+import { after, type Timer } from '../timers.js';
 import type { AcquireContext, ClientSource } from '../types.js';
 import { VERSION } from '../version.js';
-import { after, type Timer } from './durations.js';
 import { type ClientPoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { type PoolInstruments, registerPoolInstruments } from './pool-telemetry.js';
 import { createTransport, loadUndici, type PoolDispatcher, type PoolTransport } from './transport.js';
@@ -212,7 +212,7 @@ export class ClientPool implements ClientSource {
     await Promise.allSettled(this.#creating.values());
     for (const entry of [...this.#active.values()]) this.#evict(entry, 'closed');
     for (const key of [...this.#parked.keys()]) this.#unpark(key);
-    const drained = (async () => {
+    const drained = async (): Promise<'drained'> => {
       while (this.#byClient.size > 0 || this.#closing.size > 0) {
         // Wakes when a transport finishes closing or a leased client is released and starts to close.
         await Promise.race([
@@ -220,13 +220,9 @@ export class ClientPool implements ClientSource {
           new Promise<void>((resolve) => this.#onChange.add(resolve)),
         ]);
       }
-    })();
-    let timer: Timer | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = after(timeoutMs, () => resolve('timeout'), true);
-    });
-    const outcome = await Promise.race([drained, deadline]);
-    timer?.cancel();
+      return 'drained';
+    };
+    const outcome = await boundedWait(drained, { timeoutMs, onTimeout: () => 'timeout' });
     if (outcome === 'timeout') {
       const leftOver = new Set([
         ...[...this.#byClient.values()].map((entry) => entry.transport.agent),
@@ -243,12 +239,8 @@ export class ClientPool implements ClientSource {
       pending = this.#build(key).finally(() => this.#creating.delete(key));
       this.#creating.set(key, pending);
     }
-    if (!signal) return pending;
-    return new Promise<Entry>((resolve, reject) => {
-      const onAbort = () => reject(userAbortError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    // The client is built for the key whoever stops waiting: an aborted caller only stops waiting for it.
+    return signal ? boundedWait(() => pending, { signal }) : pending;
   }
 
   async #build(key: string): Promise<Entry> {

@@ -44,25 +44,25 @@ describe('RetryPolicy and requests that are not idempotent', () => {
     errorType: 'E',
     status: 429,
   };
-  const spent = { transientRetries: 0, recoveries: 0, upstreamClosedRetries: 0, deadlineAt: Infinity };
   const policy = (replayNonIdempotent = false) =>
     new RetryPolicy(resolveRetryPolicy({ retry: { replayNonIdempotent } }), undefined, () => 0);
+  const tally = policy().startCall(undefined);
   const facts = (maybeSent: boolean) => ({ maybeSent, replayable: true, idempotent: false });
 
   test('gives up after a failure that may have taken effect', () => {
-    expect(policy().decide(serverError, spent, facts(true))).toEqual({
+    expect(policy().decide(serverError, tally, facts(true))).toEqual({
       action: 'give_up',
       reason: 'not_idempotent',
     });
   });
 
   test('retries what provably had no effect: never sent, or refused with a 429', () => {
-    expect(policy().decide(serverError, spent, facts(false)).action).toBe('retry');
-    expect(policy().decide(rateLimited, spent, facts(true)).action).toBe('retry');
+    expect(policy().decide(serverError, tally, facts(false)).action).toBe('retry');
+    expect(policy().decide(rateLimited, tally, facts(true)).action).toBe('retry');
   });
 
   test('retries it anyway when replayNonIdempotent is set', () => {
-    expect(policy(true).decide(serverError, spent, facts(true)).action).toBe('retry');
+    expect(policy(true).decide(serverError, tally, facts(true)).action).toBe('retry');
   });
 });
 

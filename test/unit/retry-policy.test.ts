@@ -2,8 +2,14 @@
 import { describe, expect, test } from 'vitest';
 import type { Classification } from '../../src/call/classify.js';
 import { BackoffSchedule } from '../../src/policy/backoff.js';
+import { RetryBudget } from '../../src/policy/retry-budget.js';
 import { resolveRetryPolicy } from '../../src/policy/retry-options.js';
-import { RetryPolicy } from '../../src/policy/retry-policy.js';
+import {
+  breakerVerdict,
+  type RetryKind,
+  RetryPolicy,
+  type RetryTally,
+} from '../../src/policy/retry-policy.js';
 
 const serverError: Classification = {
   reason: 'server_error',
@@ -12,12 +18,23 @@ const serverError: Classification = {
   status: 503,
 };
 const closed: Classification = { reason: 'client_closed', retryable: true, errorType: 'UND_ERR_DESTROYED' };
-const fresh = () => ({
-  transientRetries: 0,
-  recoveries: 0,
-  upstreamClosedRetries: 0,
+const upstreamClosed: Classification = {
+  reason: 'upstream_client_closed',
+  retryable: true,
+  errorType: 'InternalServerError',
+  status: 500,
+};
+/** A call's tally with these retries made; no request bound, no deadline unless given. */
+const tally = (
+  retries: Partial<Record<RetryKind, number>> = {},
+  bounds: Partial<Omit<RetryTally, 'retries'>> = {},
+): RetryTally => ({
+  retries: { recovery: 0, upstream_closed: 0, transient: 0, ...retries },
+  requestMaxRetries: undefined,
   deadlineAt: Number.POSITIVE_INFINITY,
+  ...bounds,
 });
+const fresh = () => tally();
 
 function policy(retry = {}, closedClient = {}, random = () => 1) {
   return new RetryPolicy(resolveRetryPolicy({ retry, closedClient }), undefined, random);
@@ -67,9 +84,10 @@ describe('RetryPolicy.decide', () => {
       delayMs: 500,
       replaceClient: false,
       kind: 'transient',
+      tally: tally({ transient: 1 }),
     });
-    expect(p.decide(serverError, { ...fresh(), transientRetries: 1 })).toMatchObject({ delayMs: 1000 });
-    expect(p.decide(serverError, { ...fresh(), transientRetries: 2 })).toEqual({
+    expect(p.decide(serverError, tally({ transient: 1 }))).toMatchObject({ delayMs: 1000 });
+    expect(p.decide(serverError, tally({ transient: 2 }))).toEqual({
       action: 'give_up',
       reason: 'attempts_exhausted',
     });
@@ -82,8 +100,9 @@ describe('RetryPolicy.decide', () => {
       delayMs: 0,
       replaceClient: true,
       kind: 'recovery',
+      tally: tally({ recovery: 1 }),
     });
-    expect(p.decide(closed, { ...fresh(), recoveries: 1 })).toEqual({
+    expect(p.decide(closed, tally({ recovery: 1 }))).toEqual({
       action: 'give_up',
       reason: 'recoveries_exhausted',
     });
@@ -98,14 +117,14 @@ describe('RetryPolicy.decide', () => {
   test('no sleep may end past the deadline', () => {
     const p = policy();
     const now = 10_000;
-    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 400 }, undefined, now)).toEqual({
+    expect(p.decide(serverError, tally({}, { deadlineAt: now + 400 }), undefined, now)).toEqual({
       action: 'give_up',
       reason: 'deadline',
     });
-    expect(p.decide(serverError, { ...fresh(), deadlineAt: now + 600 }, undefined, now)).toMatchObject({
+    expect(p.decide(serverError, tally({}, { deadlineAt: now + 600 }), undefined, now)).toMatchObject({
       action: 'retry',
     });
-    expect(p.decide(closed, { ...fresh(), deadlineAt: now }, undefined, now)).toEqual({
+    expect(p.decide(closed, tally({}, { deadlineAt: now }), undefined, now)).toEqual({
       action: 'give_up',
       reason: 'deadline',
     });
@@ -124,6 +143,74 @@ describe('RetryPolicy.decide', () => {
     ).toEqual({
       action: 'give_up',
       reason: 'not_retryable',
+    });
+  });
+});
+
+describe("retry accounting: the tally is the policy's", () => {
+  test('startCall starts at no retries, with the deadline from totalTimeoutMs on the given clock', () => {
+    expect(policy().startCall(3, 1_000)).toEqual(tally({}, { requestMaxRetries: 3 }));
+    const timed = new RetryPolicy(resolveRetryPolicy({ retry: { totalTimeoutMs: 500 } }));
+    expect(timed.startCall(undefined, 1_000)).toEqual(tally({}, { deadlineAt: 1_500 }));
+  });
+
+  test('each retry counts in its own kind only, in a new tally; the one it was given is left as it was', () => {
+    const p = policy();
+    const start = fresh();
+    const recovered = p.decide(closed, start);
+    if (recovered.action !== 'retry') throw new Error('expected a retry');
+    expect(recovered.tally.retries).toEqual({ recovery: 1, upstream_closed: 0, transient: 0 });
+    const upstream = p.decide(upstreamClosed, recovered.tally);
+    if (upstream.action !== 'retry') throw new Error('expected a retry');
+    expect(upstream.tally.retries).toEqual({ recovery: 1, upstream_closed: 1, transient: 0 });
+    const backedOff = p.decide(serverError, upstream.tally);
+    if (backedOff.action !== 'retry') throw new Error('expected a retry');
+    expect(backedOff.tally.retries).toEqual({ recovery: 1, upstream_closed: 1, transient: 1 });
+    expect(start).toEqual(fresh());
+  });
+
+  test("the call's first upstream-closed failure is free: at once, and ignored by the breaker; the next is a 5xx", () => {
+    const p = policy({ maxRetries: 1 });
+    const first = p.decide(upstreamClosed, fresh());
+    expect(first).toMatchObject({
+      action: 'retry',
+      kind: 'upstream_closed',
+      delayMs: 0,
+      replaceClient: false,
+    });
+    expect(breakerVerdict(upstreamClosed, fresh())).toBe('ignored');
+    if (first.action !== 'retry') throw new Error('expected a retry');
+    expect(breakerVerdict(upstreamClosed, first.tally)).toBe('failure');
+    const second = p.decide(upstreamClosed, first.tally);
+    expect(second).toMatchObject({ action: 'retry', kind: 'transient', delayMs: 500 });
+    if (second.action !== 'retry') throw new Error('expected a retry');
+    expect(p.decide(upstreamClosed, second.tally)).toEqual({
+      action: 'give_up',
+      reason: 'attempts_exhausted',
+    });
+    expect(breakerVerdict(serverError, fresh())).toBe('failure');
+  });
+
+  test("the request's own maxRetries bounds its transient retries, never above retry.maxRetries", () => {
+    expect(
+      policy({ maxRetries: 3 }).decide(serverError, tally({ transient: 1 }, { requestMaxRetries: 1 })),
+    ).toEqual({ action: 'give_up', reason: 'attempts_exhausted' });
+    expect(
+      policy({ maxRetries: 1 }).decide(serverError, tally({ transient: 1 }, { requestMaxRetries: 5 })),
+    ).toEqual({ action: 'give_up', reason: 'attempts_exhausted' });
+    // Closed-client recoveries are not the caller's to cap.
+    expect(policy().decide(closed, tally({}, { requestMaxRetries: 0 }))).toMatchObject({ kind: 'recovery' });
+  });
+
+  test('a transient retry the budget refuses is a give-up, and the budget is drawn only by transient ones', () => {
+    const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.1, windowMs: 10_000 }, () => 0);
+    const p = new RetryPolicy(resolveRetryPolicy({}), budget, () => 1);
+    const start = p.startCall(undefined, 0);
+    expect(p.decide(closed, start, undefined, 0)).toMatchObject({ action: 'retry', kind: 'recovery' });
+    expect(p.decide(serverError, start, undefined, 0)).toMatchObject({ action: 'retry', kind: 'transient' });
+    expect(p.decide(serverError, start, undefined, 0)).toEqual({
+      action: 'give_up',
+      reason: 'budget_exhausted',
     });
   });
 });
