@@ -137,6 +137,15 @@ function defineResilientClass(Base: ClientClass): ClientClass {
       }) as this;
     }
 
+    /**
+     * Over a source, each client has its own `defaultQuery`: `buildURL()` (and `buildRequest()`) must not
+     * build a URL without it once a declared `baseURL` lets them get that far.
+     */
+    protected override defaultQuery(): Record<string, string | undefined> | undefined {
+      if (!this.#parts.deps.source.single) throw new ClientSettingUnavailableError('defaultQuery');
+      return super.defaultQuery();
+    }
+
     #start(options: FinalRequestOptions | Promise<FinalRequestOptions>): CallHandle {
       return new CallHandle(options, this.#run);
     }
