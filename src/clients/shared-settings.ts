@@ -39,21 +39,19 @@ export function resolveSharedSettings(value: unknown, clients: unknown): SharedS
   if (isOpenAIClient(clients)) {
     throw new InvalidOptionError(
       'sharedSettings',
-      "the instance's own settings: over a single instance the resilient client shows them, read and written through; set them on the instance",
+      "none: the resilient client shows the instance's own settings (read and written through); set them on the instance",
       undefined,
       'is not for a single OpenAI instance as `clients`',
     );
   }
   rejectUnknownKeys(settings, NAMES, 'sharedSettings.');
   const { baseURL } = settings;
-  if (baseURL !== undefined) {
-    if (typeof baseURL !== 'string' || !URL.canParse(baseURL)) {
-      throw new InvalidOptionError(
-        'sharedSettings.baseURL',
-        'an absolute URL (one `new URL()` accepts)',
-        baseURL,
-      );
-    }
+  if (baseURL !== undefined && !isAbsoluteURL(baseURL)) {
+    throw new InvalidOptionError(
+      'sharedSettings.baseURL',
+      'an absolute URL (one `new URL()` accepts)',
+      baseURL,
+    );
   }
   for (const name of NULLABLE) {
     const setting = settings[name];
@@ -61,17 +59,25 @@ export function resolveSharedSettings(value: unknown, clients: unknown): SharedS
       throw new InvalidOptionError(`sharedSettings.${name}`, 'a string, or null for none', setting);
     }
   }
-  const declared = Object.fromEntries(
-    NAMES.filter((name) => settings[name] !== undefined).map((name) => [name, settings[name]]),
-  );
-  return Object.keys(declared).length > 0 ? Object.freeze(declared as SharedSettings) : undefined;
+  const declared = settingsIn(settings);
+  return Object.keys(declared).length > 0 ? Object.freeze(declared) : undefined;
+}
+
+function isAbsoluteURL(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * `source` with every client it hands out checked against `settings`: one that differs is released back to
  * the source (it is healthy, only not what was declared) and the acquire fails with
  * ClientSettingMismatchError. Its `withOptions(options)` copies show the options' values where they set a
- * declared-able setting (the copies' clients are the source's with those options), and are checked as well.
+ * declarable setting (the copies' clients are the source's with those options), and are checked as well.
  */
 export function withSharedSettings(
   source: NormalizedClientSource,
@@ -98,9 +104,12 @@ export function withSharedSettings(
   };
 }
 
-/** The settings `withOptions(options)` gives every client it copies. */
-function settingsIn(options: ClientOptions): SharedSettings {
-  const given = (options ?? {}) as Record<string, unknown>;
+/**
+ * The declarable settings that `options` sets: of the option itself, or of client options (those
+ * `withOptions(options)` gives every client it copies).
+ */
+function settingsIn(options: ClientOptions | Readonly<Record<string, unknown>>): SharedSettings {
+  const given = (options ?? {}) as Readonly<Record<string, unknown>>;
   return Object.fromEntries(
     NAMES.filter((name) => given[name] !== undefined).map((name) => [name, given[name]]),
   );
