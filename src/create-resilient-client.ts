@@ -6,6 +6,7 @@
 import type OpenAI from 'openai';
 import { callDependencies } from './call/call-dependencies.js';
 import { isOpenAIClient, toClientSource } from './clients/client-source.js';
+import { withSharedSettings } from './clients/shared-settings.js';
 import { resolveOptions } from './options.js';
 import { resilientClient } from './resilient-openai.js';
 import { warnIfOpenAIInstrumented } from './telemetry/duplicate-instrumentation.js';
@@ -25,12 +26,14 @@ export function createResilientClient<Client extends OpenAI>(
 ): Client;
 /**
  * Over a factory, a source or a `ClientPool`: an `OpenAI` whose requests are sent by the source's clients; it
- * has no settings of its own (reading `apiKey`, `baseURL`... throws ClientSettingUnavailableError).
+ * has no settings of its own (reading `apiKey`, `baseURL`... throws ClientSettingUnavailableError), except
+ * those `sharedSettings` declares, which every client of the source is checked to have.
  */
 export function createResilientClient(options: ResilientClientOptions): OpenAI;
 export function createResilientClient(options: ResilientClientOptions): OpenAI {
   const resolved = resolveOptions(options);
-  const deps = callDependencies(resolved, toClientSource(resolved.clients, resolved));
+  const source = withSharedSettings(toClientSource(resolved.clients, resolved), resolved.sharedSettings);
+  const deps = callDependencies(resolved, source);
   const client = resilientClient({
     deps,
     defaults: { idempotencyKeys: resolved.idempotencyKeys, maxRetries: undefined },

@@ -37,6 +37,7 @@ export type ResilientChatErrorCode =
   | 'RESILIENT_CHAT_STREAM_CONSUMED'
   | 'RESILIENT_CHAT_MISSING_PACKAGE'
   | 'RESILIENT_CHAT_SETTING_UNAVAILABLE'
+  | 'RESILIENT_CHAT_SETTING_MISMATCH'
   | 'RESILIENT_CHAT_CLIENT_CLOSED';
 
 /** An option passed to `createResilientClient` (or `createResilientChat`, `ClientPool`) is missing, misspelt, of the wrong type or out of range. */
@@ -157,6 +158,32 @@ export class ClientSettingUnavailableError extends Error {
 brand(ClientSettingUnavailableError, 'RESILIENT_CHAT_SETTING_UNAVAILABLE');
 
 /**
+ * A client that the `clients` factory, source or ClientPool handed out has another value of a setting than
+ * `sharedSettings` declares for every client of it (`baseURL` compared without trailing slashes). Thrown
+ * before anything is sent, never retried (the source would hand out the same client again); the client was
+ * released back to the source. The message names the setting and both values, except for `webhookSecret`,
+ * whose values are never shown; a base URL is shown without user info or query.
+ */
+export class ClientSettingMismatchError extends Error {
+  override readonly name = 'ClientSettingMismatchError';
+  readonly code = 'RESILIENT_CHAT_SETTING_MISMATCH' as const;
+  /** The setting, e.g. `baseURL`. */
+  readonly setting: string;
+
+  /** `values`: how to show what was declared and what the client has; left out for a secret. */
+  constructor(setting: string, values?: { declared: string; actual: string }) {
+    const differs = values
+      ? `has ${setting} ${values.actual}, but \`sharedSettings.${setting}\` declares ${values.declared}`
+      : `has another ${setting} than \`sharedSettings.${setting}\` declares (a secret: neither is shown)`;
+    super(
+      `resilient-chat: a client from the \`clients\` source ${differs}; nothing was sent. Declare only what every client of the source has (README, "Settings of the client")`,
+    );
+    this.setting = setting;
+  }
+}
+brand(ClientSettingMismatchError, 'RESILIENT_CHAT_SETTING_MISMATCH');
+
+/**
  * The client's own transport (its undici dispatcher) was already closed or destroyed when an attempt was to
  * send a body that can be read only once (a stream): the attempt was not made, so the body is still unread
  * for a fresh client. Classified `client_closed`; a call sees it only if it runs out of fresh clients.
@@ -266,6 +293,7 @@ export type ResilientChatError =
   | StreamConsumedError
   | MissingPackageError
   | ClientSettingUnavailableError
+  | ClientSettingMismatchError
   | ClientClosedError;
 
 /**

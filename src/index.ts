@@ -11,6 +11,7 @@ export {
   CircuitOpenError,
   ClientClosedError,
   ClientNotReplaceableError,
+  ClientSettingMismatchError,
   ClientSettingUnavailableError,
   InvalidClientError,
   InvalidOptionError,
@@ -48,4 +49,5 @@ export type {
   ResilientChatOptions,
   ResilientClientOptions,
   RetryLogFields,
+  SharedSettings,
 } from './types.js';

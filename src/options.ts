@@ -1,10 +1,12 @@
 /**
  * The options of `createResilientClient` (and `createResilientChat`), composed: each policy resolves and
  * checks its own (src/policy/retry-options.ts, circuit-breaker.ts, retry-budget.ts); this file refuses
- * unknown keys at every level and resolves the rest (clients, telemetry, logger, idempotency keys).
+ * unknown keys at every level and resolves the rest (clients, telemetry, logger, idempotency keys); the
+ * clients layer checks `sharedSettings` (src/clients/shared-settings.ts).
  * Everything is checked once, at creation, so a bad value fails at start-up with a TypeError naming it rather
  * than on the first outage; a misspelt key is refused with the nearest valid one.
  */
+import { resolveSharedSettings } from './clients/shared-settings.js';
 import { InvalidOptionError } from './errors.js';
 import { consoleLogger, guardedLogger } from './logger.js';
 import { flag, type KeySet, keysOf, rejectUnknownKeys } from './option-checks.js';
@@ -22,11 +24,13 @@ import {
   resolveRetryPolicy,
   STREAM_KEYS,
 } from './policy/retry-options.js';
-import type { ClientsOption, Logger, ResilientClientOptions } from './types.js';
+import type { ClientsOption, Logger, ResilientClientOptions, SharedSettings } from './types.js';
 
 /** Everything a client needs, resolved and validated. */
 export interface ResolvedOptions {
   clients: ClientsOption;
+  /** What `sharedSettings` declares; undefined when nothing is. */
+  sharedSettings: SharedSettings | undefined;
   retry: ResolvedRetryPolicy;
   fallbackToGlobalDispatcher: boolean;
   circuitBreaker: ResolvedBreakerOptions | undefined;
@@ -58,6 +62,7 @@ export const ROOT_KEYS = {
   logger: true,
   captureContent: true,
   idempotencyKeys: true,
+  sharedSettings: true,
 } as const satisfies KeySet<ResilientClientOptions>;
 
 /** The keys of each nested options object, by its key. */
@@ -88,6 +93,7 @@ export function resolveOptions(
   const captureFromEnv = env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase();
   return {
     clients: options.clients,
+    sharedSettings: resolveSharedSettings(options.sharedSettings, options.clients),
     retry: resolveRetryPolicy(options),
     fallbackToGlobalDispatcher,
     circuitBreaker: resolveBreakerOptions(options.circuitBreaker),

@@ -7,7 +7,8 @@
  * Its settings (`apiKey`, `baseURL`, `webhookSecret`, `defaultQuery`...) are a real client's, never made up:
  * built over a single instance, it is openai-node's own copy of that instance (`withOptions`), and the public
  * settings read and write through to the instance that sends the requests. Built over a factory, a source or a
- * pool, it has no client of its own, so those settings throw ClientSettingUnavailableError at the point of use.
+ * pool, it has no client of its own, so those settings throw ClientSettingUnavailableError at the point of use,
+ * except the ones `sharedSettings` declares for every client of the source (src/clients/shared-settings.ts).
  */
 import OpenAI from 'openai';
 import { prepareCall, type RequestDefaults, retriesOf } from './call/prepare-call.js';
@@ -136,6 +137,15 @@ function defineResilientClass(Base: ClientClass): ClientClass {
       }) as this;
     }
 
+    /**
+     * Over a source, each client has its own `defaultQuery`: `buildURL()` (and `buildRequest()`) must not
+     * build a URL without it once a declared `baseURL` lets them get that far.
+     */
+    protected override defaultQuery(): Record<string, string | undefined> | undefined {
+      if (!this.#parts.deps.source.single) throw new ClientSettingUnavailableError('defaultQuery');
+      return super.defaultQuery();
+    }
+
     #start(options: FinalRequestOptions | Promise<FinalRequestOptions>): CallHandle {
       return new CallHandle(options, this.#run);
     }
@@ -152,32 +162,36 @@ function defineResilientClass(Base: ClientClass): ClientClass {
 /**
  * The settings as own accessors of the resilient client: over a single instance, read and written through to
  * the client that sends the requests now (so `client.baseURL = url` moves them, as on openai's client); over a
- * source, throwing ClientSettingUnavailableError. A subclass's own settings (AzureOpenAI's `apiVersion` and
+ * source, throwing ClientSettingUnavailableError, except that those `sharedSettings` declares read as declared
+ * (a write still throws: it could not move the source's clients). A subclass's own settings (AzureOpenAI's `apiVersion` and
  * `deploymentName`) come along. `maxRetries` is the resilient client's: the transient retries of a request
  * that sets none, never more than `retry.maxRetries`.
  */
 function exposeSettings(client: OpenAI, parts: ResilientParts): void {
   const { source, policy } = parts.deps;
   const single = source.single;
+  const shared = (source.sharedSettings ?? {}) as Readonly<Record<string, unknown>>;
   const names = new Set<string>(CLIENT_SETTINGS);
   if (single) for (const name of ownSettings(single())) names.add(name);
   for (const name of names) {
     if (!single && OWN_WITHOUT_A_CLIENT.has(name)) continue;
+    const unavailable = () => {
+      throw new ClientSettingUnavailableError(name);
+    };
     Object.defineProperty(client, name, {
       configurable: true,
       enumerable: true,
       get: single
         ? () => (single() as unknown as Record<string, unknown>)[name]
-        : () => {
-            throw new ClientSettingUnavailableError(name);
-          },
+        : // Declared for every client of the source, and checked on each: shown, but not movable from here.
+          Object.hasOwn(shared, name)
+          ? () => shared[name]
+          : unavailable,
       set: single
         ? (value: unknown) => {
             (single() as unknown as Record<string, unknown>)[name] = value;
           }
-        : () => {
-            throw new ClientSettingUnavailableError(name);
-          },
+        : unavailable,
     });
   }
   Object.defineProperty(client, 'maxRetries', {

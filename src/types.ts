@@ -35,10 +35,35 @@ export interface ClientSource {
 /** Where clients come from: one instance, a factory called per attempt, or a source (a ClientPool is one). */
 export type ClientsOption = OpenAI | ((context: AcquireContext) => OpenAI | Promise<OpenAI>) | ClientSource;
 
+/**
+ * The settings that every client of a source has, declared so that the resilient client can show them
+ * (README, "Settings of the client"). Each is compared with the client's own at every acquire (`baseURL`
+ * without trailing slashes). `apiKey` cannot be declared: it is a secret, and where a source serves several
+ * tenants it differs from client to client.
+ */
+export interface SharedSettings {
+  /** The base URL every client sends to, as openai's `baseURL` option (an absolute URL). */
+  baseURL?: string;
+  /** The `OpenAI-Organization` every client sends, or `null` for none. */
+  organization?: string | null;
+  /** The `OpenAI-Project` every client sends, or `null` for none. */
+  project?: string | null;
+  /** The secret `webhooks.unwrap()` verifies with, or `null` for none. Never shown in an error. */
+  webhookSecret?: string | null;
+}
+
 /** The options of `createResilientClient` (and `createResilientChat`); only `clients` is required. */
 export interface ResilientClientOptions {
   /** Where each attempt's client comes from: an `OpenAI`, a factory, a source or a `ClientPool`. */
   clients: ClientsOption;
+  /**
+   * Settings every client of a factory, a source or a `ClientPool` has, which the resilient client then shows
+   * as its own (`client.baseURL`...), where otherwise reading one throws ClientSettingUnavailableError. Each
+   * client the source hands out is checked against them before anything is sent; one that differs fails
+   * the call with ClientSettingMismatchError. Not for a single instance, whose own settings are shown.
+   * @defaultValue none
+   */
+  sharedSettings?: SharedSettings;
   /** Backoff, Retry-After, attempt and total time limits. */
   retry?: RetryOptions;
   /** Time limits of a stream's first event of substance and of the gaps after it. */

@@ -129,6 +129,8 @@ const OWN_ERRORS: Record<ResilientChatErrorCode, FailureReason> = {
   RESILIENT_CHAT_MISSING_PACKAGE: 'setup_error',
   // A setting a resilient client over a source does not have: asked again, the answer is the same.
   RESILIENT_CHAT_SETTING_UNAVAILABLE: 'setup_error',
+  // A source's client that differs from `sharedSettings`: the source would hand out the same one again.
+  RESILIENT_CHAT_SETTING_MISMATCH: 'setup_error',
   // An attempt not made because its client's dispatcher was found dead: a fresh client can make it.
   RESILIENT_CHAT_CLIENT_CLOSED: 'client_closed',
   // An APIConnectionError whose cause is the closed-client failure; nothing may replace the client.

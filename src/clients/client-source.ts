@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { InvalidClientError, InvalidOptionError } from '../errors.js';
 import { callHook } from '../hook-errors.js';
 import { dispatcherOf, isDispatcherDead, ownTransport } from '../openai-internals.js';
-import type { AcquireContext, ClientSource, ClientsOption } from '../types.js';
+import type { AcquireContext, ClientSource, ClientsOption, SharedSettings } from '../types.js';
 
 /** What `withOptions()` takes: openai-node's client options. */
 export type ClientOptions = Parameters<OpenAI['withOptions']>[0];
@@ -34,6 +34,11 @@ export interface NormalizedClientSource {
    * undefined for a factory, a source or a pool, whose clients each have their own.
    */
   readonly single: (() => OpenAI) | undefined;
+  /**
+   * The settings every client of this source has, as `sharedSettings` declared them (and checked at each
+   * acquire, src/clients/shared-settings.ts): the resilient client shows them. Undefined when none are.
+   */
+  readonly sharedSettings: SharedSettings | undefined;
   /**
    * The same source whose clients are `client.withOptions(options)`: for a single instance made at once (so
    * openai-node's checks of the options throw here, as from its own `withOptions`), for the others once per
@@ -103,6 +108,7 @@ function fromSource(source: ClientSource, origin: string): NormalizedClientSourc
       return { kind: 'replaced' };
     },
     single: undefined,
+    sharedSettings: undefined,
     withOptions: (options) => derivedSource(normalized, options),
   };
   return normalized;
@@ -187,6 +193,7 @@ function derivedSource(source: NormalizedClientSource, options: ClientOptions): 
     release: (client) => source.release(unwrap(client)),
     retire: (client, error) => source.retire(unwrap(client), error),
     single: undefined,
+    sharedSettings: undefined,
     withOptions: (more) => derivedSource(normalized, more),
   };
   return normalized;
@@ -204,6 +211,7 @@ function singleClientSource(initial: OpenAI, fallbackToGlobalDispatcher: boolean
   return {
     acquire: () => current,
     single: () => current,
+    sharedSettings: undefined,
     withOptions: (options) => singleClientSource(current.withOptions(options), fallbackToGlobalDispatcher),
     release: () => {},
     retire(client) {

@@ -44,23 +44,16 @@ function describeUpstream(client: OpenAI): Upstream {
 
 /** `credentials`: their identities (identityOf), fingerprinted with the URL's user info and query. */
 function upstreamFor(baseURL: string, credentials: readonly string[]): Upstream {
-  let url: URL | undefined;
-  try {
-    url = new URL(baseURL);
-  } catch {
-    // A base URL that does not parse is openai-node's to report (every attempt fails as a setup error).
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    // `localhost:4000/v1` parses with the scheme `localhost:`; `user:pw@host` with the scheme `user:`. The
-    // raw text may hold credentials, so it is fingerprinted, never shown.
+  const url = httpURL(baseURL);
+  if (!url) {
+    // The raw text may hold credentials, so it is fingerprinted, never shown.
     return Object.freeze({
       id: `unusable ${fingerprint([baseURL, ...credentials])}`,
-      name: 'a base URL that is not http(s)',
+      name: UNUSABLE_NAME,
       server: Object.freeze({}),
     });
   }
-  // URL has already lower-cased the host and dropped a default port; a trailing slash names the same path.
-  const name = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  const name = nameOf(url);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
   return Object.freeze({
@@ -68,6 +61,35 @@ function upstreamFor(baseURL: string, credentials: readonly string[]): Upstream 
     name,
     server: Object.freeze({ [ATTR_SERVER_ADDRESS]: hostname, [ATTR_SERVER_PORT]: port }),
   });
+}
+
+const UNUSABLE_NAME = 'a base URL that is not http(s)';
+
+/**
+ * How a message names a base URL: without user info, query or fragment, and without a trailing slash (the
+ * same path); never a credential, so an error may show it.
+ */
+export function baseURLName(baseURL: string): string {
+  const url = httpURL(baseURL);
+  return url ? nameOf(url) : UNUSABLE_NAME;
+}
+
+/** The base URL parsed, when it is an http(s) URL. */
+function httpURL(baseURL: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    // A base URL that does not parse is openai-node's to report (every attempt fails as a setup error).
+    return undefined;
+  }
+  // `localhost:4000/v1` parses with the scheme `localhost:`; `user:pw@host` with the scheme `user:`.
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+}
+
+/** URL has already lower-cased the host and dropped a default port; a trailing slash names the same path. */
+function nameOf(url: URL): string {
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /**

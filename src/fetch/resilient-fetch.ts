@@ -50,8 +50,11 @@ import {
   type SseItem,
 } from './fetch-attempt.js';
 
-/** The options of `resilientFetch`: those of `createResilientClient` without `clients`, and its transport's. */
-export interface ResilientFetchOptions extends Omit<ResilientClientOptions, 'clients'> {
+/**
+ * The options of `resilientFetch`: those of `createResilientClient` without `clients` and `sharedSettings`
+ * (there is no client object whose settings could be shown), and its transport's.
+ */
+export interface ResilientFetchOptions extends Omit<ResilientClientOptions, 'clients' | 'sharedSettings'> {
   /**
    * Makes a dispatcher for the requests (a `ProxyAgent`, an `Agent` with TLS client certificates, a `Pool`):
    * called for the first request to an origin, and again for a fresh one when one is found closed or
@@ -91,7 +94,7 @@ export const FETCH_KEYS = {
   genAISpan: true,
 } as const satisfies KeySet<OwnFetchOptions>;
 const ROOT_KEYS: readonly string[] = [
-  ...keysOf(CLIENT_ROOT_KEYS).filter((key) => key !== 'clients'),
+  ...keysOf(CLIENT_ROOT_KEYS).filter((key) => key !== 'clients' && key !== 'sharedSettings'),
   ...keysOf(FETCH_KEYS),
 ];
 const SPAN_MODES: readonly string[] = ['auto', 'own', 'active'] satisfies GenAISpanMode[];
@@ -204,6 +207,7 @@ function poolSource(
     release: (client) => source?.release(client),
     retire: (client, error) => (source ? source.retire(client, error) : { kind: 'replaced' }),
     single: undefined,
+    sharedSettings: undefined,
     // Only a resilient client's withOptions() asks for this; a resilientFetch has none, but is made again.
     withOptions: (options) => {
       throw new InvalidOptionError(

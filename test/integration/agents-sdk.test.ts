@@ -26,6 +26,7 @@ import {
   ClientSettingUnavailableError,
   type ClientSource,
   createResilientClient,
+  type ResilientClientOptions,
   telemetryNames,
 } from '../../src/index.js';
 import {
@@ -243,9 +244,14 @@ async function mockModel(options: Parameters<typeof startMockOpenAI>[0] = { fall
   return server;
 }
 
-function resilientOver(clients: OpenAI | ClientSource | (() => OpenAI), retry = {}) {
+function resilientOver(
+  clients: OpenAI | ClientSource | (() => OpenAI),
+  retry = {},
+  more: Partial<ResilientClientOptions> = {},
+) {
   return createResilientClient({
     clients,
+    ...more,
     retry: { baseDelayMs: 1, maxDelayMs: 2, ...retry },
     tracerProvider: harness.tracerProvider,
     meterProvider: harness.meterProvider,
@@ -482,6 +488,28 @@ describe("the Agents SDK's reads of the client's settings", () => {
       });
       expect(await runOnce(runner, weatherAgent(), false)).toBe(ANSWER);
     }
+  });
+
+  test('over a source with sharedSettings.baseURL, the Responses model with tracing without data runs through it', async () => {
+    setTraceProcessors([]);
+    const server = await mockModel();
+    const clients = () => testClientOf(server).client;
+    for (const stream of [false, true]) {
+      const runner = new Runner({
+        modelProvider: providerOver(
+          resilientOver(clients, {}, { sharedSettings: { baseURL: server.url } }),
+          'responses',
+        ),
+        tracingDisabled: false,
+        traceIncludeSensitiveData: false,
+      });
+      expect(await runOnce(runner, weatherAgent(), stream)).toBe(ANSWER);
+    }
+    // Two model calls per run (the tool call, then the answer), each one request and one span of ours.
+    expect(server.requests.map((r) => [r.method, r.path])).toEqual(
+      Array.from({ length: 4 }, () => ['POST', '/v1/responses']),
+    );
+    expect(await harness.spans()).toHaveLength(4);
   });
 
   test("the websocket transport: a single instance's key and base URL reach the handshake; a source throws first", async () => {

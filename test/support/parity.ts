@@ -201,7 +201,8 @@ export interface Run<C extends OpenAI> {
   handler: Handler;
   scenario: (client: C, server: ParityServer) => Promise<unknown>;
   options?: ClientOptions;
-  resilient?: Partial<ResilientClientOptions>;
+  /** The resilient client's options, or a function of the variant's server (for one naming its URL). */
+  resilient?: Partial<ResilientClientOptions> | ((server: ParityServer) => Partial<ResilientClientOptions>);
   build?: (options: ClientOptions) => C;
   multipart?: boolean;
 }
@@ -212,7 +213,8 @@ export async function observe<C extends OpenAI = OpenAI>(
   run: Run<C>,
 ): Promise<Observation> {
   const server = await startParityServer(run.handler);
-  const made = makeClient<C>(variant, server, run.options, run.resilient, run.build);
+  const resilient = typeof run.resilient === 'function' ? run.resilient(server) : run.resilient;
+  const made = makeClient<C>(variant, server, run.options, resilient, run.build);
   try {
     const caller = await run.scenario(made.client, server);
     return {

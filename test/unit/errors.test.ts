@@ -29,6 +29,7 @@ const EVERY_CODE: Record<ResilientChatErrorCode, true> = {
   RESILIENT_CHAT_STREAM_CONSUMED: true,
   RESILIENT_CHAT_MISSING_PACKAGE: true,
   RESILIENT_CHAT_SETTING_UNAVAILABLE: true,
+  RESILIENT_CHAT_SETTING_MISMATCH: true,
   RESILIENT_CHAT_CLIENT_CLOSED: true,
 };
 
@@ -56,6 +57,7 @@ function everyError(module: Module) {
       Error,
     ],
     [new module.ClientSettingUnavailableError('baseURL'), 'RESILIENT_CHAT_SETTING_UNAVAILABLE', Error],
+    [new module.ClientSettingMismatchError('webhookSecret'), 'RESILIENT_CHAT_SETTING_MISMATCH', Error],
     [new module.ClientClosedError(), 'RESILIENT_CHAT_CLIENT_CLOSED', OpenAI.APIConnectionError],
   ] as const;
 }

@@ -140,6 +140,95 @@ describe('createResilientChat rejects', () => {
   });
 });
 
+describe('sharedSettings', () => {
+  const factory = () => client;
+
+  test.each([
+    ['not an object', { clients: factory, sharedSettings: 'http://127.0.0.1:9/v1' }, 'sharedSettings'],
+    [
+      'over a single instance',
+      { clients: client, sharedSettings: { baseURL: client.baseURL } },
+      'sharedSettings',
+    ],
+    ['over a single instance, even empty', { clients: client, sharedSettings: {} }, 'sharedSettings'],
+    [
+      'an unknown key',
+      { clients: factory, sharedSettings: { baseUrl: 'http://a/v1' } },
+      'sharedSettings.baseUrl',
+    ],
+    [
+      'apiKey, a secret never declared',
+      { clients: factory, sharedSettings: { apiKey: 'sk-1' } },
+      'sharedSettings.apiKey',
+    ],
+    [
+      'a baseURL that is not a string',
+      { clients: factory, sharedSettings: { baseURL: 1 } },
+      'sharedSettings.baseURL',
+    ],
+    [
+      'a baseURL new URL() refuses',
+      { clients: factory, sharedSettings: { baseURL: '/v1' } },
+      'sharedSettings.baseURL',
+    ],
+    [
+      'an organization that is not a string',
+      { clients: factory, sharedSettings: { organization: 1 } },
+      'sharedSettings.organization',
+    ],
+    [
+      'a project that is not a string',
+      { clients: factory, sharedSettings: { project: {} } },
+      'sharedSettings.project',
+    ],
+    [
+      'a webhookSecret that is not a string',
+      { clients: factory, sharedSettings: { webhookSecret: true } },
+      'sharedSettings.webhookSecret',
+    ],
+  ] as const)('%s is refused, naming %s', (_, options, option) => {
+    rejects(options, option);
+  });
+
+  test('a misspelt key names the nearest; one that resembles nothing lists the four', () => {
+    expect(() =>
+      createResilientChat({ clients: factory, sharedSettings: { baseUrl: 'http://a/v1' } } as never),
+    ).toThrow('did you mean `sharedSettings.baseURL`?');
+    expect(() =>
+      createResilientChat({ clients: factory, sharedSettings: { apiKey: 'sk-1' } } as never),
+    ).toThrow('one of: baseURL, organization, project, webhookSecret');
+  });
+
+  test('over a single instance, the error says its own settings are shown and where to set them', () => {
+    expect(() => createResilientChat({ clients: client, sharedSettings: {} })).toThrow(
+      /instance's own settings.*set them on the instance/,
+    );
+  });
+
+  test('the base URL is never echoed', () => {
+    expect(() =>
+      createResilientChat({ clients: factory, sharedSettings: { baseURL: 'sk-proj-secret' } }),
+    ).toThrow(/received a string of 14 characters$/);
+  });
+
+  test('accepted over a factory, a source and a pool-like source, nulls included', () => {
+    for (const clients of [factory, { acquire: async () => client, release: () => {} }]) {
+      expect(() =>
+        createResilientChat({
+          clients,
+          sharedSettings: {
+            baseURL: 'http://127.0.0.1:9/v1/',
+            organization: null,
+            project: 'p',
+            webhookSecret: null,
+          },
+          logger: false,
+        }),
+      ).not.toThrow();
+    }
+  });
+});
+
 describe('the one whole-number check says the range of each option', () => {
   test.each([
     [

@@ -19,6 +19,18 @@ describe('resilientFetch options', () => {
     expect(() => resilientFetch({ clients: {} } as never)).toThrow(InvalidOptionError);
   });
 
+  test('`sharedSettings` is refused as an unknown key: there is no client object to show them on', () => {
+    let thrown: unknown;
+    try {
+      resilientFetch({ sharedSettings: { baseURL: 'http://127.0.0.1:9/v1' } } as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionError);
+    expect((thrown as InvalidOptionError).option).toBe('sharedSettings');
+    expect((thrown as Error).message).toMatch(/`sharedSettings` is not an option/);
+  });
+
   test('bad values are named as the client’s options are', () => {
     expect(() => resilientFetch({ retry: { maxRetries: -1 } })).toThrow(/retry\.maxRetries/);
     expect(() => resilientFetch({ retyr: {} } as never)).toThrow(/retyr.*retry/s);

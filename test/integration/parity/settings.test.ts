@@ -7,7 +7,11 @@ import { createHmac } from 'node:crypto';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWebSocket } from 'openai/realtime/websocket';
 import { describe, expect, test } from 'vitest';
-import { ClientSettingUnavailableError, createResilientClient } from '../../../src/index.js';
+import {
+  ClientSettingUnavailableError,
+  createResilientClient,
+  type SharedSettings,
+} from '../../../src/index.js';
 import { quietLogger } from '../../support/assertions.js';
 import {
   type ClientOptions,
@@ -16,6 +20,7 @@ import {
   expectParity,
   makeClient,
   modelList,
+  type ParityServer,
   startParityServer,
 } from '../../support/parity.js';
 
@@ -212,5 +217,97 @@ describe('over a factory, a source or a pool', () => {
     expect((asked as Error).cause).toBeInstanceOf(ClientSettingUnavailableError);
     expect(() => client.buildURL('/models', {})).toThrow(ClientSettingUnavailableError);
     await Promise.all([close(), server.close()]);
+  });
+});
+
+/** The four settings a source's clients can be declared to share, as `configured` has them. */
+const DECLARED = ['baseURL', 'organization', 'project', 'webhookSecret'] as const;
+const declared = (server: ParityServer): SharedSettings => ({
+  baseURL: server.url,
+  organization: configured.organization,
+  project: configured.project,
+  webhookSecret: configured.webhookSecret,
+});
+
+describe('over a factory or a pool with sharedSettings', () => {
+  for (const variant of ['factory', 'pool'] as const) {
+    test(`${variant}: a declared setting reads as a bare client built with it has it; the others still throw`, async () => {
+      const server = await startParityServer(() => ({ json: completion() }));
+      const bare = makeClient('bare', server, configured);
+      const { client, close } = makeClient(variant, server, configured, { sharedSettings: declared(server) });
+      for (const name of DECLARED) {
+        expect(client[name], name).toBe(bare.client[name]);
+        // Shown, not movable: a write could not reach the source's clients.
+        expect(() => {
+          (client as unknown as Record<string, unknown>)[name] = 'x';
+        }, name).toThrow(ClientSettingUnavailableError);
+      }
+      for (const name of SETTINGS.filter((s) => !(DECLARED as readonly string[]).includes(s))) {
+        if (name === 'logger' || name === 'logLevel') continue;
+        expect(() => client[name], name).toThrow(`client.${name}`);
+      }
+      // The source's clients' own defaultQuery is not the resilient client's to fill into a URL.
+      expect(() => client.buildURL('/models', {})).toThrow('`client.defaultQuery` is not known');
+      expect((await client.chat.completions.create(chatParams)).id).toBe('chatcmpl-1');
+      expect(server.requests[0]?.headers['openai-project']).toBe('proj-1');
+      await Promise.all([close(), bare.close(), server.close()]);
+    });
+  }
+
+  test('a trailing slash in the declared baseURL is shown as written, and matches the clients without it', async () => {
+    const server = await startParityServer(() => ({ json: completion() }));
+    const { client, close } = makeClient(
+      'factory',
+      server,
+      {},
+      { sharedSettings: { baseURL: `${server.url}/` } },
+    );
+    expect(client.baseURL).toBe(`${server.url}/`);
+    expect(client.baseURL).toBe(new OpenAI({ apiKey: 'sk-unused', baseURL: `${server.url}/` }).baseURL);
+    expect((await client.chat.completions.create(chatParams)).id).toBe('chatcmpl-1');
+    await Promise.all([close(), server.close()]);
+  });
+
+  test('webhooks.unwrap() verifies a signed payload, and refuses a forged one, as the bare client does', async () => {
+    const payload = JSON.stringify({
+      id: 'evt_1',
+      type: 'response.completed',
+      created_at: 1,
+      data: { id: 'r' },
+    });
+    const secret = String(configured.webhookSecret);
+    const observed = await expectParity(
+      {
+        handler: () => ({ json: {} }),
+        options: configured,
+        resilient: (server) => ({ sharedSettings: declared(server) }),
+        scenario: async (client, server) => {
+          const event = await client.webhooks.unwrap(payload, signed(secret, payload));
+          const forged = await client.webhooks
+            .unwrap(payload, { ...signed(secret, payload), 'webhook-id': 'x' })
+            .catch((e: Error) => e.constructor.name);
+          const settings = DECLARED.map((name) => String(client[name]).replace(server.url, '<server>'));
+          return { event, forged, settings };
+        },
+      },
+      ['factory', 'pool'],
+    );
+    expect(observed.caller).toMatchObject({ event: { id: 'evt_1' }, forged: 'InvalidWebhookSignatureError' });
+  });
+
+  test('withOptions(): the copy shows the value it was given, and its requests go out with it', async () => {
+    const server = await startParityServer(() => ({ json: modelList(['first']) }));
+    const other = await startParityServer(() => ({ json: modelList(['other']) }));
+    const { client, close } = makeClient('pool', server, configured, { sharedSettings: declared(server) });
+    const copy = client.withOptions({ baseURL: other.url, organization: 'org-2' });
+    expect([copy.baseURL, copy.organization, copy.project]).toEqual([other.url, 'org-2', 'proj-1']);
+    expect([client.baseURL, client.organization]).toEqual([server.url, 'org-1']);
+    expect((await copy.models.list()).data.map((m) => m.id)).toEqual(['other']);
+    expect(other.requests[0]?.headers['openai-organization']).toBe('org-2');
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(['first']);
+    // A copy of a copy keeps what both set; undeclared settings stay unknown on every copy.
+    expect(copy.withOptions({ timeout: 1_000 }).baseURL).toBe(other.url);
+    expect(() => copy.apiKey).toThrow(ClientSettingUnavailableError);
+    await Promise.all([close(), server.close(), other.close()]);
   });
 });
