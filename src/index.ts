@@ -33,6 +33,7 @@ export {
   type ClosePoolOptions,
   type EvictionCause,
   type EvictOptions,
+  type PoolKeyContext,
   type PoolStats,
 } from './pool/client-pool.js';
 export type { PoolDispatcher, PoolTransport, TransportOptions, UndiciModule } from './pool/transport.js';

@@ -8,7 +8,7 @@ import type { ResolvedOptions } from '../options.js';
 import { CircuitBreakers } from '../policy/circuit-breakers.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { RetryPolicy } from '../policy/retry-policy.js';
-import { Telemetry, type TelemetryOptions } from '../telemetry/call-telemetry.js';
+import { ClientTelemetry, type TelemetryOptions } from '../telemetry/call-telemetry.js';
 import type { CallDependencies } from './resilient-call.js';
 
 export function callDependencies(
@@ -16,7 +16,7 @@ export function callDependencies(
   source: NormalizedClientSource,
   telemetryOptions: Partial<TelemetryOptions> = {},
 ): CallDependencies {
-  const telemetry = new Telemetry({ ...resolved, ...telemetryOptions });
+  const telemetry = new ClientTelemetry({ ...resolved, ...telemetryOptions });
   let breakers: CircuitBreakers | undefined;
   if (resolved.circuitBreaker) {
     breakers = new CircuitBreakers(resolved.circuitBreaker, (endpoint, state) =>

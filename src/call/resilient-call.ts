@@ -33,7 +33,7 @@ import {
   type RetryPolicy,
   type RetryTally,
 } from '../policy/retry-policy.js';
-import type { CallTelemetry, Telemetry } from '../telemetry/call-telemetry.js';
+import type { CallTelemetry, ClientTelemetry } from '../telemetry/call-telemetry.js';
 import type { AcquireContext, Classification } from '../types.js';
 import { sleep } from './abort.js';
 import { sendAttempt } from './attempt-sender.js';
@@ -56,7 +56,7 @@ export interface CallDependencies {
   source: NormalizedClientSource;
   policy: RetryPolicy;
   breakers: CircuitBreakers | undefined;
-  telemetry: Telemetry;
+  telemetry: ClientTelemetry;
 }
 
 export interface CallRequest {

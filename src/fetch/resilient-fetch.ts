@@ -185,7 +185,8 @@ function poolSource(
       : module;
     const pool = new ClientPool({
       create: (origin, transport) => asLoopClient(new FetchAttemptClient(origin, transport)),
-      key: (context) => originOf(context.request.path),
+      // Only the attempt loop acquires from this pool, and it always names the request.
+      key: ({ request }) => originOf(request?.path ?? ''),
       undici: own,
       ...(meterProvider ? { meterProvider } : {}),
     });

@@ -31,7 +31,7 @@ import { type ClientPoolOptions, type ResolvedPoolOptions, resolvePoolOptions } 
 import { type PoolInstruments, registerPoolInstruments } from './pool-telemetry.js';
 import { createTransport, loadUndici, type PoolDispatcher, type PoolTransport } from './transport.js';
 
-export type { ClientPoolOptions } from './pool-options.js';
+export type { ClientPoolOptions, PoolKeyContext } from './pool-options.js';
 
 /** Why a pooled client was evicted (`resilient_chat.pool.eviction.cause`). */
 export type EvictionCause = 'ttl' | 'idle' | 'size' | 'evicted' | 'invalidated' | 'closed';
@@ -67,7 +67,8 @@ export interface PoolStats {
 /** One undici Agent and who holds it: clients not yet dropped, and a successor slot while parked. */
 interface Transport {
   agent: PoolDispatcher;
-  transport: PoolTransport;
+  /** What `create` spreads into the client's options: the fetch and the dispatcher of this Agent. */
+  clientOptions: PoolTransport;
   holders: number;
   /** Never handed to another client: found dead (`invalidate`) or `evict(key, { keepConnections: false })`. */
   retired: boolean;
@@ -134,7 +135,7 @@ export class ClientPool implements ClientSource {
     const key = this.#options.key({
       params: context?.params ?? {},
       signal,
-      request: context?.request ?? { method: 'post', path: '/chat/completions' },
+      request: context?.request,
     });
     let entry = this.#active.get(key);
     if (entry && isDead(entry.transport)) {
@@ -248,7 +249,7 @@ export class ClientPool implements ClientSource {
     const transport = this.#takeParked(key) ?? (await this.#newTransport());
     let client: OpenAI;
     try {
-      client = await this.#options.create(key, transport.transport);
+      client = await this.#options.create(key, transport.clientOptions);
       if (!isOpenAIClient(client)) throw new InvalidClientError('ClientPool `create`', client);
     } catch (error) {
       this.#letGo(transport);
@@ -275,7 +276,7 @@ export class ClientPool implements ClientSource {
   async #newTransport(): Promise<Transport> {
     const undici = this.#options.undici ?? (await loadUndici());
     const { agent, transport } = createTransport(undici, this.#options, this.#instruments.waited);
-    return { agent, transport, holders: 1, retired: false };
+    return { agent, clientOptions: transport, holders: 1, retired: false };
   }
 
   #evictLeastRecentlyUsed(): void {

@@ -17,6 +17,14 @@ import {
   type UndiciModule,
 } from './transport.js';
 
+/**
+ * What `key` is told of a call: a call through a resilient client gives all of it; `pool.acquire()` called
+ * directly gives what its caller passed, so `request` is undefined there rather than a made-up one.
+ */
+export interface PoolKeyContext extends Omit<AcquireContext, 'request'> {
+  request: AcquireContext['request'] | undefined;
+}
+
 /** The options of `new ClientPool(...)`; only `create` is required. */
 export interface ClientPoolOptions extends TransportOptions {
   /** Builds the client for a key. Spread `transport` into the OpenAI options so the pool owns its sockets. */
@@ -25,7 +33,7 @@ export interface ClientPoolOptions extends TransportOptions {
    * Which client a call uses (per API key, base URL, model group...).
    * @defaultValue one client for everything
    */
-  key?(context: AcquireContext): string;
+  key?(context: PoolKeyContext): string;
   /**
    * Age at which a client is evicted, in ms; Infinity for never (LiteLLM's 600 s).
    * @defaultValue `600000`

@@ -133,7 +133,11 @@ const logsApi = (otelApi as Partial<typeof otelApi>).logs;
  */
 const SEVERITY_WARN = 13;
 
-export class Telemetry {
+/**
+ * One resilient client's telemetry (its tracer, instruments, circuit gauge and logger), which makes a
+ * CallTelemetry per call. Not to be confused with the handle `startTelemetry()` returns (resilient-chat/otel).
+ */
+export class ClientTelemetry {
   readonly #tracer: Tracer;
   readonly #fixedMeterProvider: MeterProvider | undefined;
   #circuitSource: CircuitStateSource | undefined;
@@ -223,7 +227,7 @@ export class CallTelemetry {
   readonly #ownSpan: boolean;
   /** The context to run attempts in, so HTTP instrumentation nests under this span. */
   readonly context: Context;
-  readonly #telemetry: Telemetry;
+  readonly #telemetry: ClientTelemetry;
   readonly #instruments: Instruments;
   /** The GenAI metrics, for GenAI operations only. */
   readonly #genAI: GenAIMetrics | undefined;
@@ -237,7 +241,7 @@ export class CallTelemetry {
   #serverKnown = false;
   #ended = false;
 
-  constructor(telemetry: Telemetry, operation: Operation, model: string | undefined, body: unknown) {
+  constructor(telemetry: ClientTelemetry, operation: Operation, model: string | undefined, body: unknown) {
     this.#telemetry = telemetry;
     this.#instruments = telemetry.instruments;
     this.#genAI = operation.genAI ? telemetry.genAIMetrics : undefined;

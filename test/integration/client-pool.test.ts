@@ -11,6 +11,7 @@ import {
   ClientPool,
   type ClientPoolOptions,
   createResilientChat,
+  createResilientClient,
   InvalidOptionError,
   PoolClosedError,
   telemetryNames,
@@ -73,6 +74,25 @@ describe('leases', () => {
     expect(b).not.toBe(a);
     expect(dispatcherOf(b)).not.toBe(dispatcherOf(a));
     expect(p.stats()).toEqual({ active: 2, draining: 0, leases: 3 });
+  });
+
+  test('key() is told the request a call names, and none (not a made-up one) for a direct acquire()', async () => {
+    const seen: unknown[] = [];
+    const p = makePool({
+      key: ({ request }) => {
+        seen.push(request);
+        return 'one';
+      },
+    });
+    await p.acquire();
+    await p.acquire({ request: { method: 'get', path: '/models' } });
+    const resilient = createResilientClient({ clients: p, logger: quietLogger });
+    await resilient.chat.completions.create(params);
+    expect(seen).toEqual([
+      undefined,
+      { method: 'get', path: '/models' },
+      { method: 'post', path: '/chat/completions' },
+    ]);
   });
 
   test('an evicted client stays open while leased, and closes at its last release', async () => {
