@@ -22,6 +22,7 @@ import {
  * directly gives what its caller passed, so `request` is undefined there rather than a made-up one.
  */
 export interface PoolKeyContext extends Omit<AcquireContext, 'request'> {
+  /** The request's method and path; undefined for a direct `pool.acquire()` that names none. */
   request: AcquireContext['request'] | undefined;
 }
 
