@@ -230,7 +230,7 @@ export class ClientPool implements ClientSource {
         ...this.#closing.values(),
       ]);
       for (const entry of [...this.#byClient.values()]) this.#forget(entry);
-      await Promise.allSettled([...leftOver].map((agent) => agent.destroy()));
+      await Promise.all([...leftOver].map((agent) => settled(() => agent.destroy())));
     }
   }
 
@@ -340,13 +340,10 @@ export class ClientPool implements ClientSource {
   /** Drops one hold on a transport; the last one closes it (gracefully: nothing of ours is in flight). */
   #letGo(transport: Transport): void {
     if (--transport.holders > 0) return;
-    const closing: Promise<void> = transport.agent
-      .close()
-      .catch(() => undefined)
-      .finally(() => {
-        this.#closing.delete(closing);
-        this.#wake();
-      });
+    const closing: Promise<void> = settled(() => transport.agent.close()).finally(() => {
+      this.#closing.delete(closing);
+      this.#wake();
+    });
     this.#closing.set(closing, transport.agent);
     this.#wake();
   }
@@ -368,4 +365,20 @@ export class ClientPool implements ClientSource {
 /** Retired by the pool, or closed / destroyed behind its back (undici dispatchers report both). */
 function isDead(transport: Transport): boolean {
   return transport.retired || isDispatcherDead(transport.agent);
+}
+
+/**
+ * Runs a dispatcher's close() or destroy() and settles whatever it does: a user's dispatcher (a `dispatchers`
+ * factory, an `undici` option) may throw at once or return no promise, and retiring it must still not throw
+ * into the release or close that asked. Called synchronously, so an Agent is closed when release() returns.
+ */
+function settled(run: () => unknown): Promise<void> {
+  try {
+    return Promise.resolve(run()).then(
+      () => undefined,
+      () => undefined,
+    );
+  } catch {
+    return Promise.resolve();
+  }
 }

@@ -113,6 +113,24 @@ describe('leases', () => {
     expect(p.stats()).toEqual({ active: 1, draining: 0, leases: 1 });
   });
 
+  test('a dispatcher whose close() and destroy() throw at once never throws from release() or close()', async () => {
+    class BrittleAgent extends undici.Agent {
+      override close(): never {
+        throw new Error('close broke');
+      }
+      override destroy(): never {
+        throw new Error('destroy broke');
+      }
+    }
+    const p = makePool({ undici: { ...undici, Agent: BrittleAgent } });
+    const client = await p.acquire();
+    p.invalidate(client);
+    expect(() => p.release(client)).not.toThrow(); // its last lease: its Agent is closed, which throws
+    const held = await p.acquire();
+    expect(held).not.toBe(client);
+    await expect(p.close({ timeoutMs: 0 })).resolves.toBeUndefined(); // held's Agent is destroyed, which throws
+  });
+
   test('a request that completes after its client was evicted is not killed', async () => {
     const p = makePool();
     const client = await p.acquire();
