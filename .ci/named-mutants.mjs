@@ -104,6 +104,22 @@ const MUTANTS = [
     '      reason instanceof Error &&',
     ['test/integration/classify.test.ts'],
   ],
+  [
+    'M12',
+    'a retry is made but not counted in the tally (its kind would retry without limit)',
+    'src/policy/retry-policy.ts',
+    '[retry.kind]: retries[retry.kind] + 1',
+    '[retry.kind]: retries[retry.kind]',
+    ['test/unit/retry-policy.test.ts'],
+  ],
+  [
+    'M13',
+    'every upstream-closed failure is free, not only the first',
+    'src/policy/retry-policy.ts',
+    "failure.reason === 'upstream_client_closed' && tally.retries.upstream_closed === 0",
+    "failure.reason === 'upstream_client_closed'",
+    ['test/unit/retry-policy.test.ts'],
+  ],
 ];
 
 const wanted = new Set(process.argv.slice(2));
