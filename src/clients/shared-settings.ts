@@ -84,8 +84,15 @@ export function withSharedSettings(
   settings: SharedSettings | undefined,
 ): NormalizedClientSource {
   if (!settings) return source;
+  const declaredBase = settings.baseURL === undefined ? undefined : withoutTrailingSlashes(settings.baseURL);
   const check = (client: OpenAI): OpenAI => {
-    const mismatch = mismatchOf(client, settings);
+    let mismatch: ClientSettingMismatchError | undefined;
+    try {
+      mismatch = mismatchOf(client, settings, declaredBase);
+    } catch (error) {
+      source.release(client); // a client that cannot even be compared is handed back all the same
+      throw error;
+    }
     if (!mismatch) return client;
     source.release(client);
     throw mismatch;
@@ -100,7 +107,7 @@ export function withSharedSettings(
     single: undefined,
     sharedSettings: settings,
     withOptions: (options) =>
-      withSharedSettings(source.withOptions(options), { ...settings, ...settingsIn(options) }),
+      withSharedSettings(source.withOptions(options), settingsOfCopy(settings, options)),
   };
 }
 
@@ -115,14 +122,47 @@ function settingsIn(options: ClientOptions | Readonly<Record<string, unknown>>):
   );
 }
 
-function mismatchOf(client: OpenAI, settings: SharedSettings): ClientSettingMismatchError | undefined {
+/**
+ * Client options other than `baseURL` from which openai-node derives a client's base URL (a provider's, a
+ * data residency's, an x509 origin's): a copy made with one of them no longer knows its base URL.
+ */
+const MOVES_BASE_URL = ['dataResidency', 'provider', 'x509Transport', 'workloadIdentity', 'credential'];
+
+/**
+ * What a `withOptions(options)` copy can show: the declared settings with those the options set (a string,
+ * or null where openai-node holds null), minus any the options leave unknown: `baseURL: null` (openai's
+ * default, from the environment), an option that derives the base URL, a `provider` (which sets its own
+ * organization and project), or a value of the wrong type. Undefined when nothing is left to show.
+ */
+function settingsOfCopy(settings: SharedSettings, options: ClientOptions): SharedSettings | undefined {
+  const given = (options ?? {}) as Readonly<Record<string, unknown>>;
+  const next: Record<string, unknown> = { ...settings };
+  if (typeof given.baseURL === 'string') next.baseURL = given.baseURL;
+  else if (given.baseURL !== undefined || MOVES_BASE_URL.some((key) => given[key] !== undefined)) {
+    delete next.baseURL;
+  }
+  if (given.provider !== undefined) {
+    delete next.organization;
+    delete next.project;
+  }
+  for (const name of NULLABLE) {
+    const value = given[name];
+    if (value === undefined) continue;
+    if (value === null || typeof value === 'string') next[name] = value;
+    else delete next[name];
+  }
+  return Object.keys(next).length > 0 ? Object.freeze(next) : undefined;
+}
+
+function mismatchOf(
+  client: OpenAI,
+  settings: SharedSettings,
+  declaredBase: string | undefined,
+): ClientSettingMismatchError | undefined {
   const own = client as unknown as Record<string, unknown>;
   if (settings.baseURL !== undefined) {
     const actual = own.baseURL;
-    if (
-      typeof actual !== 'string' ||
-      withoutTrailingSlashes(actual) !== withoutTrailingSlashes(settings.baseURL)
-    ) {
+    if (typeof actual !== 'string' || withoutTrailingSlashes(actual) !== declaredBase) {
       const declared = baseURLName(settings.baseURL);
       const name = typeof actual === 'string' ? baseURLName(actual) : String(actual);
       // Two URLs that differ only where a credential may be (user info, query) are shown alike.

@@ -310,4 +310,21 @@ describe('over a factory or a pool with sharedSettings', () => {
     expect(() => copy.apiKey).toThrow(ClientSettingUnavailableError);
     await Promise.all([close(), server.close(), other.close()]);
   });
+
+  test('withOptions(): a copy whose options leave its base URL unknown shows none, and nothing made up', async () => {
+    const server = await startParityServer(() => ({ json: modelList(['first']) }));
+    const { client, close } = makeClient('pool', server, configured, { sharedSettings: declared(server) });
+    // baseURL: null is openai's default (from the environment); dataResidency and provider derive their own.
+    for (const options of [{ baseURL: null }, { dataResidency: 'eu' as const }]) {
+      const copy = client.withOptions(options);
+      expect(() => copy.baseURL).toThrow(ClientSettingUnavailableError);
+      expect(copy.organization).toBe('org-1'); // what the options leave alone is still declared
+    }
+    // A value of the wrong type is not shown either: openai-node's own checks decide what it means.
+    expect(() => client.withOptions({ organization: 42 as never }).organization).toThrow(
+      ClientSettingUnavailableError,
+    );
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(['first']);
+    await Promise.all([close(), server.close()]);
+  });
 });
