@@ -238,6 +238,9 @@ export class ClientPool implements ClientSource {
     let pending = this.#creating.get(key);
     if (!pending) {
       pending = this.#build(key).finally(() => this.#creating.delete(key));
+      // Every waiter gets the failure through its own handler; when all of them stopped waiting (aborted),
+      // none is left, and a failed build must not be an unhandled rejection.
+      pending.catch(() => undefined);
       this.#creating.set(key, pending);
     }
     // The client is built for the key whoever stops waiting: an aborted caller only stops waiting for it.

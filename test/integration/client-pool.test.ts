@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import OpenAI from 'openai';
+import OpenAI, { APIUserAbortError } from 'openai';
 import * as undici from 'undici';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import {
@@ -129,6 +129,37 @@ describe('leases', () => {
     const held = await p.acquire();
     expect(held).not.toBe(client);
     await expect(p.close({ timeoutMs: 0 })).resolves.toBeUndefined(); // held's Agent is destroyed, which throws
+  });
+
+  test('a client build that fails after its only caller aborted is not an unhandled rejection', async () => {
+    const controller = new AbortController();
+    let fail: (error: Error) => void = () => expect.fail('create() was not called');
+    const createCalled = new Promise<void>((called) => {
+      makePool({
+        key: () => {
+          controller.abort(); // while the pool works out the key: after acquire() checked the signal
+          return 'k';
+        },
+        create: () =>
+          new Promise<OpenAI>((_, reject) => {
+            fail = reject;
+            called();
+          }),
+      });
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(pool?.acquire({ signal: controller.signal })).rejects.toBeInstanceOf(APIUserAbortError);
+      await createCalled;
+      fail(new Error('create failed'));
+      // Node reports unhandled rejections once the microtasks have run, before the next macrotask.
+      await new Promise((next) => setImmediate(next));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   test('a request that completes after its client was evicted is not killed', async () => {
