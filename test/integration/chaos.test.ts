@@ -12,14 +12,12 @@ import { quietLogger, retryEvents } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { startServerProcess } from '../support/server-process.js';
 import { createTelemetryHarness } from '../support/telemetry.js';
+import { useUnhandledRejections } from '../support/unhandled.js';
 
 const CALLS = 5_000;
 const CONCURRENCY = 100;
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => process.on('unhandledRejection', onUnhandled));
-afterAll(() => process.off('unhandledRejection', onUnhandled));
+const unhandled = useUnhandledRejections();
 
 test(`${CALLS} calls under random faults: every call accounted for, every retry counted once`, async () => {
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

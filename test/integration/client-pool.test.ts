@@ -22,8 +22,10 @@ import { quietLogger } from '../support/assertions.js';
 import { TEST_API_KEY } from '../support/clients.js';
 import { useLoopback } from '../support/loopback.js';
 import { params } from '../support/params.js';
+import { useUnhandledRejections } from '../support/unhandled.js';
 
 const env = useLoopback();
+const unhandled = useUnhandledRejections();
 let pool: ClientPool | undefined;
 
 afterEach(async () => {
@@ -147,19 +149,11 @@ describe('leases', () => {
           }),
       });
     });
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      await expect(pool?.acquire({ signal: controller.signal })).rejects.toBeInstanceOf(APIUserAbortError);
-      await createCalled;
-      fail(new Error('create failed'));
-      // Node reports unhandled rejections once the microtasks have run, before the next macrotask.
-      await new Promise((next) => setImmediate(next));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    await expect(pool?.acquire({ signal: controller.signal })).rejects.toBeInstanceOf(APIUserAbortError);
+    await createCalled;
+    fail(new Error('create failed'));
+    await new Promise((next) => setImmediate(next)); // see useUnhandledRejections
+    expect(unhandled).toEqual([]);
   });
 
   test('a request that completes after its client was evicted is not killed', async () => {

@@ -8,6 +8,7 @@ import { APIUserAbortError } from 'openai';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { boundedWait } from '../../src/bounded-wait.js';
 import { MAX_TIMER_MS } from '../../src/option-checks.js';
+import { useUnhandledRejections } from '../support/unhandled.js';
 
 /** A promise the test settles by hand. */
 function deferred<T>() {
@@ -26,18 +27,14 @@ const listeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').le
 /** Lets a rejection nobody handled surface: Node reports it once the microtasks of a turn have run. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
+const unhandled = useUnhandledRejections();
 
 beforeEach(() => {
   // Only the clock the helper uses: setImmediate stays real, to let unhandled rejections surface.
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-  unhandled.length = 0;
-  process.on('unhandledRejection', onUnhandled);
 });
 
 afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
   vi.useRealTimers();
 });
 
