@@ -19,7 +19,7 @@ export interface InstructionSizes {
   streamWarmUpCalls: number;
   streamSettleCalls: number;
   streamCalls: number;
-  /** Sections of `calls` per request and process: a process's figure is their median. */
+  /** Sections of `calls` per request and process: a process's figure is all their instructions over all their calls. */
   sections: number;
   concurrency: number;
   runs: number;
