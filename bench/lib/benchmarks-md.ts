@@ -104,7 +104,7 @@ function instructionsSection(r: InstructionsResult): string {
   const { sizes } = r;
   return `## Instructions per call (callgrind, from memory)
 
-Counted by valgrind's callgrind (${r.valgrind}), which counts the instructions a process executes whatever else runs on the machine, so these figures hold on a busy machine where CPU times do not. Each contender of the overhead suite runs from memory (no socket) in a process of its own, warmed up (${sizes.warmUpCalls.toLocaleString('en')} calls per request and ${sizes.streamWarmUpCalls} per stream under plain valgrind, then ${sizes.settleCalls} and ${sizes.streamSettleCalls} at callgrind's speed) and then counted over ${sizes.sections} sections of ${sizes.calls} calls (${sizes.streamCalls} streams) at concurrency ${sizes.concurrency}, the figure being all the sections' instructions over all their calls; the whole suite ran ${sizes.runs} times, each run fresh processes. V8 runs as one deterministic thread (\`--single-threaded --predictable-gc-schedule\`, fixed hash and random seeds), so the garbage collector's work is all counted, on the thread that caused it, and two processes count the same section within 0.2 %; with V8's defaults, helper threads and timed heuristics moved the figures by up to 120 % between runs. JIT compilation and deoptimization are left out (V8's runtime entries that compile, with all they call): a one-time cost that lands in whichever section V8 tiers a function up in. Only the measured calls are counted (see docs/CONTRIBUTING.md). The SDK's timer-driven work (a metric collection every 10 s, a span batch every 5 s) is left out: under valgrind a call takes fifty times as long, so a timer would land on it fifty times as often; spans are exported in full batches of 512, as under load.
+Counted by valgrind's callgrind (${r.valgrind}), which counts the instructions a process executes whatever else runs on the machine, so these figures hold on a busy machine where CPU times do not. Each contender of the overhead suite runs from memory (no socket) in a process of its own, warmed up (${sizes.warmUpCalls.toLocaleString('en')} calls per request and ${sizes.streamWarmUpCalls} per stream under plain valgrind, then ${sizes.settleCalls} and ${sizes.streamSettleCalls} at callgrind's speed) and then counted over ${sizes.sections} sections of ${sizes.calls} calls (${sizes.streamCalls} streams) at concurrency ${sizes.concurrency}, the figure being all the sections' instructions over all their calls; the whole suite ran ${sizes.runs} times, each run fresh processes. V8 runs as one deterministic thread (\`--single-threaded --predictable-gc-schedule\`, fixed hash and random seeds), so the garbage collector's work is all counted (its scavenges; each section starts from a full collection, whose re-building of dropped compiled code and feedback the section's first calls pay, alike for every contender), and two processes count the same section within 0.2 %; with V8's defaults, helper threads and timed heuristics moved the figures by up to 120 % between runs. JIT compilation and deoptimization are left out (V8's runtime entries that compile, with all they call): a one-time cost that lands in whichever section V8 tiers a function up in. Only the measured calls are counted (see docs/CONTRIBUTING.md). The SDK's timer-driven work (a metric collection every 10 s, a span batch every 5 s) is left out: under valgrind a call takes fifty times as long, so a timer would land on it fifty times as often; spans are exported in full batches of 512, as under load.
 
 resilient-chat's added instructions against the official instrumentation's, each over its own bare SDK (goal <= 1 with tracing and metrics, <= 1.3 with every feature on):
 
@@ -124,6 +124,7 @@ ${table(
     'contender',
     'request',
     'instructions per call',
+    'of them GC',
     'spread of the runs',
     'added over bare',
     'spread',
@@ -133,11 +134,19 @@ ${table(
     x.contender,
     x.request,
     count(x.perCall.median),
+    k(x.gcPerCall.median),
     spreadPct(x.perCall),
     x.added ? k(x.added.median) : '-',
     x.added ? spreadPct(x.added) : '-',
     x.added ? runs(x.added, k) : '-',
   ]),
+)}
+
+Where the added instructions go (chat): the breakdown suite's steps, each contender counted as above, each step the difference between two of them in each run:
+
+${table(
+  ['who', 'step', 'added per call', 'spread', 'each run'],
+  r.steps.map((x) => [x.who, x.step, k(x.added.median), spreadPct(x.added), runs(x.added, k)]),
 )}
 
 Streams, per content chunk: a stream of ${STREAM_CHUNKS.toLocaleString('en')} chunks less the same stream with ${STREAM_CHUNKS_DROPPED} fewer, over ${STREAM_CHUNKS_DROPPED}, each chunk one SSE event in a read of its own (goal: at most 1 % of bare openai-node's per-chunk cost added, or a measured reason). With metrics on, every chunk after the first records a \`gen_ai.client.operation.time_per_output_chunk\` point, as the GenAI conventions ask, and the OpenTelemetry SDK hashes the point's attribute set on each record (\`JSON.stringify\` of the sorted attributes, then a string hash); the tracing-only contender leaves that out and shows what the relay and the accumulator cost:

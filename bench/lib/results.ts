@@ -45,8 +45,10 @@ export interface RunSpread {
 export interface InstructionRow {
   contender: ContenderName;
   request: string;
-  /** Instructions per call (main thread). */
+  /** Instructions per call (JIT compilation left out). */
   perCall: RunSpread;
+  /** Of them, the garbage collector's (scavenges, between the full collections before each section). */
+  gcPerCall: RunSpread;
   /** Over its own bare SDK (openai 6 for the instrumentation on 6, openai 7 for the rest), per run. */
   added: RunSpread | undefined;
   base: ContenderName | undefined;
@@ -70,12 +72,21 @@ export interface ChunkRow {
   addedShare: RunSpread | undefined;
 }
 
+/** A step of the breakdown suite's (bench/suites/breakdown.ts), counted: what it adds per chat call. */
+export interface InstructionStep {
+  who: BreakdownStep['who'];
+  step: string;
+  /** Instructions per chat call the step adds over the contender before it, per run. */
+  added: RunSpread;
+}
+
 export interface InstructionsResult {
   sizes: InstructionSizes;
   valgrind: string;
   rows: InstructionRow[];
   ratios: PeerRatio[];
   chunks: ChunkRow[];
+  steps: InstructionStep[];
 }
 
 // The overhead suite (bench/suites/overhead.ts).

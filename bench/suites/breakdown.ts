@@ -26,8 +26,8 @@ import {
 import type { BreakdownResult, BreakdownStep } from '../lib/results.js';
 import { spread } from './overhead.js';
 
-/** Each step: what it adds, as `contender - contender before it`. */
-const STEPS: readonly (readonly [BreakdownStep['who'], string, ContenderName, ContenderName])[] = [
+/** Each step: what it adds, as `contender - contender before it` (the instruction suite counts them too). */
+export const STEPS: readonly (readonly [BreakdownStep['who'], string, ContenderName, ContenderName])[] = [
   [
     'resilient-chat',
     'a minimal request() override (any wrapper that owns the promise)',

@@ -25,11 +25,15 @@ import {
   BARE_6,
   BARE_7,
   type ContenderName,
+  FACADE_FLOOR,
   OURS,
   OURS_EVERYTHING,
   OURS_FULL,
+  OURS_METRICS,
+  OURS_NO_SDK,
   OURS_TRACING,
   PEER,
+  PEER_METRICS,
   PEER_ON_7,
   type RequestName,
   STREAM_CHUNKS,
@@ -40,11 +44,13 @@ import type {
   ChunkRow,
   InstructionRow,
   InstructionSizes,
+  InstructionStep,
   InstructionsResult,
   PeerRatio,
   RunSpread,
 } from '../lib/results.js';
 import { quantile } from '../lib/stats.js';
+import { STEPS } from './breakdown.js';
 
 const JSON_REQUESTS = ['chat', 'responses', 'embeddings', 'models.list'] as const satisfies RequestName[];
 const STREAMS = [
@@ -64,7 +70,12 @@ const PLAN: readonly (readonly [ContenderName, readonly RequestName[]])[] = [
   [OURS_EVERYTHING, ['chat', 'responses', 'embeddings']],
   // Streams without metrics: what the relay and the accumulator add per chunk apart from the
   // `time_per_output_chunk` histogram point that the lean contender records for every chunk.
-  [OURS_TRACING, STREAMS],
+  [OURS_TRACING, ['chat', ...STREAMS]],
+  // The breakdown suite's steps (bench/suites/breakdown.ts), on chat: where the added instructions go.
+  [FACADE_FLOOR, ['chat']],
+  [OURS_NO_SDK, ['chat']],
+  [OURS_METRICS, ['chat']],
+  [PEER_METRICS, ['chat']],
 ];
 const BASE: Partial<Record<ContenderName, ContenderName>> = {
   [PEER]: BARE_6,
@@ -73,6 +84,10 @@ const BASE: Partial<Record<ContenderName, ContenderName>> = {
   [OURS_FULL]: BARE_7,
   [OURS_EVERYTHING]: BARE_7,
   [OURS_TRACING]: BARE_7,
+  [FACADE_FLOOR]: BARE_7,
+  [OURS_NO_SDK]: BARE_7,
+  [OURS_METRICS]: BARE_7,
+  [PEER_METRICS]: BARE_6,
 };
 /** [ours, against]: the ratio of the instructions each adds to its own bare SDK. */
 const RATIOS: readonly (readonly [ContenderName, ContenderName])[] = [
@@ -95,13 +110,19 @@ function valgrindVersion(): string {
   return found.stdout.trim();
 }
 
+/** A counted section: instructions per call (compilation left out), and how many of them collected garbage. */
+export interface Section {
+  perCall: number;
+  gcPerCall: number;
+}
+
 /** One contender's process under callgrind; resolves to its instructions per call, by request. */
 export async function countOne(
   contender: ContenderName,
   requests: readonly RequestName[],
   serverUrl: string,
   sizes: InstructionSizes,
-): Promise<Map<RequestName, number[]>> {
+): Promise<Map<RequestName, Section[]>> {
   const dir = mkdtempSync(join(tmpdir(), 'rc-callgrind-'));
   const plan: InstructionPlan = {
     contender,
@@ -149,6 +170,7 @@ export async function countOne(
     if (code !== 0) throw new Error(`instructions: the process of "${contender}" exited with code ${code}`);
     if (sizes.keepDir) keepDumps(dir, sizes.keepDir, child.pid ?? 0, contender, plan);
     const summaries = new Map<number, number>();
+    const collections = new Map<number, number>();
     for (const file of readdirSync(dir)) {
       // cg.<pid>.<part>-<thread>: one file per dump and thread.
       const match = /^cg\.\d+\.(\d+)-01$/.exec(file);
@@ -156,14 +178,18 @@ export async function countOne(
       const part = Number(match[1]);
       if (part % 2 !== 0) continue; // the odd dumps are the start, the warm-up and what ran between sections
       const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
-      if (summary) summaries.set(part, Number(summary[1]) - jitInstructions(join(dir, file)));
+      if (!summary) continue;
+      const { jit, gc } = runtimeInstructions(join(dir, file));
+      summaries.set(part, Number(summary[1]) - jit);
+      collections.set(part, gc);
     }
     return new Map(
       plan.requests.map(({ request, calls }, k) => {
-        const sections = Array.from({ length: sizes.sections }, (_, j) => {
-          const counted = summaries.get(2 * (k * sizes.sections + j + 1));
+        const sections = Array.from({ length: sizes.sections }, (_, j): Section => {
+          const part = 2 * (k * sizes.sections + j + 1);
+          const counted = summaries.get(part);
           if (counted === undefined) throw new Error(`instructions: no dump for ${contender}: ${request}`);
-          return counted / calls;
+          return { perCall: counted / calls, gcPerCall: (collections.get(part) ?? 0) / calls };
         });
         return [request, sections];
       }),
@@ -191,19 +217,33 @@ const REPEATABLE_V8 = ['--single-threaded', '--predictable-gc-schedule', '--hash
 const JIT_ENTRY =
   /^\s*([\d,]+) .*v8::internal::Runtime_(?:Compile\w*|Optimize\w*|InstallBaselineCode|InstallSFICode|NotifyDeoptimized|HealOptimizedCodeSlot)\(/;
 
-/** The instructions a dump spent compiling (inclusive of what each JIT entry called), to leave out. */
-function jitInstructions(file: string): number {
+/** V8's collections: every scavenge and full collection goes through it, with all it calls. */
+const GC_ENTRY = /^\s*([\d,]+) .*v8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/;
+
+/**
+ * What a dump spent compiling (left out) and collecting garbage (counted, and shown apart), each inclusive of
+ * what its entries called, from `callgrind_annotate --inclusive=yes`.
+ */
+function runtimeInstructions(file: string): { jit: number; gc: number } {
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
   if (annotated.status !== 0) throw new Error(`instructions: callgrind_annotate failed: ${annotated.stderr}`);
   let jit = 0;
+  let gc = 0;
+  const count = (found: RegExpExecArray) => Number((found[1] as string).replaceAll(',', ''));
   for (const line of annotated.stdout.split('\n')) {
-    const entry = JIT_ENTRY.exec(line);
-    if (entry) jit += Number((entry[1] as string).replaceAll(',', ''));
+    const compiled = JIT_ENTRY.exec(line);
+    if (compiled) jit += count(compiled);
+    // The first line is the outermost frame (callgrind_annotate sorts by inclusive cost, and several inlined
+    // frames of CollectGarbage carry the same name): count it once.
+    else if (gc === 0) {
+      const collected = GC_ENTRY.exec(line);
+      if (collected) gc = count(collected);
+    }
   }
-  return jit;
+  return { jit, gc };
 }
 
 /** Copies the counted sections' dumps to `keepDir` as `<contender>, <request>, <section>.callgrind`, named. */
@@ -251,7 +291,7 @@ export async function runInstructions(
   const server = await startServerProcess({ behaviour: ANSWERING_SERVER, config: { chunks: STREAM_CHUNKS } });
   try {
     // counts[run][contender] = instructions per call by request, in each section
-    const counts: Map<ContenderName, Map<RequestName, number[]>>[] = [];
+    const counts: Map<ContenderName, Map<RequestName, Section[]>>[] = [];
     for (let run = 0; run < sizes.runs; run++) {
       const started = performance.now();
       const results = await pooled(
@@ -263,18 +303,22 @@ export async function runInstructions(
         sizes.parallel,
       );
       counts.push(
-        new Map(PLAN.map(([contender], i) => [contender, results[i] as Map<RequestName, number[]>])),
+        new Map(PLAN.map(([contender], i) => [contender, results[i] as Map<RequestName, Section[]>])),
       );
       log(
         `instructions: run ${run + 1} of ${sizes.runs} in ${Math.round((performance.now() - started) / 1000)} s`,
       );
     }
-    const perRun = (contender: ContenderName, request: RequestName): number[] =>
+    const perRun = (
+      contender: ContenderName,
+      request: RequestName,
+      figure: keyof Section = 'perCall',
+    ): number[] =>
       counts.map((run) => {
         const sections = run.get(contender)?.get(request);
         if (!sections) throw new Error(`instructions: nothing counted for ${contender}: ${request}`);
         // Every counted call: a section that holds a scavenge more than the next is part of the cost too.
-        return sections.reduce((a, b) => a + b, 0) / sections.length;
+        return sections.reduce((a, b) => a + b[figure], 0) / sections.length;
       });
     const addedRuns = (contender: ContenderName, request: RequestName): number[] | undefined => {
       const base = BASE[contender];
@@ -291,6 +335,7 @@ export async function runInstructions(
             contender,
             request,
             perCall: runSpread(perRun(contender, request)),
+            gcPerCall: runSpread(perRun(contender, request, 'gcPerCall')),
             added: added && runSpread(added),
             base: BASE[contender],
           };
@@ -331,12 +376,18 @@ export async function runInstructions(
           };
         }),
     );
+    const steps: InstructionStep[] = STEPS.map(([who, step, layer, base]) => {
+      const layerRuns = perRun(layer, 'chat');
+      const baseRuns = perRun(base, 'chat');
+      return { who, step, added: runSpread(layerRuns.map((v, i) => v - (baseRuns[i] as number))) };
+    });
     return {
       sizes,
       valgrind,
       rows,
       ratios,
       chunks,
+      steps,
     };
   } finally {
     await server.stop();
