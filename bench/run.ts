@@ -34,8 +34,9 @@ const quick = values.quick ?? false;
 const INSTRUCTION_SIZES = {
   warmUpCalls: 2_000,
   settleCalls: 300,
-  calls: 200,
-  sections: 3,
+  shortCalls: 200,
+  calls: 600,
+  sections: 1,
   streamWarmUpCalls: 20,
   streamSettleCalls: 2,
   streamCalls: 3,
@@ -51,8 +52,9 @@ const sizes = quick
       instructions: {
         warmUpCalls: 1_000,
         settleCalls: 200,
-        calls: 200,
-        sections: 2,
+        shortCalls: 100,
+        calls: 300,
+        sections: 1,
         streamWarmUpCalls: 10,
         streamSettleCalls: 2,
         streamCalls: 4,

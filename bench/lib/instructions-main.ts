@@ -3,8 +3,8 @@
  * contender of the overhead suite (contenders.ts) from memory, warmed up alone, then each request's
  * measured calls bracketed by two markers. The marker is `os.getPriority()`, the only caller of libuv's
  * `uv_os_getpriority`; callgrind runs with `--dump-before=uv_os_getpriority`, so what ran since the last
- * marker lands in a profile dump of its own: dump 2k (counted from 1) holds the k-th section of measured
- * calls and nothing else, the odd dumps the start, the warm-up and the collections between sections.
+ * marker lands in a profile dump of its own: dump 2k (counted from 1) holds the k-th count of measured
+ * calls and nothing else, the odd dumps the start, the warm-up and the collections between counts.
  *
  * Callgrind starts with its instrumentation off (`--instr-atstart=no`), so start-up and warm-up run at the
  * speed of a plain valgrind, several times faster: then this process writes `warm` on stdout, the parent
@@ -23,8 +23,11 @@ export interface InstructionPlan {
   concurrency: number;
   /** Each request's measured calls come in this many sections (dumps) of `calls`. */
   sections: number;
-  /** In order: each request's warm-up calls, then its measured calls (one dump each). */
-  requests: { request: RequestName; warmUpCalls: number; settleCalls: number; calls: number }[];
+  /**
+   * In order: each request's warm-up calls, then its measured sections: each section one count (one dump)
+   * of each of `counts` calls, every count straight after a full collection.
+   */
+  requests: { request: RequestName; warmUpCalls: number; settleCalls: number; counts: number[] }[];
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as InstructionPlan;
@@ -42,17 +45,19 @@ process.stdin.destroy();
 // counts varied by 20 % from section to section).
 for (const { request, settleCalls } of plan.requests)
   await inParallel(contender.call[request], settleCalls, plan.concurrency);
-for (const { request, calls } of plan.requests) {
+for (const { request, counts } of plan.requests) {
   for (let section = 0; section < plan.sections; section++) {
-    // From the same heap each time: a major collection owed to earlier garbage would land in this section.
-    // A full collection drops some compiled code and feedback, which the section's first calls build again:
-    // that is counted, the same for every contender (200 calls cost about 20 M instructions more than a
-    // third of 600). Calls left uncounted after it do not settle that: with 100 or 300 of them, sections
-    // differed by 15 % instead of 3 %.
-    globalThis.gc?.();
-    mark();
-    await inParallel(contender.call[request], calls, plan.concurrency);
-    mark();
+    for (const calls of counts) {
+      // From the same heap each time: a major collection owed to earlier garbage would land in this count.
+      // A full collection drops some compiled code and feedback, which the first calls after it build again
+      // (about 20 M instructions for bare openai-node, and not the same for every contender); calls left
+      // uncounted after it do not settle that (with 100 or 300 of them, counts differed by 15 %). So a
+      // section counts two runs of calls from the same start, and the suite takes their difference.
+      globalThis.gc?.();
+      mark();
+      await inParallel(contender.call[request], calls, plan.concurrency);
+      mark();
+    }
   }
 }
 await contender.shutdown();

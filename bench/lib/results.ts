@@ -10,16 +10,18 @@ import type { ScaleMeasured } from './scale-plan.js';
 export interface InstructionSizes {
   /**
    * Per request: warm-up calls (instrumentation off), calls after the instrumentation is on and before the
-   * count, and counted calls in each section.
+   * count, and the two counts of each section: `shortCalls` and `calls` calls, each straight after a full
+   * collection; their difference over `calls - shortCalls` is the section's figure per call.
    */
   warmUpCalls: number;
   settleCalls: number;
+  shortCalls: number;
   calls: number;
   /** The same for streams, whose calls are each STREAM_CHUNKS chunks long. */
   streamWarmUpCalls: number;
   streamSettleCalls: number;
   streamCalls: number;
-  /** Sections of `calls` per request and process: a process's figure is all their instructions over all their calls. */
+  /** Sections per request and process (streams: counts of `streamCalls` streams): a process's figure is their mean. */
   sections: number;
   concurrency: number;
   runs: number;

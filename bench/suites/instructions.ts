@@ -133,7 +133,8 @@ export async function countOne(
       request,
       warmUpCalls: isStream(request) ? sizes.streamWarmUpCalls : sizes.warmUpCalls,
       settleCalls: isStream(request) ? sizes.streamSettleCalls : sizes.settleCalls,
-      calls: isStream(request) ? sizes.streamCalls : sizes.calls,
+      // A stream's chunks are counted as a long stream less a short one, so its count needs no pair.
+      counts: isStream(request) ? [sizes.streamCalls] : [sizes.shortCalls, sizes.calls],
     })),
   };
   try {
@@ -183,13 +184,28 @@ export async function countOne(
       summaries.set(part, Number(summary[1]) - jit);
       collections.set(part, gc);
     }
+    let part = 0; // the dumps of the counts, in order: 2, 4, 6...
+    const next = (request: RequestName): [number, number] => {
+      part += 2;
+      const counted = summaries.get(part);
+      if (counted === undefined) throw new Error(`instructions: no dump for ${contender}: ${request}`);
+      return [counted, collections.get(part) ?? 0];
+    };
     return new Map(
-      plan.requests.map(({ request, calls }, k) => {
-        const sections = Array.from({ length: sizes.sections }, (_, j): Section => {
-          const part = 2 * (k * sizes.sections + j + 1);
-          const counted = summaries.get(part);
-          if (counted === undefined) throw new Error(`instructions: no dump for ${contender}: ${request}`);
-          return { perCall: counted / calls, gcPerCall: (collections.get(part) ?? 0) / calls };
+      plan.requests.map(({ request, counts }) => {
+        const sections = Array.from({ length: sizes.sections }, (): Section => {
+          const counted = counts.map(() => next(request));
+          const [[instructions, gc]] = counted as [[number, number]];
+          const short = counts[0] as number;
+          if (counted.length === 1) return { perCall: instructions / short, gcPerCall: gc / short };
+          // The collector's work over all the section's calls: it comes in whole scavenges, which a
+          // difference of two counts would turn into steps of one scavenge over the calls between them.
+          const [, [longInstructions, longGc]] = counted as [[number, number], [number, number]];
+          const long = counts[1] as number;
+          const gcPerCall = (gc + longGc) / (short + long);
+          // The rest, as the long count less the short one: what the calls cost past the start both share.
+          const code = (longInstructions - longGc - (instructions - gc)) / (long - short);
+          return { perCall: code + gcPerCall, gcPerCall };
         });
         return [request, sections];
       }),
@@ -256,13 +272,15 @@ function keepDumps(
 ): void {
   mkdirSync(keepDir, { recursive: true });
   const perfMap = `/tmp/perf-${pid}.map`;
-  plan.requests.forEach(({ request }, k) => {
+  let part = 0;
+  for (const { request, counts } of plan.requests) {
     for (let j = 0; j < plan.sections; j++) {
+      part += 2 * counts.length; // the section's last count: its longest
       const to = join(keepDir, `${contender}, ${request}, ${j + 1}.callgrind`.replace(/[/ ]+/g, '_'));
-      copyFileSync(join(dir, `cg.${pid}.${2 * (k * plan.sections + j + 1)}-01`), to);
+      copyFileSync(join(dir, `cg.${pid}.${part}-01`), to);
       if (existsSync(perfMap)) nameJitCode(to, perfMap);
     }
-  });
+  }
   rmSync(perfMap, { force: true });
 }
 
