@@ -21,7 +21,7 @@ export interface InstructionPlan {
   contender: ContenderName;
   serverUrl: string;
   concurrency: number;
-  /** Each request's measured calls come in this many sections (dumps) of `calls`. */
+  /** Each request's measured calls come in this many sections, each one dump per entry of its `counts`. */
   sections: number;
   /**
    * In order: each request's warm-up calls, then its measured sections: each section one count (one dump)
@@ -40,9 +40,9 @@ for (const { request, warmUpCalls } of plan.requests)
 process.stdout.write('warm\n');
 await once(process.stdin, 'data');
 process.stdin.destroy();
-// Then a few more, instrumented: V8 paces its collections by how fast it measured them to run, so the counted
-// calls must come after some that ran at their speed (straight after a warm-up at plain valgrind's speed, the
-// counts varied by 20 % from section to section).
+// Then a few more, instrumented: with V8's default heuristics, which pace collections by measured speeds, the
+// counts straight after a warm-up at plain valgrind's speed varied by 20 % from section to section. The suite
+// now fixes the schedule (--predictable-gc-schedule); whether these calls are still needed was not measured.
 for (const { request, settleCalls } of plan.requests)
   await inParallel(contender.call[request], settleCalls, plan.concurrency);
 for (const { request, counts } of plan.requests) {

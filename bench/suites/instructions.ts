@@ -296,6 +296,9 @@ async function pooled<T>(tasks: (() => Promise<T>)[], parallel: number): Promise
   return results;
 }
 
+/** Run by run, `a` less `b` (each run's figures come from the same run's processes). */
+const minus = (a: number[], b: number[]): number[] => a.map((v, i) => v - (b[i] as number));
+
 function runSpread(runs: number[]): RunSpread {
   const median = quantile(runs, 0.5);
   return { runs, median, spread: (Math.max(...runs) - Math.min(...runs)) / Math.abs(median) };
@@ -341,8 +344,7 @@ export async function runInstructions(
     const addedRuns = (contender: ContenderName, request: RequestName): number[] | undefined => {
       const base = BASE[contender];
       if (!base) return undefined;
-      const baseRuns = perRun(base, request);
-      return perRun(contender, request).map((v, i) => v - (baseRuns[i] as number));
+      return minus(perRun(contender, request), perRun(base, request));
     };
     const rows: InstructionRow[] = PLAN.flatMap(([contender, requests]) =>
       requests
@@ -376,7 +378,7 @@ export async function runInstructions(
     const chunkRuns = (contender: ContenderName, stream: 'chat' | 'responses') => {
       const long = perRun(contender, `${stream} stream`);
       const short = perRun(contender, `${stream} stream (short)`);
-      return long.map((v, i) => (v - (short[i] as number)) / STREAM_CHUNKS_DROPPED);
+      return minus(long, short).map((v) => v / STREAM_CHUNKS_DROPPED);
     };
     const chunks: ChunkRow[] = PLAN.flatMap(([contender, requests]) =>
       (['chat', 'responses'] as const)
@@ -384,7 +386,7 @@ export async function runInstructions(
         .map((stream) => {
           const mine = chunkRuns(contender, stream);
           const bare = chunkRuns(BARE_7, stream);
-          const added = contender === BARE_7 ? undefined : mine.map((v, i) => v - (bare[i] as number));
+          const added = contender === BARE_7 ? undefined : minus(mine, bare);
           return {
             contender,
             stream,
@@ -394,11 +396,11 @@ export async function runInstructions(
           };
         }),
     );
-    const steps: InstructionStep[] = STEPS.map(([who, step, layer, base]) => {
-      const layerRuns = perRun(layer, 'chat');
-      const baseRuns = perRun(base, 'chat');
-      return { who, step, added: runSpread(layerRuns.map((v, i) => v - (baseRuns[i] as number))) };
-    });
+    const steps: InstructionStep[] = STEPS.map(([who, step, layer, base]) => ({
+      who,
+      step,
+      added: runSpread(minus(perRun(layer, 'chat'), perRun(base, 'chat'))),
+    }));
     return {
       sizes,
       valgrind,
