@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { benchmarksReport, withInstructionsSection } from './lib/benchmarks-md.js';
+import { benchmarksReport, withSection } from './lib/benchmarks-md.js';
 import { SETUPS } from './lib/scale-plan.js';
 import { round } from './lib/stats.js';
 import { runBreakdown } from './suites/breakdown.js';
@@ -25,8 +25,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // The instruction-count suite keeps its dumps there, with JavaScript names, for callgrind_annotate.
     'callgrind-dir': { type: 'string' },
-    // With `--only instructions`: write that section alone into BENCHMARKS.md (it leads the file), with the
-    // date and machine it was counted on, and leave the other sections as the last full run wrote them.
+    // With `--only instructions` or `--only scale`: write that section alone into BENCHMARKS.md, with the date
+    // and machine it was measured on, and leave the other sections as the last full run wrote them.
     'write-section': { type: 'boolean', default: false },
   },
 });
@@ -62,7 +62,7 @@ const sizes = quick
         runs: 1,
         parallel: 2,
       },
-      scale: { sizes: [1_000], timeoutMs: 30_000, warmUpCalls: 1_000 },
+      scale: { sizes: [1_000], timeoutMs: 30_000, warmUpCalls: 1_000, runs: 1 },
       overhead: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000, runs: 1 },
       breakdown: { calls: 1_000, rounds: 4, concurrency: 16, warmUpCalls: 2_000 },
       profile: { calls: 3_000, concurrency: 16, top: 15 },
@@ -73,7 +73,7 @@ const sizes = quick
     }
   : {
       instructions: INSTRUCTION_SIZES,
-      scale: { sizes: [1_000, 5_000], timeoutMs: 60_000, warmUpCalls: 2_000 },
+      scale: { sizes: [1_000, 5_000], timeoutMs: 60_000, warmUpCalls: 2_000, runs: 3 },
       overhead: { calls: 2_000, rounds: 10, concurrency: 16, warmUpCalls: 10_000, runs: 3 },
       breakdown: { calls: 10_000, rounds: 6, concurrency: 16, warmUpCalls: 10_000 },
       profile: { calls: 10_000, concurrency: 16, top: 15 },
@@ -115,7 +115,7 @@ const recovery = await suite('recovery', '', () => runRecovery(sizes.recovery));
 const churn = await suite('churn', ' (a few minutes)', () => runChurn(sizes.churn));
 const memory = await suite('memory', ' (several minutes)', () => runMemory(sizes.memory));
 const storm = await suite('storm', '', () => runStorm(sizes.storm));
-const scale = await suite('scale', ' (a few minutes)', () =>
+const scale = await suite('scale', ` (${sizes.scale.runs} runs of a few minutes)`, () =>
   runScale({ ...sizes.scale, setups: SETUPS, log }),
 );
 
@@ -139,13 +139,16 @@ const report = benchmarksReport(
 console.log(report);
 const benchmarksMd = new URL('../BENCHMARKS.md', import.meta.url);
 if (values['write-section']) {
-  if (only !== 'instructions' || quick || !instructions)
-    throw new Error('bench: --write-section goes with --only instructions (and not --quick)');
-  writeFileSync(
-    benchmarksMd,
-    withInstructionsSection(readFileSync(benchmarksMd, 'utf8'), instructions, provenance),
-  );
-  log('wrote the instruction-count section of BENCHMARKS.md');
+  const section =
+    only === 'instructions' && instructions
+      ? ({ suite: only, result: instructions } as const)
+      : only === 'scale' && scale
+        ? ({ suite: only, result: scale } as const)
+        : undefined;
+  if (!section || quick)
+    throw new Error('bench: --write-section goes with --only instructions or --only scale (and not --quick)');
+  writeFileSync(benchmarksMd, withSection(readFileSync(benchmarksMd, 'utf8'), section, provenance));
+  log(`wrote the ${only} section of BENCHMARKS.md`);
 } else if (quick || only) log(`${only ? `--only ${only}` : '--quick'}: BENCHMARKS.md not written`);
 else {
   writeFileSync(benchmarksMd, report);

@@ -1,6 +1,6 @@
 /**
- * BENCHMARKS.md from the suites' results: the whole file after a full run, or the instruction-count section
- * alone, put in place of the one there (`--only instructions --write-section`). Text only: bench/run.ts
+ * BENCHMARKS.md from the suites' results: the whole file after a full run, or one section alone (the
+ * instruction counts, or the scale suite), put in place of the one there (`--only <suite> --write-section`). Text only: bench/run.ts
  * runs the suites, says when and on what machine, and writes the file.
  */
 import { STREAM_CHUNKS, STREAM_CHUNKS_DROPPED } from './contenders.js';
@@ -17,7 +17,11 @@ import type {
   Spread,
   StormResult,
 } from './results.js';
+import type { ScaleMeasured, Setup } from './scale-plan.js';
 import { formatMs, quantile, round, table } from './stats.js';
+
+/** What the scale section compares each setup's event-loop delay with. */
+const SCALE_BARE: Setup = 'openai 7 (bare)';
 
 /** When and on what the figures were measured. */
 export interface Provenance {
@@ -79,18 +83,29 @@ ${sections.join('\n\n')}
 `;
 }
 
+/** The sections `--write-section` can write alone, by the `--only` suite that measures them. */
+export type SectionResults =
+  | { suite: 'instructions'; result: InstructionsResult }
+  | { suite: 'scale'; result: ScaleResult };
+
 /**
- * `current` (BENCHMARKS.md as it is) with the instruction-count section in place of the one there (or first,
- * when there is none), saying when and on what it was counted; the other sections stay as they were.
+ * `current` (BENCHMARKS.md as it is) with one section in place of the one there (the instruction counts, when
+ * there is none, go first: they lead the file; any other, last), saying when and on what it was measured; the
+ * other sections stay as they were.
  */
-export function withInstructionsSection(current: string, r: InstructionsResult, run: Provenance): string {
-  const [title, counted = ''] = instructionsSection(r).split(/\n\n(.*)/s);
-  const section = `${title}\n\nCounted by \`npm run bench -- --only instructions --write-section\` on ${run.date}, apart from the other sections. Machine: ${run.machine}. ${run.versions}.\n\n${counted}`;
-  const start = current.indexOf('\n## Instructions per call');
+export function withSection(current: string, results: SectionResults, run: Provenance): string {
+  const text =
+    results.suite === 'instructions' ? instructionsSection(results.result) : scaleSection(results.result);
+  const [title = '', body = ''] = text.split(/\n\n(.*)/s);
+  const section = `${title}\n\nMeasured by \`npm run bench -- --only ${results.suite} --write-section\` on ${run.date}, apart from the other sections. Machine: ${run.machine}. ${run.versions}.\n\n${body}`;
+  // The title up to its first parenthesis: the scale section's names the hold time, which may change.
+  const heading = `\n${title.split(' (')[0]}`;
+  const start = current.indexOf(heading);
   if (start >= 0) {
     const end = current.indexOf('\n## ', start + 1);
     return `${current.slice(0, start + 1)}${section}\n${end >= 0 ? current.slice(end) : ''}`;
   }
+  if (results.suite !== 'instructions') return `${current.trimEnd()}\n\n${section}\n`;
   const first = current.indexOf('\n## ');
   return `${current.slice(0, first + 1)}${section}\n${current.slice(first)}`;
 }
@@ -366,9 +381,18 @@ Goal: <= 1.1 requests per call with the budget, against 3.0 for openai-node's de
 }
 
 function scaleSection(scale: ScaleResult): string {
+  const groups = scaleGroups(scale.runs);
+  const runCount = Math.max(...groups.map((g) => g.length));
+  const median = (g: readonly ScaleMeasured[], f: (r: ScaleMeasured) => number) => quantile(g.map(f), 0.5);
+  const p99 = (g: readonly ScaleMeasured[]) => median(g, (r) => r.eventLoopDelayMs.p99);
+  const bareP99 = new Map(
+    groups.filter((g) => g[0]?.setup === SCALE_BARE).map((g) => [g[0]?.inFlight, p99(g)] as const),
+  );
   return `## Scale (calls started all at once, each answer held ${scale.holdMs} ms by the server)
 
-Each setup and size in a process of its own, warmed up first; tracing and metrics on for resilient-chat (the SDK of the overhead suite). Heap: retained per call in flight, after a full collection, with the server holding every call (\`*\`: a client that queues never had them all at the server). Event-loop delay while the calls run (\`monitorEventLoopDelay\`, 5 ms resolution). A run not done after ${scale.timeoutMs / 1000} s says how many were.
+Each setup and size in a process of its own, warmed up first, ${runCount === 1 ? 'once' : `${runCount} times with the runs interleaved (every setup once, then again); medians of the runs, and for the event-loop delay p99 also the lowest and highest run`}; tracing and metrics on for resilient-chat (the SDK of the overhead suite). Heap: retained per call in flight, after a full collection, with the server holding every call (\`*\`: a client that queues never had them all at the server). Event-loop delay while the calls run (\`monitorEventLoopDelay\`, 5 ms resolution). A run not done after ${scale.timeoutMs / 1000} s says how many were.
+
+The p99 of a run of about 1.5 s is the length of its few longest turns. Traced turn by turn, those are the turn in which undici writes the requests out (no call done yet) and the turns in which a few hundred answers complete at once; no timer per call and no FinalizationRegistry is on this path, and no collection in the load phase paused for more than about 12 ms (\`--trace-gc\`). Why resilient-chat's longest turns are longer by more than its CPU is (at 1,000 in flight the p99 is several times bare openai's, the main thread's CPU within about 1.2 times) is not known yet: even metrics alone, at bare's CPU, lengthen them.
 
 ${table(
   [
@@ -378,26 +402,50 @@ ${table(
     'heap per call',
     'first turn after',
     'event-loop delay p50',
-    'p99',
+    'p99 (runs)',
+    'p99 / bare',
     'max',
     'peak sockets',
     'connections',
     'CPU (main thread)',
   ],
-  scale.runs.map((r) => [
-    r.setup,
-    r.inFlight.toLocaleString('en'),
-    Number.isNaN(r.elapsedMs)
-      ? `${pct(r.done / r.inFlight)} done at ${scale.timeoutMs / 1000} s`
-      : formatMs(r.elapsedMs) + (r.failed > 0 ? ` (${r.failed} failed)` : ''),
-    `${round(r.heapPerCallBytes / 1024, 1)} KB${r.heapAllAtServer ? '' : ' *'}`,
-    formatMs(r.firstTurnMs),
-    formatMs(r.eventLoopDelayMs.p50),
-    formatMs(r.eventLoopDelayMs.p99),
-    formatMs(r.eventLoopDelayMs.max),
-    r.peakOpenSockets,
-    r.connections,
-    formatMs(r.cpuMsMainThread),
-  ]),
+  groups.map((g) => {
+    const first = g[0] as ScaleMeasured;
+    const unfinished = g.filter((r) => Number.isNaN(r.elapsedMs));
+    const failed = Math.max(...g.map((r) => r.failed));
+    const lowestDone = Math.min(...unfinished.map((r) => r.done));
+    const delays = g.map((r) => r.eventLoopDelayMs.p99);
+    const bare = bareP99.get(first.inFlight);
+    return [
+      first.setup,
+      first.inFlight.toLocaleString('en'),
+      unfinished.length > 0
+        ? `${unfinished.length} of ${g.length}: ${pct(lowestDone / first.inFlight)} done at ${scale.timeoutMs / 1000} s`
+        : formatMs(median(g, (r) => r.elapsedMs)) + (failed > 0 ? ` (${failed} failed)` : ''),
+      `${round(median(g, (r) => r.heapPerCallBytes) / 1024, 1)} KB${g.every((r) => r.heapAllAtServer) ? '' : ' *'}`,
+      formatMs(median(g, (r) => r.firstTurnMs)),
+      formatMs(median(g, (r) => r.eventLoopDelayMs.p50)),
+      g.length === 1
+        ? formatMs(p99(g))
+        : `${formatMs(p99(g))} (${formatMs(Math.min(...delays))} to ${formatMs(Math.max(...delays))})`,
+      bare === undefined ? '-' : `${round(p99(g) / bare, 2)}`,
+      formatMs(median(g, (r) => r.eventLoopDelayMs.max)),
+      Math.max(...g.map((r) => r.peakOpenSockets)),
+      median(g, (r) => r.connections),
+      formatMs(median(g, (r) => r.cpuMsMainThread)),
+    ];
+  }),
 )}`;
+}
+
+/** The scale suite's runs by setup and size, in the order they first ran. */
+function scaleGroups(runs: readonly ScaleMeasured[]): ScaleMeasured[][] {
+  const groups = new Map<string, ScaleMeasured[]>();
+  for (const run of runs) {
+    const key = `${run.inFlight} ${run.setup}`;
+    const group = groups.get(key) ?? [];
+    group.push(run);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }

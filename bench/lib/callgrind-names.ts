@@ -54,6 +54,15 @@ export function nameJitCode(dump: string, perfMap: string): void {
 }
 
 /**
+ * A function's name whatever V8 did with it: without its address (the same function lies elsewhere in another
+ * process) and its tier (`JS:*f`, `JS:+f`, `JS:^f`, `JS:~f`: Turbofan, Maglev, Sparkplug, the interpreter),
+ * which two processes need not reach for the same function at the same call.
+ */
+function codeName(name: string): string {
+  return name.replace(/ \[0x[0-9a-f]+\]$/, '').replace(/^JS:[*+^~]'?/, 'JS:');
+}
+
+/**
  * Self cost (instructions) per function in a callgrind dump. (callgrind_annotate 3.19 puts the whole of a
  * dump taken mid-run on the frame at its bottom, V8's `Invoke`, so this sums the dump itself.)
  */
@@ -68,7 +77,7 @@ export function selfCost(dump: string): Map<string, number> {
       const [, called, id = '', name] = fn;
       if (name) names.set(id, name);
       // Named by code, not by address: the same function lies elsewhere in another process.
-      if (!called) current = (names.get(id) ?? id).replace(/ \[0x[0-9a-f]+\]$/, '');
+      if (!called) current = codeName(names.get(id) ?? id);
       continue;
     }
     if (line.startsWith('calls=')) {

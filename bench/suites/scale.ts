@@ -4,6 +4,12 @@
  * the event loop), and resilient-chat over ClientPool with its default and with the old default of 10
  * connections. Per setup and size, in a process of its own (bench/lib/scale-main.ts): retained heap per call
  * in flight, time until all are done, event-loop delay while they run, sockets, main-thread CPU.
+ *
+ * Each setup runs `runs` times, the runs interleaved (every setup once, then again), so a machine that gets
+ * busier part-way through weighs on every setup alike. One run cannot resolve the event-loop delay: its p99
+ * over a run of about 1.5 s is the length of its three or four longest turns (the turn in which undici writes
+ * the requests out, the turns in which a few hundred answers complete at once), and on a shared 2-core machine
+ * the same setup's p99 moved from 80 to 185 ms between runs.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,15 +39,23 @@ export async function runScale(options: {
   setups: readonly Setup[];
   timeoutMs: number;
   warmUpCalls: number;
+  runs: number;
   log?: (message: string) => void;
 }): Promise<ScaleResult> {
   const runs: ScaleMeasured[] = [];
-  for (const inFlight of options.sizes) {
-    for (const setup of options.setups) {
-      options.log?.(`scale: ${setup}, ${inFlight} in flight`);
-      runs.push(
-        await measureOne({ setup, inFlight, timeoutMs: options.timeoutMs, warmUpCalls: options.warmUpCalls }),
-      );
+  for (let run = 1; run <= options.runs; run++) {
+    for (const inFlight of options.sizes) {
+      for (const setup of options.setups) {
+        options.log?.(`scale: ${setup}, ${inFlight} in flight (run ${run} of ${options.runs})`);
+        runs.push(
+          await measureOne({
+            setup,
+            inFlight,
+            timeoutMs: options.timeoutMs,
+            warmUpCalls: options.warmUpCalls,
+          }),
+        );
+      }
     }
   }
   return { holdMs: HOLD_MS, timeoutMs: options.timeoutMs, runs };
