@@ -120,6 +120,21 @@ type Attempt =
       stream: StreamOpenFailure | undefined;
     };
 
+/** An attempt with its client, past the breaker's gate, about to send. */
+interface Admitted {
+  kind: 'admitted';
+  client: OpenAI;
+  gate: Gate | undefined;
+  deadOnArrival: boolean;
+}
+
+/** What a failed send was: a stream that failed before its first event of substance carries its response. */
+function sendFailed({ client, gate, deadOnArrival }: Admitted, error: unknown): Attempt {
+  if (error instanceof StreamOpenFailure)
+    return { kind: 'failed', error: error.error, client, gate, deadOnArrival, stream: error };
+  return { kind: 'failed', error, client, gate, deadOnArrival, stream: undefined };
+}
+
 type FailureDecision =
   | { action: 'retry'; delayMs: number }
   | { action: 'give_up'; reason: GiveUpReason; error: unknown; failure: Classification };
@@ -163,9 +178,28 @@ class ResilientCall {
     this.#tally = deps.policy.startCall(request.maxRetries);
   }
 
+  /**
+   * The attempt loop. An attempt's waits are here and in `#send` only: every async function a call passes
+   * through stays suspended, with its generator, promise and reaction, for as long as the call is in flight
+   * (at 1,000 in flight, each one is that many of each for the collector to copy), so the steps around them
+   * are plain functions.
+   */
   async run(): Promise<APIResponseProps> {
     for (;;) {
-      const attempt = await this.#tryAttempt();
+      let begun = this.#begin();
+      if (isPromiseLike(begun)) begun = await begun;
+      let attempt: Attempt;
+      if (begun.kind === 'admitted') {
+        let delivery: Delivery | undefined;
+        let failed: Attempt | undefined;
+        try {
+          delivery = await this.#send(begun.client);
+        } catch (error) {
+          failed = sendFailed(begun, error);
+        }
+        // Outside the try: a failure to hand the result over is no failed attempt, and is not retried.
+        attempt = failed ?? this.#delivered(begun, delivery as Delivery);
+      } else attempt = begun;
       if (attempt.kind === 'ok') return attempt.props;
       if (attempt.kind === 'refused') return this.#end(this.#refused(attempt.gate));
       this.#lastStreamFailure = attempt.stream;
@@ -191,22 +225,41 @@ class ResilientCall {
     return withData(stream.props, failingStream(stream));
   }
 
-  async #tryAttempt(): Promise<Attempt> {
-    let client: OpenAI;
+  /** An attempt up to its send: a client from the source, past the breaker's gate; or how it ended before. */
+  #begin(): Admitted | Attempt | Promise<Admitted | Attempt> {
+    let acquired: OpenAI | Promise<OpenAI>;
     try {
-      const acquired = this.#acquire();
-      client = isPromiseLike(acquired) ? await acquired : acquired;
+      acquired = this.#acquire();
     } catch (error) {
-      this.#attempt++; // made, and failed before it had a client
-      return {
-        kind: 'failed',
-        error,
-        client: undefined,
-        gate: undefined,
-        deadOnArrival: false,
-        stream: undefined,
-      };
+      return this.#acquireFailed(error);
     }
+    if (!isPromiseLike(acquired)) return this.#admit(acquired);
+    return acquired.then(
+      (client) => this.#admit(client),
+      (error: unknown) => this.#acquireFailed(error),
+    );
+  }
+
+  /** The attempt answered: the endpoint's health signal, and the result handed over. */
+  #delivered({ client, gate }: Admitted, delivery: Delivery): Attempt {
+    gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
+    this.#settleClosedFailures('recovered');
+    return { kind: 'ok', props: this.#deliver(client, delivery) };
+  }
+
+  #acquireFailed(error: unknown): Attempt {
+    this.#attempt++; // made, and failed before it had a client
+    return {
+      kind: 'failed',
+      error,
+      client: undefined,
+      gate: undefined,
+      deadOnArrival: false,
+      stream: undefined,
+    };
+  }
+
+  #admit(client: OpenAI): Admitted | Attempt {
     this.#call.attemptStarted(client);
     const gate = this.#deps.breakers?.gate(this.#request.endpoint ?? endpointOf(client, this.#request.model));
     if (gate && !gate.permit.allowed) {
@@ -226,17 +279,7 @@ class ResilientCall {
         deadOnArrival,
         stream: undefined,
       };
-    let delivery: Delivery;
-    try {
-      delivery = await this.#send(client);
-    } catch (error) {
-      if (error instanceof StreamOpenFailure)
-        return { kind: 'failed', error: error.error, client, gate, deadOnArrival, stream: error };
-      return { kind: 'failed', error, client, gate, deadOnArrival, stream: undefined };
-    }
-    gate?.record('success'); // the endpoint answered; what happens later in a stream is not its health signal
-    this.#settleClosedFailures('recovered');
-    return { kind: 'ok', props: this.#deliver(client, delivery) };
+    return { kind: 'admitted', client, gate, deadOnArrival };
   }
 
   /**
