@@ -22,7 +22,7 @@ import { boundedWait, userAbortError } from '../bounded-wait.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, PoolClosedError } from '../errors.js';
 import { awaitHook } from '../hook-errors.js';
-import { isDispatcherDead } from '../openai-internals.js';
+import { isDispatcherDead, isDispatcherDestroyed } from '../openai-internals.js';
 import { duration, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import { after, type Timer } from '../timers.js';
@@ -380,6 +380,6 @@ function isDead(transport: Transport): boolean {
  * release() returns.
  */
 function retireDispatcher(agent: PoolDispatcher, how: 'close' | 'destroy'): Promise<void> {
-  if (agent.destroyed === true) return Promise.resolve();
+  if (isDispatcherDestroyed(agent)) return Promise.resolve();
   return awaitHook(`ClientPool: a dispatcher's ${how}()`, () => agent[how]());
 }
