@@ -15,6 +15,22 @@ export function callHook(name: string, hook: () => unknown): void {
   }
 }
 
+/**
+ * `callHook` for a hook whose end the caller waits for (a dispatcher's `close()`): resolves once the hook has
+ * settled, and never rejects or throws; a failure becomes the same process warning.
+ */
+export function awaitHook(name: string, hook: () => unknown): Promise<void> {
+  try {
+    return Promise.resolve(hook()).then(
+      () => undefined,
+      (error: unknown) => warn(name, 'rejected', error),
+    );
+  } catch (error) {
+    warn(name, 'threw', error);
+    return Promise.resolve();
+  }
+}
+
 function warn(name: string, how: 'threw' | 'rejected', error: unknown): void {
   process.emitWarning(`resilient-chat: ${name} ${how}: ${describe(error)}`, {
     code: 'RESILIENT_CHAT_HOOK_FAILED',

@@ -120,7 +120,12 @@ export function dispatcherOf(client: OpenAI): unknown {
  */
 export function isDispatcherDead(dispatcher: unknown): boolean {
   const state = dispatcher as { closed?: unknown; destroyed?: unknown } | undefined;
-  return state?.closed === true || state?.destroyed === true;
+  return state?.closed === true || isDispatcherDestroyed(dispatcher);
+}
+
+/** Destroyed (not only closed): such a dispatcher has nothing left to close, and its close() only rejects. */
+export function isDispatcherDestroyed(dispatcher: unknown): boolean {
+  return (dispatcher as { destroyed?: unknown } | undefined)?.destroyed === true;
 }
 
 /**

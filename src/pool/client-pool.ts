@@ -21,7 +21,8 @@ import type OpenAI from 'openai';
 import { boundedWait, userAbortError } from '../bounded-wait.js';
 import { isOpenAIClient } from '../clients/client-source.js';
 import { InvalidClientError, PoolClosedError } from '../errors.js';
-import { isDispatcherDead } from '../openai-internals.js';
+import { awaitHook } from '../hook-errors.js';
+import { isDispatcherDead, isDispatcherDestroyed } from '../openai-internals.js';
 import { duration, rejectUnknownKeys } from '../option-checks.js';
 import { INSTRUMENTATION_SCOPE } from '../telemetry/semconv.js';
 import { after, type Timer } from '../timers.js';
@@ -230,7 +231,7 @@ export class ClientPool implements ClientSource {
         ...this.#closing.values(),
       ]);
       for (const entry of [...this.#byClient.values()]) this.#forget(entry);
-      await Promise.all([...leftOver].map((agent) => settled(() => agent.destroy())));
+      await Promise.all([...leftOver].map((agent) => retireDispatcher(agent, 'destroy')));
     }
   }
 
@@ -343,7 +344,7 @@ export class ClientPool implements ClientSource {
   /** Drops one hold on a transport; the last one closes it (gracefully: nothing of ours is in flight). */
   #letGo(transport: Transport): void {
     if (--transport.holders > 0) return;
-    const closing: Promise<void> = settled(() => transport.agent.close()).finally(() => {
+    const closing: Promise<void> = retireDispatcher(transport.agent, 'close').finally(() => {
       this.#closing.delete(closing);
       this.#wake();
     });
@@ -373,15 +374,12 @@ function isDead(transport: Transport): boolean {
 /**
  * Runs a dispatcher's close() or destroy() and settles whatever it does: a user's dispatcher (a `dispatchers`
  * factory, an `undici` option) may throw at once or return no promise, and retiring it must still not throw
- * into the release or close that asked. Called synchronously, so an Agent is closed when release() returns.
+ * into the release or close that asked; its failure is a process warning, as a failing hook's is. One that
+ * was destroyed already (behind the pool's back, the race this library exists for) has nothing left to close,
+ * and undici would only reject with ClientDestroyedError. Called synchronously, so an Agent is closed when
+ * release() returns.
  */
-function settled(run: () => unknown): Promise<void> {
-  try {
-    return Promise.resolve(run()).then(
-      () => undefined,
-      () => undefined,
-    );
-  } catch {
-    return Promise.resolve();
-  }
+function retireDispatcher(agent: PoolDispatcher, how: 'close' | 'destroy'): Promise<void> {
+  if (isDispatcherDestroyed(agent)) return Promise.resolve();
+  return awaitHook(`ClientPool: a dispatcher's ${how}()`, () => agent[how]());
 }

@@ -46,6 +46,7 @@ function makePool(options: Partial<ClientPoolOptions> = {}): ClientPool {
 type AgentLike = {
   closed: boolean;
   destroyed: boolean;
+  destroy(): Promise<void>;
   stats: Record<string, { connected: number; free: number; running: number }>;
 };
 const dispatcherOf = (client: OpenAI) => (client.fetchOptions as { dispatcher: AgentLike }).dispatcher;
@@ -55,6 +56,25 @@ const dispatcherOf = (client: OpenAI) => (client.fetchOptions as { dispatcher: A
  * moment after the previous response was read can find its socket not yet released and open another one, so
  * a test that counts sockets waits on this state, not on how long a call took.
  */
+/**
+ * The RESILIENT_CHAT_HOOK_FAILED warnings from now on. `settled()` reads them once every warning emitted so far
+ * has been delivered: Node emits a warning on the next tick, and a setImmediate runs after the ticks.
+ */
+function hookWarnings(): { settled(): Promise<string[]> } {
+  const seen: string[] = [];
+  const onWarning = (warning: Error & { code?: string }) => {
+    if (warning.code === 'RESILIENT_CHAT_HOOK_FAILED') seen.push(warning.message);
+  };
+  process.on('warning', onWarning);
+  return {
+    async settled() {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+      return seen;
+    },
+  };
+}
+
 async function socketsIdle(client: OpenAI): Promise<void> {
   const origin = new URL(env.server.url).origin;
   await vi.waitFor(() => {
@@ -115,7 +135,7 @@ describe('leases', () => {
     expect(p.stats()).toEqual({ active: 1, draining: 0, leases: 1 });
   });
 
-  test('a dispatcher whose close() and destroy() throw at once never throws from release() or close()', async () => {
+  test('a dispatcher whose close() and destroy() throw at once never throws from release() or close(), and each failure is a warning', async () => {
     class BrittleAgent extends undici.Agent {
       override close(): never {
         throw new Error('close broke');
@@ -124,6 +144,7 @@ describe('leases', () => {
         throw new Error('destroy broke');
       }
     }
+    const warnings = hookWarnings();
     const p = makePool({ undici: { ...undici, Agent: BrittleAgent } });
     const client = await p.acquire();
     p.invalidate(client);
@@ -131,6 +152,44 @@ describe('leases', () => {
     const held = await p.acquire();
     expect(held).not.toBe(client);
     await expect(p.close({ timeoutMs: 0 })).resolves.toBeUndefined(); // held's Agent is destroyed, which throws
+    expect(await warnings.settled()).toEqual([
+      "resilient-chat: ClientPool: a dispatcher's close() threw: close broke",
+      "resilient-chat: ClientPool: a dispatcher's destroy() threw: destroy broke",
+    ]);
+  });
+
+  test("a dispatcher whose close() rejects: a warning, and the pool's close() still resolves", async () => {
+    class RejectingAgent extends undici.Agent {
+      constructor(options: undici.Agent.Options) {
+        super(options);
+        // The promise form only: undici's own promise form calls close() again, with a callback.
+        const close = this.close.bind(this) as (...args: unknown[]) => unknown;
+        const rejecting = (...args: unknown[]) =>
+          args.length > 0
+            ? close(...args)
+            : (close() as Promise<void>).then(() => {
+                throw new Error('close failed late');
+              });
+        Object.assign(this, { close: rejecting });
+      }
+    }
+    const warnings = hookWarnings();
+    const p = makePool({ undici: { ...undici, Agent: RejectingAgent } });
+    p.release(await p.acquire());
+    await expect(p.close()).resolves.toBeUndefined(); // the idle client's Agent is closed at once
+    expect(await warnings.settled()).toEqual([
+      "resilient-chat: ClientPool: a dispatcher's close() rejected: close failed late",
+    ]);
+  });
+
+  test("a dispatcher destroyed behind the pool's back warns of nothing when the pool retires it", async () => {
+    const warnings = hookWarnings();
+    const p = makePool();
+    const client = await p.acquire();
+    await dispatcherOf(client).destroy(); // the race: something else destroyed it while the lease was out
+    p.release(client);
+    await p.close();
+    expect(await warnings.settled()).toEqual([]);
   });
 
   test('a client build that fails after its only caller aborted is not an unhandled rejection', async () => {
