@@ -346,6 +346,14 @@ export async function runInstructions(
       if (!base) return undefined;
       return minus(perRun(contender, request), perRun(base, request));
     };
+    /** Per run, what `contender` adds over its bare SDK, the collector's share left out of both. */
+    const addedCode = (contender: ContenderName, request: RequestName): number[] => {
+      const base = BASE[contender];
+      if (!base) throw new Error(`instructions: ${contender} has no bare SDK to be counted against`);
+      const code = (who: ContenderName) => minus(perRun(who, request), perRun(who, request, 'gcPerCall'));
+      return minus(code(contender), code(base));
+    };
+    const over = (a: number[], b: number[]) => a.map((v, i) => v / (b[i] as number));
     const rows: InstructionRow[] = PLAN.flatMap(([contender, requests]) =>
       requests
         .filter((request) => !isStream(request))
@@ -365,13 +373,12 @@ export async function runInstructions(
       (['chat', 'responses', 'embeddings'] as const)
         .filter((request) => PLAN.find(([c]) => c === ours)?.[1].includes(request))
         .map((request) => {
-          const oursAdded = addedRuns(ours, request) ?? [];
-          const peerAdded = addedRuns(peer, request) ?? [];
           return {
             ours,
             peer,
             request,
-            ratio: runSpread(oursAdded.map((v, i) => v / (peerAdded[i] as number))),
+            ratio: runSpread(over(addedRuns(ours, request) ?? [], addedRuns(peer, request) ?? [])),
+            codeRatio: runSpread(over(addedCode(ours, request), addedCode(peer, request))),
           };
         }),
     );
