@@ -18,7 +18,7 @@ import type {
   StormResult,
 } from './results.js';
 import type { ScaleMeasured, Setup } from './scale-plan.js';
-import { formatMs, quantile, round, table } from './stats.js';
+import { formatMs, quantile, round, spread, table } from './stats.js';
 
 /** What the scale section compares each setup's event-loop delay with. */
 const SCALE_BARE: Setup = 'openai 7 (bare)';
@@ -427,9 +427,7 @@ ${table(
       `${round(median(g, (r) => r.heapPerCallBytes) / 1024, 1)} KB${g.every((r) => r.heapAllAtServer) ? '' : ' *'}`,
       formatMs(median(g, (r) => r.firstTurnMs)),
       formatMs(median(g, (r) => r.eventLoopDelayMs.p50)),
-      g.length === 1
-        ? formatMs(p99(g))
-        : `${formatMs(p99(g))} (${formatMs(Math.min(...delays))} to ${formatMs(Math.max(...delays))})`,
+      g.length === 1 ? formatMs(p99(g)) : spreadOf(spread(delays), formatMs),
       bare === undefined ? '-' : `${round(p99(g) / bare, 2)}`,
       formatMs(median(g, (r) => r.eventLoopDelayMs.max)),
       Math.max(...g.map((r) => r.peakOpenSockets)),

@@ -1,4 +1,5 @@
 /** Small numeric helpers for the demo and the benchmarks. */
+import type { Spread } from './results.js';
 
 /** The q-quantile (0..1) of `values` by nearest rank; NaN when empty. */
 export function quantile(values: readonly number[], q: number): number {
@@ -28,4 +29,15 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...cells.slice(1).map(line),
   ].join('\n');
+}
+
+/** Median, extremes and quartiles of `values`. */
+export function spread(values: readonly number[]): Spread {
+  return {
+    median: quantile(values, 0.5),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    q1: quantile(values, 0.25),
+    q3: quantile(values, 0.75),
+  };
 }

@@ -24,7 +24,7 @@ import {
   PEER_METRICS,
 } from '../lib/contenders.js';
 import type { BreakdownResult, BreakdownStep } from '../lib/results.js';
-import { spread } from './overhead.js';
+import { spread } from '../lib/stats.js';
 
 /** Each step: what it adds, as `contender - contender before it` (the instruction suite counts them too). */
 export const STEPS: readonly (readonly [BreakdownStep['who'], string, ContenderName, ContenderName])[] = [

@@ -31,17 +31,7 @@ import {
   type Transport,
 } from '../lib/contenders.js';
 import type { OverheadResult, Spread, TransportResult } from '../lib/results.js';
-import { quantile } from '../lib/stats.js';
-
-export function spread(values: readonly number[]): Spread {
-  return {
-    median: quantile(values, 0.5),
-    min: Math.min(...values),
-    max: Math.max(...values),
-    q1: quantile(values, 0.25),
-    q3: quantile(values, 0.75),
-  };
-}
+import { quantile, spread } from '../lib/stats.js';
 
 /**
  * The ratio of two deltas: of their medians, its range from their quartiles (ours' first over the peer's
