@@ -25,7 +25,8 @@ export interface InstructionPlan {
   sections: number;
   /**
    * In order: each request's warm-up calls, then its measured sections: each section one count (one dump)
-   * of each of `counts` calls, every count straight after a full collection.
+   * of each of `counts` calls, every count straight after a full collection. No counts: warmed up only, so
+   * that the requests counted run in a process shaped by the same mix as their base's.
    */
   requests: { request: RequestName; warmUpCalls: number; settleCalls: number; counts: number[] }[];
 }
