@@ -121,8 +121,9 @@ export interface Section {
  * Which requests a process has run shapes what each one costs: the SDK's call sites turn polymorphic when
  * several requests go through them (in one process, resilient-chat's chat code counted the same with chat
  * alone as in the mix, bare openai 7's 22k less per call alone). So a layer counted on chat alone, against a
- * base counted in the mix, was charged that difference: the breakdown's tracing step read 66.5k per chat
- * call, and 38k with both warmed up on the mix.
+ * base counted in the mix, was charged that difference. (Warmed up alike, two contenders' difference still
+ * moves by about 20k per call between processes: tracing on top of metrics counted 38k in one pair, 63k in
+ * the suite's.)
  */
 function mixOf(contender: ContenderName): RequestName[] {
   const own = PLAN.find(([name]) => name === contender)?.[1] ?? [];
