@@ -117,7 +117,8 @@ export interface Section {
 }
 
 /**
- * What a contender is warmed up on: the whole mix of requests that its bare SDK is counted on, and its own.
+ * What a contender is warmed up on besides its own requests (`countOne` adds those): the whole mix of
+ * requests that its bare SDK is counted on.
  * Which requests a process has run shapes what each one costs: the SDK's call sites turn polymorphic when
  * several requests go through them (in one process, resilient-chat's chat code counted the same with chat
  * alone as in the mix, bare openai 7's 22k less per call alone). So a layer counted on chat alone, against a
@@ -125,11 +126,9 @@ export interface Section {
  * moves by about 20k per call between processes: tracing on top of metrics counted 38k in one pair, 63k in
  * the suite's.)
  */
-function mixOf(contender: ContenderName): RequestName[] {
-  const own = PLAN.find(([name]) => name === contender)?.[1] ?? [];
+function mixOf(contender: ContenderName): readonly RequestName[] {
   const base = BASE[contender];
-  const baseMix = base === undefined ? [] : (PLAN.find(([name]) => name === base)?.[1] ?? []);
-  return [...new Set([...baseMix, ...own])];
+  return PLAN.find(([name]) => name === base)?.[1] ?? [];
 }
 
 /**
