@@ -25,7 +25,7 @@ export interface InstructionPlan {
   sections: number;
   /**
    * In order: each request's warm-up calls, then its measured sections: each section one count (one dump)
-   * of each of `counts` calls, every count straight after a full collection. No counts: warmed up only, so
+   * of each of `counts` calls, every count straight after a scavenge. No counts: warmed up only, so
    * that the requests counted run in a process shaped by the same mix as their base's.
    */
   requests: { request: RequestName; warmUpCalls: number; settleCalls: number; counts: number[] }[];
@@ -49,12 +49,13 @@ for (const { request, settleCalls } of plan.requests)
 for (const { request, counts } of plan.requests) {
   for (let section = 0; section < plan.sections; section++) {
     for (const calls of counts) {
-      // From the same heap each time: a major collection owed to earlier garbage would land in this count.
-      // A full collection drops some compiled code and feedback, which the first calls after it build again
-      // (about 20 M instructions for bare openai-node, and not the same for every contender); calls left
-      // uncounted after it do not settle that (with 100 or 300 of them, counts differed by 15 %). So a
-      // section counts two runs of calls from the same start, and the suite takes their difference.
-      globalThis.gc?.();
+      // From an empty young generation each time, so each count holds the same scavenges. Never a full
+      // collection: with no request in flight it frees the maps of the calls' objects, and V8 deoptimizes the
+      // code that embedded them (200 functions for bare openai-node, undici's Headers and openai's
+      // buildHeaders among them), which the calls after it ran below their tier until compiled again: a
+      // count straight after one came 200k to 330k instructions per chat call higher, by a share not the same
+      // for two contenders. The suite sizes the old space so that no full collection runs at all.
+      globalThis.gc?.({ type: 'minor' });
       mark();
       await inParallel(contender.call[request], calls, plan.concurrency);
       mark();

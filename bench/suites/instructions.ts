@@ -122,9 +122,9 @@ export interface Section {
  * Which requests a process has run shapes what each one costs: the SDK's call sites turn polymorphic when
  * several requests go through them (in one process, resilient-chat's chat code counted the same with chat
  * alone as in the mix, bare openai 7's 22k less per call alone). So a layer counted on chat alone, against a
- * base counted in the mix, was charged that difference. (Warmed up alike, two contenders' difference still
- * moves by about 20k per call between processes: tracing on top of metrics counted 38k in one pair, 63k in
- * the suite's.)
+ * base counted in the mix, was charged that difference. (Both figures are from when the suite forced a full
+ * collection before each count, which also moved a layer's difference by about 20k per call between
+ * processes; with none, three processes of each contender counted chat within 0.3 %.)
  */
 function mixOf(contender: ContenderName): readonly RequestName[] {
   const base = BASE[contender];
@@ -245,8 +245,20 @@ export async function countOne(
  * how much of the collector's work the main thread did, and when a background compile was installed,
  * followed the thread scheduling and the speeds V8 measured. Like this, two processes count the same
  * section within 0.2 %.
+ *
+ * And an old space large enough that no full collection runs in the process (the heaviest contender's ends
+ * at about 120 MB): a full collection with no call in flight frees the maps of the calls' objects and
+ * deoptimizes the code that embedded them (see instructions-main.ts), and its incremental marking, once
+ * started, makes every write in the counted code take the slow barrier. Where one landed in a count, the
+ * same contender's chat moved by 25 % from one process to the next. `runtimeInstructions` checks that none did.
  */
-const REPEATABLE_V8 = ['--single-threaded', '--predictable-gc-schedule', '--hash-seed=1', '--random-seed=1'];
+const REPEATABLE_V8 = [
+  '--single-threaded',
+  '--predictable-gc-schedule',
+  '--hash-seed=1',
+  '--random-seed=1',
+  '--initial-old-space-size=1024',
+];
 
 /**
  * V8's runtime entries that compile (Maglev, Turbofan, baseline, lazily) or deoptimize: a one-time cost
@@ -256,8 +268,11 @@ const REPEATABLE_V8 = ['--single-threaded', '--predictable-gc-schedule', '--hash
 const JIT_ENTRY =
   /^\s*([\d,]+) .*v8::internal::Runtime_(?:Compile\w*|Optimize\w*|InstallBaselineCode|InstallSFICode|NotifyDeoptimized|HealOptimizedCodeSlot)\(/;
 
-/** V8's collections: every scavenge and full collection goes through it, with all it calls. */
+/** V8's collections: every scavenge (and full collection) goes through it, with all it calls. */
 const GC_ENTRY = /^\s*([\d,]+) .*v8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/;
+
+/** A full collection's work, marking included: what REPEATABLE_V8 keeps out of the process. */
+const FULL_COLLECTION = / v8::internal::(?:IncrementalMarking|MarkCompactCollector)::/;
 
 /**
  * What a dump spent compiling (left out) and collecting garbage (counted, and shown apart), each inclusive of
@@ -273,6 +288,10 @@ function runtimeInstructions(file: string): { jit: number; gc: number } {
   let gc = 0;
   const count = (found: RegExpExecArray) => Number((found[1] as string).replaceAll(',', ''));
   for (const line of annotated.stdout.split('\n')) {
+    if (FULL_COLLECTION.test(line))
+      throw new Error(
+        `instructions: a full collection ran in a count (${file}); raise --initial-old-space-size in REPEATABLE_V8`,
+      );
     const compiled = JIT_ENTRY.exec(line);
     if (compiled) jit += count(compiled);
     // The first line is the outermost frame (callgrind_annotate sorts by inclusive cost, and several inlined
