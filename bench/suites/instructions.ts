@@ -277,6 +277,7 @@ const FULL_COLLECTION = / v8::internal::(?:IncrementalMarking|MarkCompactCollect
 /**
  * What a dump spent compiling (left out) and collecting garbage (counted, and shown apart), each inclusive of
  * what its entries called, from `callgrind_annotate --inclusive=yes`.
+ * Throws on a full collection's work, which REPEATABLE_V8 is meant to keep out.
  */
 function runtimeInstructions(file: string): { jit: number; gc: number } {
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], {
